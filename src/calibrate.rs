@@ -1,0 +1,214 @@
+//! Score → probability of conversion. Fitted on out-of-fold scores (each lead scored by a
+//! model that did not see it): Platt scaling by linfa's Newton method, or isotonic regression by
+//! linfa-linear. Either map is non-decreasing in the score. Gives a [`Calibration`] that the
+//! model file stores and scorers apply without linfa.
+
+use std::collections::BTreeMap;
+
+use linfa::composing::platt_scaling::{platt_newton_method, PlattParams};
+use linfa::prelude::*;
+use linfa_linear::IsotonicRegression;
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A probability of conversion in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Probability(pub f64);
+
+/// Which calibration to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Logistic curve in the score (2 parameters): smooth, steady with little data.
+    Platt,
+    /// Step-free monotone curve through the observed rates: follows any shape, needs more data.
+    Isotonic,
+}
+
+/// The fitted map from score to probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Calibration {
+    /// probability = 1 / (1 + exp(a·score + b)) (Platt's notation; a ≤ 0).
+    Platt { a: f64, b: f64 },
+    /// Straight lines between the knots (score, probability); flat beyond the first and last.
+    Isotonic { knots: Vec<(f64, f64)> },
+}
+
+impl Calibration {
+    pub fn fit(method: Method, scores: &[i64], y: &[bool]) -> Result<Calibration> {
+        let calibration = match method {
+            Method::Platt => {
+                let s = Array1::from_iter(scores.iter().map(|&s| s as f64));
+                let t = Array1::from_iter(y.iter().copied());
+                let params = PlattParams::<f64, ()>::default()
+                    .maxiter(200)
+                    .check()
+                    .map_err(|e| Error::Fit(format!("Platt scaling: {e}")))?;
+                let (a, b) = platt_newton_method(s.view(), t.view(), &params)
+                    .map_err(|e| Error::Fit(format!("Platt scaling did not converge: {e}")))?;
+                Calibration::Platt { a, b }
+            }
+            Method::Isotonic => {
+                // Fit on distinct scores weighted by their counts: scores are integers with many
+                // ties, and linfa-linear reads its input in order, so we hand it sorted,
+                // distinct values.
+                let mut groups: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+                for (&s, &t) in scores.iter().zip(y) {
+                    let g = groups.entry(s).or_default();
+                    g.0 += 1.0;
+                    g.1 += t as u8 as f64;
+                }
+                let xs: Vec<f64> = groups.keys().map(|&s| s as f64).collect();
+                if xs.len() < 2 {
+                    let rate = y.iter().filter(|&&t| t).count() as f64 / y.len() as f64;
+                    return Ok(Calibration::Isotonic {
+                        knots: vec![(xs[0], rate)],
+                    });
+                }
+                let rates = Array1::from_iter(groups.values().map(|(n, c)| c / n));
+                let weights = Array1::from_iter(groups.values().map(|(n, _)| *n as f32));
+                let x = Array2::from_shape_vec((xs.len(), 1), xs.clone())
+                    .expect("one column of distinct scores");
+                let dataset = Dataset::new(x.clone(), rates).with_weights(weights);
+                let fitted = IsotonicRegression::new()
+                    .fit(&dataset)
+                    .map_err(|e| Error::Fit(format!("isotonic regression: {e}")))?;
+                let fitted_values = fitted.predict(&x);
+                Calibration::Isotonic {
+                    knots: xs.into_iter().zip(fitted_values).collect(),
+                }
+            }
+        };
+        calibration.check_monotone()?;
+        Ok(calibration)
+    }
+
+    /// A map that falls as the score rises means the points rank leads backwards.
+    fn check_monotone(&self) -> Result<()> {
+        let ok = match self {
+            Calibration::Platt { a, .. } => *a <= 0.0,
+            Calibration::Isotonic { knots } => knots.windows(2).all(|w| w[1].1 >= w[0].1),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Fit(
+                "higher scores convert less often out of fold; the rules do not rank leads \
+                 (check the target column and the rules)"
+                    .into(),
+            ))
+        }
+    }
+
+    pub fn probability(&self, score: i64) -> Probability {
+        let s = score as f64;
+        Probability(match self {
+            Calibration::Platt { a, b } => crate::fit::sigmoid(-(a * s + b)),
+            Calibration::Isotonic { knots } => interpolate(knots, s),
+        })
+    }
+
+    /// Every number finite and the map non-decreasing (checked when a model file is loaded).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let finite = match self {
+            Calibration::Platt { a, b } => a.is_finite() && b.is_finite(),
+            Calibration::Isotonic { knots } => {
+                !knots.is_empty()
+                    && knots
+                        .iter()
+                        .all(|(s, p)| s.is_finite() && (0.0..=1.0).contains(p))
+                    && knots.windows(2).all(|w| w[1].0 > w[0].0)
+            }
+        };
+        if !finite {
+            return Err("calibration holds non-finite numbers or unsorted knots".into());
+        }
+        self.check_monotone().map_err(|e| e.to_string())
+    }
+}
+
+/// Linear interpolation between knots, flat outside them (the same rule as linfa-linear's
+/// `FittedIsotonicRegression::predict`; a test checks they agree).
+fn interpolate(knots: &[(f64, f64)], s: f64) -> f64 {
+    let first = knots[0];
+    let last = knots[knots.len() - 1];
+    if s <= first.0 {
+        return first.1;
+    }
+    if s >= last.0 {
+        return last.1;
+    }
+    let j = knots.partition_point(|k| k.0 < s);
+    let (x0, y0) = knots[j - 1];
+    let (x1, y1) = knots[j];
+    y0 + (s - x0) / (x1 - x0) * (y1 - y0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> (Vec<i64>, Vec<bool>) {
+        // Conversion rises with the score: 10%, 30%, 60% at scores 0, 20, 40.
+        let mut s = Vec::new();
+        let mut y = Vec::new();
+        for (score, conv) in [(0, 10), (20, 30), (40, 60)] {
+            for i in 0..100 {
+                s.push(score);
+                y.push(i < conv);
+            }
+        }
+        (s, y)
+    }
+
+    #[test]
+    fn platt_is_increasing_and_near_the_rates() {
+        let (s, y) = toy();
+        let c = Calibration::fit(Method::Platt, &s, &y).unwrap();
+        let p: Vec<f64> = [0, 20, 40].iter().map(|&s| c.probability(s).0).collect();
+        assert!(p[0] < p[1] && p[1] < p[2]);
+        assert!(
+            (p[0] - 0.10).abs() < 0.04 && (p[2] - 0.60).abs() < 0.04,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn isotonic_reproduces_monotone_rates_and_interpolates() {
+        let (s, y) = toy();
+        let c = Calibration::fit(Method::Isotonic, &s, &y).unwrap();
+        assert!((c.probability(0).0 - 0.10).abs() < 1e-9);
+        assert!((c.probability(40).0 - 0.60).abs() < 1e-9);
+        assert!((c.probability(10).0 - 0.20).abs() < 1e-9);
+        assert!((c.probability(-5).0 - 0.10).abs() < 1e-9);
+        assert!((c.probability(99).0 - 0.60).abs() < 1e-9);
+    }
+
+    #[test]
+    fn isotonic_pools_violators() {
+        // Rates 0.2, 0.1, 0.5 at scores 0, 1, 2: the first two pool to 0.15.
+        let mut s = Vec::new();
+        let mut y = Vec::new();
+        for (score, conv) in [(0, 20), (1, 10), (2, 50)] {
+            for i in 0..100 {
+                s.push(score);
+                y.push(i < conv);
+            }
+        }
+        let c = Calibration::fit(Method::Isotonic, &s, &y).unwrap();
+        assert!((c.probability(0).0 - 0.15).abs() < 1e-9);
+        assert!((c.probability(1).0 - 0.15).abs() < 1e-9);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_falling_map_is_refused() {
+        let (s, y) = toy();
+        let flipped: Vec<i64> = s.iter().map(|v| -v).collect();
+        assert!(Calibration::fit(Method::Platt, &flipped, &y).is_err());
+    }
+}

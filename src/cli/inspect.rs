@@ -1,0 +1,116 @@
+use std::path::PathBuf;
+
+use mqlcal::calibrate::Calibration;
+use mqlcal::model::Model;
+use mqlcal::threshold::{HEALTHY_MQL_RATE, TYPICAL_MQL_TO_SQL};
+
+use super::pct;
+
+/// Show a model file readably: the points table, the threshold and what it implies.
+///
+/// Example: mqlcal inspect --model models/lead-model.json
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model file to show.
+    #[arg(long)]
+    model: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = Model::load(&args.model)?;
+    let t = &model.training;
+    println!(
+        "model {} ({}, schema {})",
+        args.model.display(),
+        model.generator,
+        model.schema_version
+    );
+    println!(
+        "trained on {} ({} leads, {} converted), rules {}, alpha {}, seed {}",
+        t.input,
+        t.rows,
+        pct(t.conversion_rate),
+        t.rules_source,
+        t.alpha,
+        t.seed
+    );
+    print_points(&model);
+    print_threshold(&model);
+    print_metrics(&model);
+    match &model.calibration {
+        Calibration::Platt { a, b } => {
+            println!("calibration: Platt, probability = 1 / (1 + exp({a:.6} * score + {b:.6}))")
+        }
+        Calibration::Isotonic { knots } => {
+            println!("calibration: isotonic, {} knots", knots.len())
+        }
+    }
+    for w in &model.warnings {
+        println!("warning: {w}");
+    }
+    Ok(())
+}
+
+/// The points table, largest points first.
+pub fn print_points(model: &Model) {
+    println!(
+        "\npoints ({} points double the odds of conversion):",
+        model.scale.points_to_double_odds
+    );
+    println!(
+        "  {:>6}  {:>7}  {:>9}  rule",
+        "points", "leads", "converted"
+    );
+    let mut order: Vec<usize> = (0..model.rules.len()).collect();
+    order.sort_by(|&a, &b| model.rules[b].points.cmp(&model.rules[a].points));
+    for j in order {
+        let r = &model.rules[j];
+        println!(
+            "  {:>6}  {:>7}  {:>9}  {}  [{}]",
+            r.points.to_string(),
+            pct(r.support),
+            pct(r.conversion_rate),
+            r.name,
+            r.condition.describe(&r.column)
+        );
+    }
+}
+
+/// The threshold and the funnel it implies, in the terms marketing and sales use.
+pub fn print_threshold(model: &Model) {
+    let th = &model.threshold;
+    let f = &th.out_of_fold;
+    println!(
+        "\nMQL threshold: {} points (policy {})",
+        th.threshold.points, th.threshold.policy
+    );
+    println!(
+        "  lead→MQL rate          {:>6}  (healthy: {:.0}–{:.0}%)",
+        pct(f.lead_to_mql_rate),
+        100.0 * HEALTHY_MQL_RATE.0,
+        100.0 * HEALTHY_MQL_RATE.1
+    );
+    println!(
+        "  MQL→opportunity rate   {:>6}  (typical MQL→SQL: {:.0}–{:.0}%)",
+        pct(f.mql_to_opportunity_rate),
+        100.0 * TYPICAL_MQL_TO_SQL.0,
+        100.0 * TYPICAL_MQL_TO_SQL.1
+    );
+    println!(
+        "  conversions captured   {:>6}  ({} of {} conversions, {} MQLs of {} leads)",
+        pct(f.conversions_captured),
+        f.mqls_converted,
+        f.conversions,
+        f.mqls,
+        f.leads
+    );
+}
+
+pub fn print_metrics(model: &Model) {
+    let m = &model.metrics;
+    println!(
+        "\nout-of-fold metrics: ROC AUC {:.3}, log loss {:.4}, Brier {:.4}, calibration error \
+         (ECE) {:.4}",
+        m.roc_auc, m.log_loss, m.brier, m.ece
+    );
+}

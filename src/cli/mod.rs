@@ -1,0 +1,51 @@
+//! Command-line definitions, one file per subcommand; each has an `Args` struct (its doc
+//! comments are the `--help` text) and a `run` function.
+
+use clap::{Parser, Subcommand};
+
+mod inspect;
+mod score;
+mod synth;
+mod train;
+
+/// Learn lead-scoring points and a calibrated MQL threshold from real sales outcomes.
+///
+/// Typical use:
+///   mqlcal synth --rows 20000 --seed 7 --out data/leads.csv
+///   mqlcal train --data data/leads.csv --rules data/rules.toml --out models/lead-model.json
+///   mqlcal inspect --model models/lead-model.json
+///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
+#[derive(Debug, Parser)]
+#[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Train(train::Args),
+    Score(score::Args),
+    Inspect(inspect::Args),
+    Synth(synth::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Synth(args) => synth::run(args),
+    }
+}
+
+/// Prints warnings the same way everywhere: on stderr, one per line.
+pub(crate) fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("mqlcal: warning: {w}");
+    }
+}
+
+pub(crate) fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}

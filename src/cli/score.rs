@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+use mqlcal::data::{write_frame, LoadOptions, Table};
+use mqlcal::model::Model;
+use mqlcal::train::score_table;
+use polars::prelude::*;
+
+use super::warn_all;
+
+/// Score new leads with a model file: score, calibrated probability, MQL flag and reasons.
+///
+/// Output rows are in input order: the id column (when the model has one), then `score`
+/// (points), `probability`, `mql` (true/false) and `reasons` (the rules that gave the most
+/// points, largest first).
+///
+/// Example: mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model file (from `mqlcal train`).
+    #[arg(long)]
+    model: PathBuf,
+    /// Leads to score: .csv or .parquet.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write the scored leads: .csv or .parquet.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    force: bool,
+    /// How many reasons to list per lead.
+    #[arg(long, default_value_t = 3)]
+    reasons: usize,
+    /// Extra texts that mean "no value", on top of those the model was trained with.
+    #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
+    na: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    mqlcal::atomic::check_writable(&args.out, args.force)?;
+    let model = Model::load(&args.model)?;
+    let mut na = model.training.na.clone();
+    na.extend(args.na.iter().cloned());
+    let table = Table::load(
+        &args.data,
+        &LoadOptions {
+            na,
+            exclude: Vec::new(),
+        },
+    )?;
+    let scored = score_table(&model, &table)?;
+    let mut columns = Vec::new();
+    if let Some(id) = &model.id_column {
+        if !table.has_column(id) {
+            return Err(mqlcal::Error::MissingColumn {
+                path: args.data.clone(),
+                column: id.clone(),
+                hint: "the model's id column is needed to tell the scored leads apart".into(),
+            }
+            .into());
+        }
+        let ids: Vec<Option<String>> = table.texts(id)?;
+        columns.push(Column::new(id.as_str().into(), ids));
+    }
+    columns.push(Column::new(
+        "score".into(),
+        scored.iter().map(|s| s.score).collect::<Vec<i64>>(),
+    ));
+    columns.push(Column::new(
+        "probability".into(),
+        scored.iter().map(|s| s.probability.0).collect::<Vec<f64>>(),
+    ));
+    columns.push(Column::new(
+        "mql".into(),
+        scored.iter().map(|s| s.mql).collect::<Vec<bool>>(),
+    ));
+    columns.push(Column::new(
+        "reasons".into(),
+        scored
+            .iter()
+            .map(|s| model.reasons_text(s, args.reasons))
+            .collect::<Vec<String>>(),
+    ));
+    let mut df = DataFrame::new(columns)?;
+    write_frame(&mut df, &args.out, args.force)?;
+    let mqls = scored.iter().filter(|s| s.mql).count();
+    warn_all(&table.notes);
+    println!(
+        "scored {} leads: {} MQLs ({}) at threshold {} points; written to {}",
+        scored.len(),
+        mqls,
+        super::pct(mqls as f64 / scored.len() as f64),
+        model.threshold.threshold.points,
+        args.out.display()
+    );
+    Ok(())
+}

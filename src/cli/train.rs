@@ -1,0 +1,176 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use mqlcal::calibrate::Method;
+use mqlcal::data::{LoadOptions, Table};
+use mqlcal::points::PointsScale;
+use mqlcal::rules::RulesFile;
+use mqlcal::threshold::Policy;
+use mqlcal::train::{train, TrainParams};
+
+use super::{pct, warn_all};
+
+/// Learn the points of each scoring rule, the calibration and the MQL threshold.
+///
+/// Reads historical leads (one row per lead, with the outcome "became an opportunity"), fits
+/// L2-regularised logistic regression (strength chosen by cross-validated log loss), turns the
+/// weights into integer points, calibrates score → probability on out-of-fold scores and picks
+/// the MQL threshold by a policy. Writes one model file.
+///
+/// Example:
+///   mqlcal train --data data/leads.csv --rules data/rules.toml --out models/lead-model.json
+///   mqlcal train --data Leads.csv --target Converted --id "Prospect ID" --na Select \
+///       --exclude "Tags,Lead Quality" --write-rules proposed.toml --out models/x.json
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Leads with known outcomes: a .csv or .parquet file, one row per lead.
+    #[arg(long)]
+    data: PathBuf,
+    /// Rules file (TOML) listing the scoring rules to learn points for. Without it, rules are
+    /// proposed from the data (see --write-rules).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Outcome column (0/1, true/false, yes/no). Overrides `target` in the rules file.
+    #[arg(long)]
+    target: Option<String>,
+    /// Lead id column, carried into scored output. Overrides `id` in the rules file.
+    #[arg(long)]
+    id: Option<String>,
+    /// Where to write the model file (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace --out (and --write-rules) if they exist.
+    #[arg(long)]
+    force: bool,
+    /// Write the rules used (proposed or given) as an editable rules file.
+    #[arg(long, value_name = "FILE")]
+    write_rules: Option<PathBuf>,
+    /// Texts that mean "no value", comma-separated, e.g. --na "Select,unknown".
+    #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
+    na: Vec<String>,
+    /// Columns to leave out, comma-separated, e.g. fields sales fills in after contact:
+    /// --exclude "Tags,Lead Quality".
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    exclude: Vec<String>,
+    /// MQL threshold policy: mql-rate:0.10 (share of leads that become MQL), precision:0.25
+    /// (MQL→opportunity rate), recall:0.80 (share of conversions captured), points:60 (fixed)
+    /// or value:5000:150 (opportunity value : cost of working an MQL).
+    #[arg(long, default_value = "mql-rate:0.10", value_name = "POLICY")]
+    threshold: Policy,
+    /// Calibration of score → probability.
+    #[arg(long, value_enum, default_value_t = Method::Platt)]
+    calibration: Method,
+    /// Points that double the odds of conversion.
+    #[arg(long, default_value_t = 20.0)]
+    points_to_double_odds: f64,
+    /// Cross-validation folds (for the penalty, calibration and threshold).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Seed of the fold assignment; the same data, options and seed give the same model file.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// L2 strengths to try, comma-separated (default: 0.01 to 1000 in half-decades).
+    #[arg(long, value_delimiter = ',', value_name = "ALPHA,...")]
+    alphas: Vec<f64>,
+    /// Quantile bands per numeric column when rules are proposed.
+    #[arg(long, default_value_t = 5)]
+    bands: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    // Outputs are checked before any work, so a long run never ends in "file exists".
+    mqlcal::atomic::check_writable(&args.out, args.force)?;
+    if let Some(path) = &args.write_rules {
+        mqlcal::atomic::check_writable(path, args.force)?;
+    }
+    let rules_file = args.rules.as_deref().map(RulesFile::read).transpose()?;
+    let target = args
+        .target
+        .clone()
+        .or_else(|| rules_file.as_ref().and_then(|f| f.target.clone()))
+        .ok_or(mqlcal::Error::Option {
+            option: "--target",
+            message: "no outcome column: pass --target, or set `target` in the rules file".into(),
+        })?;
+    let id = args
+        .id
+        .clone()
+        .or_else(|| rules_file.as_ref().and_then(|f| f.id.clone()));
+    let mut exclude = args.exclude.clone();
+    exclude.retain(|c| !c.trim().is_empty());
+    let load = LoadOptions {
+        na: args.na.clone(),
+        exclude: exclude.clone(),
+    };
+    let table = Table::load(&args.data, &load)?;
+
+    let mut params = TrainParams::new(target);
+    params.id = id;
+    params.rules = rules_file
+        .as_ref()
+        .map(|f| f.checked_rules())
+        .transpose()
+        .map_err(|message| mqlcal::Error::Rules {
+            path: args.rules.clone().unwrap_or_default(),
+            message,
+        })?;
+    params.auto.bands = args.bands;
+    params.folds = args.folds;
+    params.seed = args.seed;
+    if !args.alphas.is_empty() {
+        params.alphas = args.alphas.clone();
+    }
+    params.scale = PointsScale::new(args.points_to_double_odds)?;
+    params.calibration = args.calibration;
+    params.policy = args.threshold;
+    params.na = load.na.clone();
+    params.exclude = exclude;
+
+    let trained = train(&table, &params)?;
+    let model = &trained.model;
+    model.save(&args.out, args.force)?;
+    if let Some(path) = &args.write_rules {
+        let file = trained.proposed.clone().unwrap_or_else(|| RulesFile {
+            id: model.id_column.clone(),
+            target: Some(model.target.clone()),
+            rules: model.rules().iter().map(|r| r.to_spec()).collect(),
+        });
+        let text = format!(
+            "# Rules for {} — edit them and train again with --rules {}\n{}",
+            model.training.input,
+            path.display(),
+            file.to_toml()
+        );
+        mqlcal::atomic::write_bytes(path, text.as_bytes(), args.force)
+            .with_context(|| format!("writing rules to {}", path.display()))?;
+    }
+
+    for note in &trained.notes {
+        eprintln!("mqlcal: note: {note}");
+    }
+    let t = &model.training;
+    println!(
+        "trained on {} leads from {} ({} converted, {})",
+        t.rows,
+        t.input,
+        t.conversions,
+        pct(t.conversion_rate)
+    );
+    println!(
+        "rules: {} ({}); penalty alpha = {} chosen by {}-fold cross-validated log loss",
+        model.rules.len(),
+        t.rules_source,
+        t.alpha,
+        t.folds
+    );
+    super::inspect::print_points(model);
+    super::inspect::print_threshold(model);
+    super::inspect::print_metrics(model);
+    warn_all(&model.warnings);
+    println!("model written to {}", args.out.display());
+    if let Some(path) = &args.write_rules {
+        println!("rules written to {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Loading leads: CSV or Parquet (by extension) through polars, into a [`Table`] that hands out
+//! one column at a time as numbers, texts or outcomes, with placeholders such as `Select`
+//! already turned into missing values. Takes a path and [`LoadOptions`]; gives a [`Table`].
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// What to treat as missing and what to leave out, applied while loading.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Texts that mean "no value" in this export (e.g. `Select`, `unknown`). Compared after
+    /// trimming spaces, case-sensitively. Empty cells are always missing.
+    pub na: Vec<String>,
+    /// Columns to drop, e.g. fields filled in by sales after contact.
+    pub exclude: Vec<String>,
+}
+
+/// The file formats `--data` and `--out` accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    /// The format named by the file's extension (`.csv`, `.parquet`/`.pq`).
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("parquet") | Some("pq") => Ok(Format::Parquet),
+            _ => Err(Error::data(
+                path,
+                "unknown file type; use a .csv or .parquet extension",
+            )),
+        }
+    }
+}
+
+/// Leads loaded from one file: one row per lead.
+#[derive(Debug, Clone)]
+pub struct Table {
+    path: PathBuf,
+    df: DataFrame,
+    na: BTreeSet<String>,
+    sha256: String,
+    /// Things the user should know about the load (e.g. an `--exclude` column that is absent).
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    /// Reads a CSV or Parquet file. CSV cells are read as text and parsed by the rules that use
+    /// them, so a stray `abc` in a numeric column is reported with its row rather than silently
+    /// turning the column into text.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Table> {
+        let format = Format::from_path(path)?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.len() == 0 {
+            return Err(Error::data(
+                path,
+                "the file is empty; expected a header row and one row per lead",
+            ));
+        }
+        let sha256 = sha256_file(path)?;
+        let df = match format {
+            Format::Csv => CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                .and_then(|r| r.finish()),
+            Format::Parquet => {
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                ParquetReader::new(file).finish()
+            }
+        }
+        .map_err(|e| Error::data(path, format!("cannot parse the file: {e}")))?;
+        Table::from_frame(path, df, sha256, options)
+    }
+
+    /// Wraps a frame already in memory (used by tests and by callers that load data themselves).
+    pub fn from_frame(
+        path: &Path,
+        mut df: DataFrame,
+        sha256: String,
+        options: &LoadOptions,
+    ) -> Result<Table> {
+        let mut notes = Vec::new();
+        for col in &options.exclude {
+            if df.get_column_index(col).is_some() {
+                df = df.drop(col)?;
+            } else {
+                notes.push(format!(
+                    "--exclude: column '{col}' is not in {}; nothing to exclude",
+                    path.display()
+                ));
+            }
+        }
+        if df.height() == 0 {
+            return Err(Error::data(
+                path,
+                "the file has a header but no rows; expected one row per lead",
+            ));
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            df,
+            na: options
+                .na
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            sha256,
+            notes,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// SHA-256 of the input file's bytes, hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.df.height()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.df
+            .get_column_names()
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.df.get_column_index(name).is_some()
+    }
+
+    /// A copy holding only the given rows, in the given order (for splits and folds).
+    pub fn take(&self, rows: &[usize]) -> Result<Table> {
+        let idx = IdxCa::from_vec(
+            "idx".into(),
+            rows.iter().map(|&r| r as IdxSize).collect::<Vec<_>>(),
+        );
+        Ok(Table {
+            df: self.df.take(&idx)?,
+            ..self.clone()
+        })
+    }
+
+    fn column(&self, name: &str, hint: &str) -> Result<&Column> {
+        self.df.column(name).map_err(|_| Error::MissingColumn {
+            path: self.path.clone(),
+            column: name.to_string(),
+            hint: hint.to_string(),
+        })
+    }
+
+    fn is_text(col: &Column) -> bool {
+        matches!(col.dtype(), DataType::String)
+    }
+
+    /// The column as text, with placeholders and empty cells as `None`. Numbers in a Parquet
+    /// file are formatted as polars formats them (`3`, `2.5`).
+    pub fn texts(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let col = self.column(name, "check the column name in the rules file")?;
+        let as_text;
+        let ca = if Table::is_text(col) {
+            col.str()?
+        } else {
+            as_text = col.cast(&DataType::String)?;
+            as_text.str()?
+        };
+        Ok(ca
+            .into_iter()
+            .map(|v| {
+                v.map(str::trim)
+                    .filter(|s| !s.is_empty() && !self.na.contains(*s))
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    /// The column as numbers, with placeholders and empty cells as `None`. Text that is not a
+    /// number, NaN and infinities are errors naming the row, since a rule on this column could
+    /// not be evaluated honestly.
+    pub fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let col = self.column(name, "check the column name in the rules file")?;
+        let mut out = Vec::with_capacity(col.len());
+        if Table::is_text(col) {
+            for (i, v) in col.str()?.into_iter().enumerate() {
+                let v = v
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && !self.na.contains(*s));
+                out.push(match v {
+                    None => None,
+                    Some(s) => Some(self.parse_number(s, i, name)?),
+                });
+            }
+        } else {
+            let cast = col.cast(&DataType::Float64).map_err(|e| {
+                Error::data(&self.path, format!("column '{name}' is not numeric: {e}"))
+            })?;
+            for (i, v) in cast.f64()?.into_iter().enumerate() {
+                if let Some(x) = v {
+                    if !x.is_finite() {
+                        return Err(self.non_finite(i, name, &x.to_string()));
+                    }
+                }
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    fn parse_number(&self, s: &str, row: usize, column: &str) -> Result<f64> {
+        match s.parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            Ok(_) => Err(self.non_finite(row, column, s)),
+            Err(_) => Err(Error::BadValue {
+                path: self.path.clone(),
+                row: row + 1,
+                column: column.to_string(),
+                message: format!(
+                    "'{s}' is not a number, but a rule on this column needs numbers; \
+                     if '{s}' marks a missing value, pass --na \"{s}\""
+                ),
+            }),
+        }
+    }
+
+    fn non_finite(&self, row: usize, column: &str, s: &str) -> Error {
+        Error::BadValue {
+            path: self.path.clone(),
+            row: row + 1,
+            column: column.to_string(),
+            message: format!(
+                "{s} is not a finite number; leave the cell empty (or pass --na \"{s}\" for text \
+                 files) to mark it missing"
+            ),
+        }
+    }
+
+    /// True when every present value of the column is a finite number.
+    pub fn is_numeric(&self, name: &str) -> bool {
+        self.numbers(name).is_ok()
+    }
+
+    /// The outcome column as true (became an opportunity) / false. Accepts 0/1, true/false,
+    /// yes/no in any case; anything else, or an empty cell, is an error naming the row.
+    pub fn outcomes(&self, name: &str) -> Result<Vec<bool>> {
+        let col = self.column(
+            name,
+            "pass the outcome column with --target, or set `target` in the rules file",
+        )?;
+        let texts = if Table::is_text(col) {
+            col.clone()
+        } else {
+            col.cast(&DataType::String)?
+        };
+        let mut out = Vec::with_capacity(col.len());
+        for (i, v) in texts.str()?.into_iter().enumerate() {
+            let v = v.map(|s| s.trim().to_ascii_lowercase());
+            out.push(match v.as_deref() {
+                Some("1") | Some("1.0") | Some("true") | Some("yes") => true,
+                Some("0") | Some("0.0") | Some("false") | Some("no") => false,
+                other => {
+                    return Err(Error::BadValue {
+                        path: self.path.clone(),
+                        row: i + 1,
+                        column: name.to_string(),
+                        message: format!(
+                            "outcome {} is not one of 0/1, true/false, yes/no; fix the row or \
+                             drop it",
+                            match other {
+                                None | Some("") => "is empty, which".to_string(),
+                                Some(s) => format!("'{s}'"),
+                            }
+                        ),
+                    })
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// True when the column looks like dates or timestamps (a date type in Parquet, or text in
+    /// `YYYY-MM-DD` form), which are never turned into rules.
+    pub fn is_date(&self, name: &str) -> bool {
+        let Ok(col) = self.column(name, "") else {
+            return false;
+        };
+        match col.dtype() {
+            DataType::Date | DataType::Datetime(_, _) => true,
+            DataType::String => {
+                let mut seen = 0;
+                for v in col.str().into_iter().flatten().flatten().take(200) {
+                    let b = v.trim().as_bytes();
+                    let date_like = b.len() >= 10
+                        && b[..4].iter().all(u8::is_ascii_digit)
+                        && b[4] == b'-'
+                        && b[5..7].iter().all(u8::is_ascii_digit)
+                        && b[7] == b'-'
+                        && b[8..10].iter().all(u8::is_ascii_digit);
+                    if !date_like {
+                        return false;
+                    }
+                    seen += 1;
+                }
+                seen > 0
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Hex SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a frame as CSV or Parquet (by the extension of `path`), atomically.
+pub fn write_frame(df: &mut DataFrame, path: &Path, force: bool) -> Result<()> {
+    let format = Format::from_path(path)?;
+    crate::atomic::write_with(path, force, |out| {
+        match format {
+            Format::Csv => CsvWriter::new(out).include_header(true).finish(df),
+            Format::Parquet => ParquetWriter::new(out).finish(df).map(|_| ()),
+        }
+        .map_err(|e| Error::data(path, format!("cannot write: {e}")))
+    })
+}

@@ -1,0 +1,246 @@
+//! The model file scorers load: one JSON document, versioned by `schema_version`, holding the
+//! rules with their points, the points scale, the calibration map, the threshold and the facts
+//! of training. No wall-clock time, so the same inputs give the same bytes. Saved atomically
+//! (temporary file + rename); never replaces an existing file unless asked to.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibrate::{Calibration, Probability};
+use crate::error::{Error, Result};
+use crate::fit::AlphaScore;
+use crate::metrics::Metrics;
+use crate::points::{Points, PointsScale};
+use crate::rules::{Condition, Rule, Value};
+use crate::threshold::{Funnel, Threshold};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A rule with its learned points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRule {
+    pub name: String,
+    pub column: String,
+    pub condition: Condition,
+    pub points: Points,
+    /// The fitted log-odds weight per unit, before rounding to points.
+    pub weight: f64,
+    /// Share of training leads on which the rule fires.
+    pub support: f64,
+    /// Conversion rate of the training leads on which the rule fires.
+    pub conversion_rate: f64,
+}
+
+impl ModelRule {
+    pub fn rule(&self) -> Rule {
+        Rule {
+            name: self.name.clone(),
+            column: self.column.clone(),
+            condition: self.condition.clone(),
+        }
+    }
+}
+
+/// The threshold and what it implied on the out-of-fold training scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelThreshold {
+    #[serde(flatten)]
+    pub threshold: Threshold,
+    pub out_of_fold: Funnel,
+}
+
+/// How the model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// File name of the data (no directories, so the file does not depend on where it ran).
+    pub input: String,
+    pub input_sha256: String,
+    pub rows: usize,
+    pub conversions: usize,
+    pub conversion_rate: f64,
+    /// `file` when the rules came from a rules file, `proposed` when mqlcal proposed them.
+    pub rules_source: String,
+    pub seed: u64,
+    pub folds: usize,
+    /// The chosen L2 strength (on the summed log loss; scikit-learn's C = 1/alpha).
+    pub alpha: f64,
+    pub alpha_search: Vec<AlphaScore>,
+    /// The fitted intercept (log-odds of a lead that meets no rule).
+    pub intercept: f64,
+    pub na: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+/// A trained lead-scoring model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub schema_version: u32,
+    /// `mqlcal <version>` that wrote the file.
+    pub generator: String,
+    pub id_column: Option<String>,
+    pub target: String,
+    pub scale: PointsScale,
+    pub rules: Vec<ModelRule>,
+    pub calibration: Calibration,
+    pub threshold: ModelThreshold,
+    /// Metrics of the calibrated probabilities on out-of-fold scores.
+    pub metrics: Metrics,
+    pub training: Training,
+    /// Warnings raised during training (leakage, convergence, funnel health).
+    pub warnings: Vec<String>,
+}
+
+/// One scored lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub score: i64,
+    pub probability: Probability,
+    pub mql: bool,
+    /// (rule index, points given), largest first; rules that gave 0 points are left out.
+    pub reasons: Vec<(usize, i64)>,
+}
+
+impl Model {
+    /// Reads and checks a model file. Reading never runs anything from the file: it is data.
+    pub fn load(path: &Path) -> Result<Model> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Model::from_json(&text).map_err(|message| Error::Model {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn from_json(text: &str) -> std::result::Result<Model, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(v) => {
+                return Err(format!(
+                    "schema_version {v} is not supported; this mqlcal reads version \
+                     {SCHEMA_VERSION}. Retrain with this version or use the mqlcal that wrote it"
+                ))
+            }
+            None => return Err("no schema_version; is this an mqlcal model file?".into()),
+        }
+        let model: Model =
+            serde_json::from_value(value).map_err(|e| format!("does not match the schema: {e}"))?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.rules.is_empty() {
+            return Err("has no rules".into());
+        }
+        for r in &self.rules {
+            Rule::from_spec(&r.rule().to_spec())?;
+            if !r.weight.is_finite() {
+                return Err(format!("rule '{}' has a non-finite weight", r.name));
+            }
+        }
+        if !(self.scale.points_to_double_odds.is_finite() && self.scale.points_to_double_odds > 0.0)
+        {
+            return Err("points_to_double_odds must be a positive number".into());
+        }
+        self.calibration.validate()
+    }
+
+    /// Serialises to pretty JSON with a trailing newline (deterministic: struct order, no maps).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("models serialise");
+        s.push('\n');
+        s
+    }
+
+    /// Writes the file atomically. Without `force`, an existing file is an error and is left
+    /// untouched.
+    pub fn save(&self, path: &Path, force: bool) -> Result<()> {
+        crate::atomic::write_bytes(path, self.to_json().as_bytes(), force)
+    }
+
+    pub fn rules(&self) -> Vec<Rule> {
+        self.rules.iter().map(ModelRule::rule).collect()
+    }
+
+    pub fn points(&self) -> Vec<Points> {
+        self.rules.iter().map(|r| r.points).collect()
+    }
+
+    /// The columns a lead must have for this model.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = self.rules.iter().map(|r| r.column.as_str()).collect();
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+
+    /// Scores one lead from its features (one per rule, in rule order).
+    pub fn score_features(&self, features: impl IntoIterator<Item = f64>) -> Scored {
+        let mut score = 0;
+        let mut reasons = Vec::new();
+        for (j, (rule, f)) in self.rules.iter().zip(features).enumerate() {
+            let given = rule.points.0 * f as i64;
+            score += given;
+            if given != 0 {
+                reasons.push((j, given));
+            }
+        }
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Scored {
+            score,
+            probability: self.calibration.probability(score),
+            mql: self.threshold.threshold.is_mql(score),
+            reasons,
+        }
+    }
+
+    /// Scores one lead given as `value(column)`. This path needs no polars: it is how another
+    /// program scores leads it holds in memory.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use mqlcal::model::Model;
+    /// use mqlcal::rules::Value;
+    /// let model = Model::load(std::path::Path::new("models/lead-model.json"))?;
+    /// let scored = model.score_lead(|column| match column {
+    ///     "pricing_page_visits" => Value::Number(3.0),
+    ///     "job_level" => Value::Text("VP"),
+    ///     _ => Value::Missing,
+    /// })?;
+    /// assert!(scored.probability.0 > 0.0 && scored.probability.0 < 1.0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn score_lead<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+    ) -> std::result::Result<Scored, String> {
+        let mut features = Vec::with_capacity(self.rules.len());
+        for r in &self.rules {
+            let f = r
+                .condition
+                .eval(value(&r.column))
+                .map_err(|e| format!("column '{}': {e}", r.column))?;
+            features.push(f);
+        }
+        Ok(self.score_features(features))
+    }
+
+    /// The reasons as text: `Rule name (+40); Other rule (+15)`, at most `limit` of them.
+    pub fn reasons_text(&self, scored: &Scored, limit: usize) -> String {
+        scored
+            .reasons
+            .iter()
+            .take(limit)
+            .map(|&(j, p)| format!("{} ({p:+})", self.rules[j].name))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}

@@ -1,0 +1,234 @@
+//! Realistic example leads with known true weights. Each lead's conversion is drawn from a
+//! logistic model over the rules in [`truth`] (the same rules as `data/rules.toml`), so a
+//! trainer run on the output should recover those weights.
+
+use polars::prelude::*;
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::rules::{Rule, RulesFile};
+
+/// The rules file the example data is built around (identical to `data/rules.toml`).
+pub const RULES_TOML: &str = include_str!("../data/rules.toml");
+
+/// Log-odds of a lead that meets no rule, unless overridden (≈ 11% of leads convert).
+pub const DEFAULT_INTERCEPT: f64 = -3.3;
+
+/// The true log-odds weight of each rule of [`RULES_TOML`], in file order.
+pub const TRUE_WEIGHTS: [f64; 12] = [
+    0.35,  // Pricing page visit (each, up to 5)
+    0.25,  // Whitepaper download (each, up to 3)
+    0.60,  // Attended a webinar
+    0.30,  // Opened 10+ emails
+    0.50,  // Company 100+ employees
+    -0.40, // No company size given
+    0.70,  // C-level or VP
+    0.35,  // Director
+    0.45,  // Inactive under 7 days
+    -0.60, // Inactive 60+ days
+    0.30,  // Software or finance
+    0.90,  // Budget confirmed
+];
+
+/// The true rules and weights.
+pub fn truth() -> (RulesFile, Vec<Rule>, Vec<f64>) {
+    let file: RulesFile = toml::from_str(RULES_TOML).expect("bundled rules parse");
+    let rules = file.checked_rules().expect("bundled rules are valid");
+    assert_eq!(rules.len(), TRUE_WEIGHTS.len());
+    (file, rules, TRUE_WEIGHTS.to_vec())
+}
+
+/// How much data to make.
+#[derive(Debug, Clone)]
+pub struct SynthParams {
+    pub rows: usize,
+    pub seed: u64,
+    pub intercept: f64,
+}
+
+impl Default for SynthParams {
+    fn default() -> Self {
+        SynthParams {
+            rows: 20_000,
+            seed: 7,
+            intercept: DEFAULT_INTERCEPT,
+        }
+    }
+}
+
+const INDUSTRIES: [(&str, f64); 6] = [
+    ("Software", 0.25),
+    ("Finance", 0.15),
+    ("Healthcare", 0.15),
+    ("Manufacturing", 0.2),
+    ("Retail", 0.15),
+    ("Education", 0.1),
+];
+const LEVELS: [(&str, f64); 5] = [
+    ("C-Level", 0.06),
+    ("VP", 0.1),
+    ("Director", 0.2),
+    ("Manager", 0.3),
+    ("Individual Contributor", 0.34),
+];
+
+fn pick<'a>(rng: &mut ChaCha8Rng, table: &[(&'a str, f64)]) -> &'a str {
+    let mut u: f64 = rng.gen();
+    for (v, p) in table {
+        if u < *p {
+            return v;
+        }
+        u -= p;
+    }
+    table[table.len() - 1].0
+}
+
+/// A count with a long tail: geometric with the given mean.
+fn count(rng: &mut ChaCha8Rng, mean: f64) -> i64 {
+    let p = 1.0 / (1.0 + mean);
+    let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+    (u.ln() / (1.0 - p).ln()).floor() as i64
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // Box–Muller; two uniforms, one normal.
+    let u1: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Generates the leads.
+pub fn generate(params: &SynthParams) -> Result<DataFrame> {
+    if params.rows == 0 {
+        return Err(Error::Option {
+            option: "--rows",
+            message: "must be at least 1".into(),
+        });
+    }
+    let (_, rules, weights) = truth();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let n = params.rows;
+    let mut lead_id = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut pricing = Vec::with_capacity(n);
+    let mut papers = Vec::with_capacity(n);
+    let mut webinar = Vec::with_capacity(n);
+    let mut opens = Vec::with_capacity(n);
+    let mut size: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut industry = Vec::with_capacity(n);
+    let mut level = Vec::with_capacity(n);
+    let mut inactive = Vec::with_capacity(n);
+    let mut budget = Vec::with_capacity(n);
+    let mut converted = Vec::with_capacity(n);
+    for i in 0..n {
+        lead_id.push(format!("L{:07}", i + 1));
+        let day = rng.gen_range(0..365);
+        let date = chrono_like_date(day);
+        created.push(date);
+        let engaged = rng.gen::<f64>() < 0.3;
+        let m = if engaged { 2.0 } else { 0.4 };
+        let p = count(&mut rng, m);
+        let w = count(&mut rng, 0.5 * m);
+        let wb = (rng.gen::<f64>() < if engaged { 0.35 } else { 0.1 }) as i64;
+        let o = count(&mut rng, if engaged { 12.0 } else { 4.0 });
+        let s = if rng.gen::<f64>() < 0.15 {
+            None
+        } else {
+            Some((80.0 * (1.4 * normal(&mut rng)).exp()).round().max(1.0) as i64)
+        };
+        let ind = pick(&mut rng, &INDUSTRIES);
+        let lvl = pick(&mut rng, &LEVELS);
+        let d = if engaged {
+            count(&mut rng, 8.0)
+        } else {
+            count(&mut rng, 35.0)
+        }
+        .min(365);
+        let b = if rng.gen::<f64>() < 0.12 { "yes" } else { "no" };
+
+        let cells: Vec<crate::rules::Value> = rules
+            .iter()
+            .map(|r| match r.column.as_str() {
+                "pricing_page_visits" => crate::rules::Value::Number(p as f64),
+                "whitepaper_downloads" => crate::rules::Value::Number(w as f64),
+                "webinar_attended" => crate::rules::Value::Number(wb as f64),
+                "email_opens" => crate::rules::Value::Number(o as f64),
+                "company_size" => s.map_or(crate::rules::Value::Missing, |v| {
+                    crate::rules::Value::Number(v as f64)
+                }),
+                "industry" => crate::rules::Value::Text(ind),
+                "job_level" => crate::rules::Value::Text(lvl),
+                "days_since_last_activity" => crate::rules::Value::Number(d as f64),
+                "budget_confirmed" => crate::rules::Value::Text(b),
+                other => unreachable!("the bundled rules use no column '{other}'"),
+            })
+            .collect();
+        let logit: f64 = params.intercept
+            + rules
+                .iter()
+                .zip(&cells)
+                .zip(&weights)
+                .map(|((r, v), w)| w * r.condition.eval(*v).expect("synthetic values are valid"))
+                .sum::<f64>();
+        let y = rng.gen::<f64>() < crate::fit::sigmoid(logit);
+
+        pricing.push(p);
+        papers.push(w);
+        webinar.push(wb);
+        opens.push(o);
+        size.push(s);
+        industry.push(ind);
+        level.push(lvl);
+        inactive.push(d);
+        budget.push(b);
+        converted.push(y as i64);
+    }
+    let df = DataFrame::new(vec![
+        Column::new("lead_id".into(), lead_id),
+        Column::new("created_at".into(), created),
+        Column::new("pricing_page_visits".into(), pricing),
+        Column::new("whitepaper_downloads".into(), papers),
+        Column::new("webinar_attended".into(), webinar),
+        Column::new("email_opens".into(), opens),
+        Column::new("company_size".into(), size),
+        Column::new("industry".into(), industry),
+        Column::new("job_level".into(), level),
+        Column::new("days_since_last_activity".into(), inactive),
+        Column::new("budget_confirmed".into(), budget),
+        Column::new("converted".into(), converted),
+    ])?;
+    Ok(df)
+}
+
+/// `2025-01-01` plus `day` days, as `YYYY-MM-DD` (2025 is not a leap year).
+fn chrono_like_date(day: u32) -> String {
+    const MONTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut d = day;
+    for (m, len) in MONTHS.iter().enumerate() {
+        if d < *len {
+            return format!("2025-{:02}-{:02}", m + 1, d + 1);
+        }
+        d -= len;
+    }
+    unreachable!("day < 365")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_leads() {
+        let p = SynthParams {
+            rows: 500,
+            ..SynthParams::default()
+        };
+        let a = generate(&p).unwrap();
+        assert!(a.equals_missing(&generate(&p).unwrap()));
+        assert_eq!(a.height(), 500);
+        assert_eq!(chrono_like_date(0), "2025-01-01");
+        assert_eq!(chrono_like_date(364), "2025-12-31");
+    }
+}

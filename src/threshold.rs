@@ -1,0 +1,292 @@
+//! The MQL threshold: a lead with `score >= threshold` becomes an MQL. Chosen on out-of-fold
+//! scores by an explicit [`Policy`], and reported with what it implies for the funnel
+//! ([`Funnel`]): lead→MQL rate, MQL→opportunity rate, share of conversions captured.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Healthy lead→MQL rates (below: criteria too strict; above 25%: too loose).
+pub const HEALTHY_MQL_RATE: (f64, f64) = (0.05, 0.15);
+/// Beyond this lead→MQL rate the criteria are clearly too loose.
+pub const LOOSE_MQL_RATE: f64 = 0.25;
+/// Typical MQL→SQL (opportunity) rates.
+pub const TYPICAL_MQL_TO_SQL: (f64, f64) = (0.13, 0.27);
+
+/// How the threshold is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "policy", content = "target", rename_all = "kebab-case")]
+pub enum Policy {
+    /// The share of leads that become MQLs (`mql-rate:0.10`).
+    MqlRate(f64),
+    /// The MQL→opportunity rate (`precision:0.25`): the lowest threshold that reaches it.
+    Precision(f64),
+    /// The share of all conversions captured (`recall:0.80`): the highest threshold that does.
+    Recall(f64),
+    /// A fixed number of points (`points:60`).
+    Points(i64),
+    /// Best expected value (`value:5000:150`): each opportunity is worth the first number,
+    /// working each MQL costs the second.
+    Value { opportunity: f64, mql_cost: f64 },
+}
+
+impl FromStr for Policy {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let usage = "use mql-rate:0.10, precision:0.25, recall:0.80, points:60 or value:5000:150";
+        let (kind, rest) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' has no target; {usage}"))?;
+        let share = |v: &str| -> std::result::Result<f64, String> {
+            match v.parse::<f64>() {
+                Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+                _ => Err(format!(
+                    "'{v}' in '{s}' must be a share between 0 and 1, e.g. 0.10"
+                )),
+            }
+        };
+        match kind {
+            "mql-rate" => Ok(Policy::MqlRate(share(rest)?)),
+            "precision" => Ok(Policy::Precision(share(rest)?)),
+            "recall" => Ok(Policy::Recall(share(rest)?)),
+            "points" => rest
+                .parse()
+                .map(Policy::Points)
+                .map_err(|_| format!("'{rest}' in '{s}' must be whole points, e.g. points:60")),
+            "value" => {
+                let (o, c) = rest
+                    .split_once(':')
+                    .ok_or_else(|| format!("'{s}': give value:OPPORTUNITY:MQL_COST"))?;
+                match (o.parse::<f64>(), c.parse::<f64>()) {
+                    (Ok(o), Ok(c)) if o > 0.0 && c >= 0.0 && o.is_finite() && c.is_finite() => {
+                        Ok(Policy::Value {
+                            opportunity: o,
+                            mql_cost: c,
+                        })
+                    }
+                    _ => Err(format!(
+                        "'{s}': the opportunity value must be positive and the MQL cost zero or more"
+                    )),
+                }
+            }
+            _ => Err(format!("unknown policy '{kind}'; {usage}")),
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Policy::MqlRate(r) => write!(f, "mql-rate:{r}"),
+            Policy::Precision(p) => write!(f, "precision:{p}"),
+            Policy::Recall(r) => write!(f, "recall:{r}"),
+            Policy::Points(p) => write!(f, "points:{p}"),
+            Policy::Value {
+                opportunity,
+                mql_cost,
+            } => write!(f, "value:{opportunity}:{mql_cost}"),
+        }
+    }
+}
+
+/// The MQL threshold in points, with the policy that chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub points: i64,
+    pub policy: Policy,
+}
+
+impl Threshold {
+    pub fn is_mql(&self, score: i64) -> bool {
+        score >= self.points
+    }
+}
+
+/// What a threshold does to a set of scored leads with known outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Funnel {
+    pub leads: usize,
+    pub conversions: usize,
+    pub mqls: usize,
+    pub mqls_converted: usize,
+    /// MQLs / leads.
+    pub lead_to_mql_rate: f64,
+    /// Converted MQLs / MQLs (0 when there are no MQLs).
+    pub mql_to_opportunity_rate: f64,
+    /// Converted MQLs / all conversions: the share of conversions sales gets to see.
+    pub conversions_captured: f64,
+}
+
+impl Funnel {
+    pub fn at(threshold: i64, scores: &[i64], y: &[bool]) -> Funnel {
+        let mut mqls = 0;
+        let mut hit = 0;
+        for (&s, &t) in scores.iter().zip(y) {
+            if s >= threshold {
+                mqls += 1;
+                hit += t as usize;
+            }
+        }
+        Funnel::from_counts(scores.len(), y.iter().filter(|&&t| t).count(), mqls, hit)
+    }
+
+    fn from_counts(leads: usize, conversions: usize, mqls: usize, hit: usize) -> Funnel {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        Funnel {
+            leads,
+            conversions,
+            mqls,
+            mqls_converted: hit,
+            lead_to_mql_rate: ratio(mqls, leads),
+            mql_to_opportunity_rate: ratio(hit, mqls),
+            conversions_captured: ratio(hit, conversions),
+        }
+    }
+
+    /// Warnings in the terms marketing teams use.
+    pub fn health(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let r = self.lead_to_mql_rate;
+        if r < HEALTHY_MQL_RATE.0 {
+            out.push(format!(
+                "lead→MQL rate {:.1}% is below 5%: the criteria are likely too strict and sales \
+                 sees too few leads",
+                100.0 * r
+            ));
+        } else if r > LOOSE_MQL_RATE {
+            out.push(format!(
+                "lead→MQL rate {:.1}% is above 25%: the criteria are too loose for sales to \
+                 follow up every MQL",
+                100.0 * r
+            ));
+        }
+        out
+    }
+}
+
+/// Picks the threshold for `policy` from the scores and outcomes (out of fold, in training).
+pub fn choose(policy: Policy, scores: &[i64], y: &[bool]) -> Result<Threshold> {
+    if scores.is_empty() {
+        return Err(Error::Fit(
+            "no scored leads to choose a threshold on".into(),
+        ));
+    }
+    // Candidates: every distinct score (highest first), each with the funnel at score >= it.
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].cmp(&scores[a]));
+    let conversions = y.iter().filter(|&&t| t).count();
+    let mut candidates: Vec<(i64, Funnel)> = Vec::new();
+    let (mut mqls, mut hit) = (0, 0);
+    let mut i = 0;
+    while i < order.len() {
+        let s = scores[order[i]];
+        while i < order.len() && scores[order[i]] == s {
+            mqls += 1;
+            hit += y[order[i]] as usize;
+            i += 1;
+        }
+        candidates.push((s, Funnel::from_counts(scores.len(), conversions, mqls, hit)));
+    }
+    let pick = |points: i64| Threshold { points, policy };
+    let closest = |key: &dyn Fn(&Funnel) -> f64| {
+        // Highest threshold among the best, so ties favour fewer MQLs.
+        candidates
+            .iter()
+            .min_by(|a, b| key(&a.1).total_cmp(&key(&b.1)))
+            .map(|c| c.0)
+            .expect("at least one candidate")
+    };
+    match policy {
+        Policy::Points(p) => Ok(pick(p)),
+        Policy::MqlRate(r) => Ok(pick(closest(&|f| (f.lead_to_mql_rate - r).abs()))),
+        Policy::Value {
+            opportunity,
+            mql_cost,
+        } => Ok(pick(closest(&|f| {
+            -(opportunity * f.mqls_converted as f64 - mql_cost * f.mqls as f64)
+        }))),
+        Policy::Precision(p) => candidates
+            .iter()
+            .rev()
+            .find(|c| c.1.mql_to_opportunity_rate >= p)
+            .map(|c| pick(c.0))
+            .ok_or_else(|| {
+                let best = candidates
+                    .iter()
+                    .map(|c| c.1.mql_to_opportunity_rate)
+                    .fold(0.0, f64::max);
+                Error::Fit(format!(
+                    "no threshold reaches an MQL→opportunity rate of {:.1}%; the best is {:.1}%. \
+                     Lower the target or use --threshold mql-rate:0.10",
+                    100.0 * p,
+                    100.0 * best
+                ))
+            }),
+        Policy::Recall(r) => Ok(pick(
+            candidates
+                .iter()
+                .find(|c| c.1.conversions_captured >= r)
+                .map(|c| c.0)
+                .expect("the lowest score captures every conversion"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> (Vec<i64>, Vec<bool>) {
+        // Scores 0..100, lead i converts when i % 10 < i / 10 (more often at high scores).
+        let s: Vec<i64> = (0..100).collect();
+        let y: Vec<bool> = (0..100).map(|i| i % 10 < i / 10).collect();
+        (s, y)
+    }
+
+    #[test]
+    fn policies_parse_and_print() {
+        for text in [
+            "mql-rate:0.1",
+            "precision:0.25",
+            "recall:0.8",
+            "points:60",
+            "value:5000:150",
+        ] {
+            let p: Policy = text.parse().unwrap();
+            assert_eq!(p.to_string(), text);
+        }
+        assert!("mql-rate:10".parse::<Policy>().is_err());
+        assert!("bogus:1".parse::<Policy>().is_err());
+    }
+
+    #[test]
+    fn each_policy_meets_its_target() {
+        let (s, y) = data();
+        let t = choose(Policy::MqlRate(0.10), &s, &y).unwrap();
+        assert_eq!(t.points, 90);
+        let t = choose(Policy::Recall(0.5), &s, &y).unwrap();
+        let f = Funnel::at(t.points, &s, &y);
+        assert!(f.conversions_captured >= 0.5);
+        assert!(Funnel::at(t.points + 1, &s, &y).conversions_captured < 0.5);
+        let t = choose(Policy::Precision(0.7), &s, &y).unwrap();
+        assert!(Funnel::at(t.points, &s, &y).mql_to_opportunity_rate >= 0.7);
+        let t = choose(Policy::Points(42), &s, &y).unwrap();
+        assert_eq!(t.points, 42);
+    }
+
+    #[test]
+    fn unreachable_precision_is_an_error() {
+        let s = vec![1, 2, 3, 4];
+        let y = vec![false, true, false, false];
+        let err = choose(Policy::Precision(0.9), &s, &y)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("best is 33.3%"), "{err}");
+    }
+}
