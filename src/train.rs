@@ -111,9 +111,16 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
     let folds = fit::stratified_folds(&y, params.folds, params.seed);
     let search = fit::search_alpha(x.view(), &y, &folds, params.folds, &params.alphas)?;
     warnings.extend(alpha_at_edge(search.alpha, &params.alphas));
-    let oof_scores = out_of_fold_scores(x.view(), &folds, &search.fold_weights, params.scale);
+    let start = fit::mean_weights(&search.fold_weights);
+    let weights = LogisticFit::new(search.alpha).fit_from(x.view(), &y, start.as_ref())?;
+    let oof_scores = out_of_fold_scores(
+        x.view(),
+        &folds,
+        &search.fold_weights,
+        weights.intercept,
+        params.scale,
+    );
 
-    let weights = LogisticFit::new(search.alpha).fit(x.view(), &y)?;
     if !weights.converged(y.len()) {
         warnings.push(format!(
             "the solver stopped before converging (gradient norm {:.2e}); the points may be \
@@ -300,19 +307,30 @@ fn alpha_at_edge(alpha: f64, alphas: &[f64]) -> Option<String> {
     })
 }
 
-/// Every lead scored in points by the fold model that did not see it.
+/// Every lead scored in points by the fold model that did not see it, on the final model's
+/// scale. A score leaves out the intercept, and rules that cover every lead (all levels of a
+/// column, all bands) let a fit move log-odds between its intercept and its points; so each
+/// fold's scores are shifted by the difference of its intercept from the final model's,
+/// in points. Without the shift, calibration fitted on these scores is off by that difference.
 fn out_of_fold_scores(
     x: ArrayView2<f64>,
     folds: &[usize],
     fold_weights: &[Weights],
+    final_intercept: f64,
     scale: PointsScale,
 ) -> Vec<i64> {
-    let fold_points: Vec<Vec<Points>> = fold_weights
+    let fold_points: Vec<(Vec<Points>, i64)> = fold_weights
         .iter()
-        .map(|w| w.coef.iter().map(|&c| scale.points(c)).collect())
+        .map(|w| {
+            let points = w.coef.iter().map(|&c| scale.points(c)).collect();
+            (points, scale.points(w.intercept - final_intercept).0)
+        })
         .collect();
     (0..x.nrows())
-        .map(|i| crate::points::score(&fold_points[folds[i]], x.row(i).iter().copied()))
+        .map(|i| {
+            let (points, shift) = &fold_points[folds[i]];
+            crate::points::score(points, x.row(i).iter().copied()) + shift
+        })
         .collect()
 }
 

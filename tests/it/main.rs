@@ -1,0 +1,84 @@
+//! Integration tests: one binary, each test in its own temporary directory, running the real
+//! `mqlcal` binary or the library on real files.
+
+mod bad_input;
+mod cli;
+mod recovery;
+mod score;
+mod xeducation;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use mqlcal::synth::{generate, SynthParams};
+
+/// A scratch directory with helpers to write inputs and run the binary inside it.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Self {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("mqlcal").unwrap();
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    /// Synthetic leads written as a file (CSV or Parquet by extension).
+    pub fn synth(&self, name: &str, rows: usize, seed: u64) -> PathBuf {
+        let p = self.path(name);
+        let mut df = generate(&SynthParams {
+            rows,
+            seed,
+            ..SynthParams::default()
+        })
+        .unwrap();
+        mqlcal::data::write_frame(&mut df, &p, true).unwrap();
+        p
+    }
+
+    /// The bundled rules file, copied in.
+    pub fn rules(&self) -> PathBuf {
+        self.write("rules.toml", mqlcal::synth::RULES_TOML)
+    }
+
+    /// Names of the files in the directory (to check nothing half-written is left).
+    pub fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The repository root (for bundled data and the shared data sets beside it).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The stdout of a command as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
