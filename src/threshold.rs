@@ -18,7 +18,7 @@ pub const TYPICAL_MQL_TO_SQL: (f64, f64) = (0.13, 0.27);
 
 /// How the threshold is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "policy", content = "target", rename_all = "kebab-case")]
+#[serde(tag = "kind", content = "target", rename_all = "kebab-case")]
 pub enum Policy {
     /// The share of leads that become MQLs (`mql-rate:0.10`).
     MqlRate(f64),

@@ -49,3 +49,13 @@ pub(crate) fn warn_all(warnings: &[String]) {
 pub(crate) fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

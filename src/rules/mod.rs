@@ -147,7 +147,7 @@ impl Condition {
             }
             (Condition::OneOf { values }, Some(x)) => {
                 let s = format_number(x);
-                values.iter().any(|v| *v == s) as u8 as f64
+                values.contains(&s) as u8 as f64
             }
         }
     }

@@ -17,6 +17,7 @@ pub struct Workdir {
     pub dir: tempfile::TempDir,
 }
 
+#[allow(clippy::new_without_default)] // a new temp dir is not a default
 impl Workdir {
     pub fn new() -> Self {
         Workdir {

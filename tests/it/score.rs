@@ -1,1 +1,227 @@
+//! Scoring: exactly the model's rules, rows in input order, reasons, CSV and Parquet, and the
+//! library path that needs no polars.
 
+use std::path::Path;
+
+use mqlcal::model::Model;
+use mqlcal::rules::Value;
+use polars::prelude::*;
+
+use crate::{stderr, Workdir};
+
+fn trained(wd: &Workdir) -> Model {
+    wd.synth("leads.csv", 3000, 12);
+    let rules = wd.rules();
+    wd.cmd()
+        .args(["train", "--data", "leads.csv", "--rules"])
+        .arg(&rules)
+        .args(["--out", "m.json"])
+        .assert()
+        .success();
+    Model::load(&wd.path("m.json")).unwrap()
+}
+
+fn read_csv(path: &Path) -> DataFrame {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
+/// The score a lead should get, worked out here from the model file's JSON alone.
+fn expected_score(
+    model: &serde_json::Value,
+    row: &serde_json::Map<String, serde_json::Value>,
+) -> i64 {
+    let mut total = 0;
+    for rule in model["rules"].as_array().unwrap() {
+        let col = rule["column"].as_str().unwrap();
+        let points = rule["points"].as_i64().unwrap();
+        let cell = &row[col];
+        let cond = &rule["condition"];
+        let fired: i64 = match cond["kind"].as_str().unwrap() {
+            "per_unit" => {
+                let v = cell.as_f64().unwrap_or(0.0).floor().max(0.0);
+                cond["cap"].as_f64().map_or(v, |c| v.min(c)) as i64
+            }
+            "range" => match cell.as_f64() {
+                None => 0,
+                Some(v) => {
+                    let lo = cond["at_least"].as_f64().is_none_or(|a| v >= a);
+                    let hi = cond["below"].as_f64().is_none_or(|b| v < b);
+                    (lo && hi) as i64
+                }
+            },
+            "one_of" => cond["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| Some(v.as_str().unwrap()) == cell.as_str()) as i64,
+            "is_missing" => cell.is_null() as i64,
+            other => panic!("unknown kind {other}"),
+        };
+        total += points * fired;
+    }
+    total
+}
+
+#[test]
+fn scores_follow_the_model_file_in_input_order() {
+    let wd = Workdir::new();
+    let model = trained(&wd);
+    wd.synth("new.csv", 500, 99);
+    wd.cmd()
+        .args([
+            "score",
+            "--model",
+            "m.json",
+            "--data",
+            "new.csv",
+            "--out",
+            "scored.csv",
+        ])
+        .assert()
+        .success();
+    let scored = read_csv(&wd.path("scored.csv"));
+    assert_eq!(
+        scored.get_column_names(),
+        ["lead_id", "score", "probability", "mql", "reasons"]
+    );
+    let input = read_csv(&wd.path("new.csv"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("m.json")).unwrap()).unwrap();
+    let names = input.get_column_names();
+    let json_rows: Vec<serde_json::Map<String, serde_json::Value>> = (0..input.height())
+        .map(|i| {
+            let row = input.get_row(i).unwrap();
+            names
+                .iter()
+                .zip(row.0)
+                .map(|(n, v)| {
+                    let v = match v {
+                        AnyValue::Null => serde_json::Value::Null,
+                        AnyValue::String(s) => serde_json::Value::from(s),
+                        AnyValue::StringOwned(s) => serde_json::Value::from(s.as_str()),
+                        v => serde_json::Value::from(v.extract::<f64>().unwrap()),
+                    };
+                    (n.to_string(), v)
+                })
+                .collect()
+        })
+        .collect();
+    let ids_in = input.column("lead_id").unwrap().str().unwrap().clone();
+    let ids_out = scored.column("lead_id").unwrap().str().unwrap().clone();
+    assert!(ids_in.equal(&ids_out).all(), "rows stay in input order");
+    let scores = scored.column("score").unwrap().i64().unwrap().clone();
+    let probs = scored.column("probability").unwrap().f64().unwrap().clone();
+    let mql = scored.column("mql").unwrap().bool().unwrap().clone();
+    let threshold = model.threshold.threshold.points;
+    for (i, row) in json_rows.iter().enumerate() {
+        let want = expected_score(&json, row);
+        let got = scores.get(i).unwrap();
+        assert_eq!(got, want, "row {i}");
+        assert_eq!(mql.get(i).unwrap(), got >= threshold);
+        assert!((probs.get(i).unwrap() - model.calibration.probability(got).0).abs() < 1e-12);
+    }
+    // Higher score, higher probability.
+    let mut pairs: Vec<(i64, f64)> = (0..input.height())
+        .map(|i| (scores.get(i).unwrap(), probs.get(i).unwrap()))
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    assert!(pairs.windows(2).all(|w| w[1].1 >= w[0].1));
+}
+
+#[test]
+fn reasons_list_the_largest_contributions_first() {
+    let wd = Workdir::new();
+    let model = trained(&wd);
+    let s = model
+        .score_lead(|col| match col {
+            "budget_confirmed" => Value::Text("yes"),
+            "pricing_page_visits" => Value::Number(2.0),
+            "job_level" => Value::Text("Astronaut"), // never seen: fires no rule
+            "company_size" => Value::Number(20.0),
+            _ => Value::Missing,
+        })
+        .unwrap();
+    let text = model.reasons_text(&s, 10);
+    let budget = model
+        .rules
+        .iter()
+        .position(|r| r.name == "Budget confirmed")
+        .unwrap();
+    let visits = model
+        .rules
+        .iter()
+        .position(|r| r.column == "pricing_page_visits")
+        .unwrap();
+    let expected: i64 = model.rules[budget].points.0 + 2 * model.rules[visits].points.0;
+    assert_eq!(s.score, expected, "only budget and 2 visits fire: {text}");
+    assert!(text.starts_with(&model.rules[budget].name), "{text}");
+    assert!(
+        !text.contains("C-level"),
+        "an unseen category fires no rule"
+    );
+}
+
+#[test]
+fn library_scoring_equals_the_cli_on_parquet() {
+    let wd = Workdir::new();
+    let model = trained(&wd);
+    wd.synth("new.parquet", 300, 5);
+    wd.cmd()
+        .args([
+            "score",
+            "--model",
+            "m.json",
+            "--data",
+            "new.parquet",
+            "--out",
+            "scored.parquet",
+        ])
+        .assert()
+        .success();
+    let file = std::fs::File::open(wd.path("scored.parquet")).unwrap();
+    let scored = ParquetReader::new(file).finish().unwrap();
+    let file = std::fs::File::open(wd.path("new.parquet")).unwrap();
+    let input = ParquetReader::new(file).finish().unwrap();
+    let scores = scored.column("score").unwrap().i64().unwrap().clone();
+    for i in 0..input.height() {
+        let row = input.get_row(i).unwrap();
+        let names = input.get_column_names();
+        let cell = |col: &str| -> Value<'_> {
+            let j = names.iter().position(|n| n.as_str() == col).unwrap();
+            match &row.0[j] {
+                AnyValue::Null => Value::Missing,
+                AnyValue::String(s) => Value::Text(s),
+                AnyValue::StringOwned(s) => Value::Text(Box::leak(s.to_string().into_boxed_str())),
+                v => Value::Number(v.extract::<f64>().unwrap()),
+            }
+        };
+        let lib = model.score_lead(cell).unwrap();
+        assert_eq!(lib.score, scores.get(i).unwrap(), "row {i}");
+    }
+}
+
+#[test]
+fn a_column_the_model_needs_is_named_when_missing() {
+    let wd = Workdir::new();
+    trained(&wd);
+    wd.write("new.csv", "lead_id,pricing_page_visits\nL1,3\n");
+    let out = wd
+        .cmd()
+        .args([
+            "score", "--model", "m.json", "--data", "new.csv", "--out", "s.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("column 'whitepaper_downloads' not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!wd.path("s.csv").exists());
+}
