@@ -41,6 +41,16 @@ pub enum Calibration {
 impl Calibration {
     pub fn fit(method: Method, scores: &[i64], y: &[bool]) -> Result<Calibration> {
         let calibration = match method {
+            Method::Platt if scores.iter().all(|&s| s == scores[0]) => {
+                // One score for every lead (e.g. every rule got 0 points): the map is the
+                // base rate. Newton's method would divide by a zero determinant here.
+                let rate = y.iter().filter(|&&t| t).count() as f64 / y.len().max(1) as f64;
+                let rate = rate.clamp(1e-6, 1.0 - 1e-6);
+                Calibration::Platt {
+                    a: 0.0,
+                    b: ((1.0 - rate) / rate).ln(),
+                }
+            }
             Method::Platt => {
                 let s = Array1::from_iter(scores.iter().map(|&s| s as f64));
                 let t = Array1::from_iter(y.iter().copied());
@@ -239,6 +249,15 @@ mod tests {
             .unwrap();
         let p: Array1<f64> = fitted.predict(&x);
         assert!((p[0] - 0.3).abs() < 1e-12, "linfa-linear now gives {p:?}");
+    }
+
+    #[test]
+    fn one_score_for_everyone_maps_to_the_base_rate() {
+        let s = vec![0; 10];
+        let y: Vec<bool> = (0..10).map(|i| i < 3).collect();
+        let c = Calibration::fit(Method::Platt, &s, &y).unwrap();
+        assert!((c.probability(0).0 - 0.3).abs() < 1e-12);
+        assert!((c.probability(50).0 - 0.3).abs() < 1e-12);
     }
 
     #[test]

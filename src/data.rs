@@ -255,11 +255,6 @@ impl Table {
         }
     }
 
-    /// True when every present value of the column is a finite number.
-    pub fn is_numeric(&self, name: &str) -> bool {
-        self.numbers(name).is_ok()
-    }
-
     /// The outcome column as true (became an opportunity) / false. Accepts 0/1, true/false,
     /// yes/no in any case; anything else, or an empty cell, is an error naming the row.
     pub fn outcomes(&self, name: &str) -> Result<Vec<bool>> {

@@ -281,6 +281,28 @@ mod tests {
     }
 
     #[test]
+    fn value_policy_maximises_expected_value() {
+        let (s, y) = data();
+        // An opportunity worth 3 MQL costs: worth working a lead above a 1-in-3 chance.
+        let policy = Policy::Value {
+            opportunity: 3.0,
+            mql_cost: 1.0,
+        };
+        let t = choose(policy, &s, &y).unwrap();
+        let value = |t: i64| {
+            let f = Funnel::at(t, &s, &y);
+            3.0 * f.mqls_converted as f64 - f.mqls as f64
+        };
+        for other in -1..=101 {
+            assert!(
+                value(t.points) >= value(other),
+                "{other} beats {}",
+                t.points
+            );
+        }
+    }
+
+    #[test]
     fn unreachable_precision_is_an_error() {
         let s = vec![1, 2, 3, 4];
         let y = vec![false, true, false, false];

@@ -174,3 +174,25 @@ fn usage_errors_exit_2_and_failures_exit_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
 }
+
+#[test]
+fn csv_and_parquet_train_the_same_points() {
+    let wd = Workdir::new();
+    wd.synth("leads.csv", 2000, 17);
+    wd.synth("leads.parquet", 2000, 17);
+    let rules = wd.rules();
+    for (data, out) in [("leads.csv", "a.json"), ("leads.parquet", "b.json")] {
+        wd.cmd()
+            .args(["train", "--data", data, "--rules"])
+            .arg(&rules)
+            .args(["--out", out])
+            .assert()
+            .success();
+    }
+    let load = |p: &str| mqlcal::model::Model::load(&wd.path(p)).unwrap();
+    let (a, b) = (load("a.json"), load("b.json"));
+    assert_eq!(a.rules, b.rules);
+    assert_eq!(a.threshold, b.threshold);
+    assert_eq!(a.calibration, b.calibration);
+    assert_ne!(a.training.input_sha256, b.training.input_sha256);
+}
