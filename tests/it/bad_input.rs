@@ -1,9 +1,11 @@
 //! Bad input: every case gets a clear error naming the file, row or column (or a clear
 //! warning), never a panic, and no output file is left behind.
 
+use std::process::Output;
+
 use crate::{stderr, Workdir};
 
-const RULES: &str = r#"
+const RULES: &str = r#"target = "converted"
 [[rule]]
 name = "Pricing visits"
 column = "visits"
@@ -15,16 +17,39 @@ column = "size"
 at_least = 100
 "#;
 
-/// Runs `train` and expects failure with every needle in stderr and no model written.
-fn fails(wd: &Workdir, data: &str, extra: &[&str], needles: &[&str]) {
-    let out = wd
-        .cmd()
-        .args(["train", "--data", data, "--out", "model.json"])
+/// A scratch directory holding `leads.csv` and `rules.toml`.
+fn setup(data: &str, rules: &str) -> Workdir {
+    let wd = Workdir::new();
+    wd.write("leads.csv", data);
+    wd.write("rules.toml", rules);
+    wd
+}
+
+/// `mqlcal train` on leads.csv with rules.toml (target `converted`), into model.json.
+fn train(wd: &Workdir, extra: &[&str]) -> Output {
+    wd.cmd()
+        .args([
+            "train",
+            "--data",
+            "leads.csv",
+            "--rules",
+            "rules.toml",
+            "--out",
+            "model.json",
+        ])
         .args(extra)
         .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "expected failure, got:\n{err}");
+        .unwrap()
+}
+
+/// Checks a run failed with `code`, every needle in stderr, and no model or temporary left.
+fn check_failed(wd: &Workdir, out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected failure, got:\n{err}"
+    );
     assert!(
         !err.contains("panicked"),
         "a panic is not an error message:\n{err}"
@@ -40,7 +65,23 @@ fn fails(wd: &Workdir, data: &str, extra: &[&str], needles: &[&str]) {
     );
 }
 
-/// A small valid table: visits, size, converted, lead_id; `rows` gives extra raw lines.
+/// Trains on `data` with `rules` and expects a failure (exit 1) mentioning every needle.
+fn fails(data: &str, rules: &str, needles: &[&str]) {
+    let wd = setup(data, rules);
+    let out = train(&wd, &[]);
+    check_failed(&wd, &out, 1, needles);
+}
+
+/// Trains and expects success; returns stderr (warnings).
+fn succeeds(data: &str, rules: &str, extra: &[&str]) -> String {
+    let wd = setup(data, rules);
+    let out = train(&wd, extra);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+/// A small valid table: lead_id, visits, size, converted; `rows` gives extra raw lines.
 fn table(rows: &[&str]) -> String {
     let mut s = String::from("lead_id,visits,size,converted\n");
     for i in 0..40 {
@@ -60,124 +101,59 @@ fn table(rows: &[&str]) -> String {
 
 #[test]
 fn empty_file() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", "");
-    wd.write("rules.toml", RULES);
-    fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
-        &["leads.csv", "empty"],
-    );
+    fails("", RULES, &["leads.csv", "empty"]);
 }
 
 #[test]
 fn header_only() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", "lead_id,visits,size,converted\n");
-    wd.write("rules.toml", RULES);
-    fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
-        &["no rows"],
-    );
+    fails("lead_id,visits,size,converted\n", RULES, &["no rows"]);
 }
 
 #[test]
 fn missing_target_column() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write("rules.toml", RULES);
-    fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "won"],
-        &["column 'won' not found", "--target"],
-    );
+    let wd = setup(&table(&[]), RULES);
+    let out = train(&wd, &["--target", "won"]);
+    check_failed(&wd, &out, 1, &["column 'won' not found", "--target"]);
 }
 
 #[test]
 fn no_target_at_all_is_a_usage_error() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write("rules.toml", RULES);
-    let out = wd
-        .cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--out",
-            "m.json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("pass --target"));
+    let wd = setup(&table(&[]), &RULES.replace("target = \"converted\"", ""));
+    let out = train(&wd, &[]);
+    check_failed(&wd, &out, 2, &["pass --target"]);
 }
 
 #[test]
 fn target_with_one_class() {
-    let wd = Workdir::new();
-    let text = table(&[]).replace(",1\n", ",0\n");
-    wd.write("leads.csv", &text);
-    wd.write("rules.toml", RULES);
     fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
+        &table(&[]).replace(",1\n", ",0\n"),
+        RULES,
         &["only non-conversions", "converted and leads that did not"],
     );
 }
 
 #[test]
 fn target_value_that_is_not_an_outcome_names_the_row() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&["L99,1,10,maybe"]));
-    wd.write("rules.toml", RULES);
     fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
+        &table(&["L99,1,10,maybe"]),
+        RULES,
         &["row 41", "'maybe'", "0/1, true/false, yes/no"],
     );
 }
 
 #[test]
 fn outcomes_in_words_any_case_are_accepted() {
-    let wd = Workdir::new();
-    let text = table(&[])
+    let data = table(&[])
         .replace(",1\n", ",Yes\n")
         .replace(",0\n", ",FALSE\n");
-    wd.write("leads.csv", &text);
-    wd.write("rules.toml", RULES);
-    wd.cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "m.json", "--folds", "3"])
-        .assert()
-        .success();
+    succeeds(&data, RULES, &["--folds", "3"]);
 }
 
 #[test]
 fn text_in_a_numeric_rule_column_names_row_and_column() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&["L99,lots,10,1"]));
-    wd.write("rules.toml", RULES);
     fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
+        &table(&["L99,lots,10,1"]),
+        RULES,
         &[
             "row 41",
             "column 'visits'",
@@ -190,13 +166,9 @@ fn text_in_a_numeric_rule_column_names_row_and_column() {
 #[test]
 fn nan_and_infinity_are_errors_naming_the_row() {
     for bad in ["NaN", "inf", "-Infinity"] {
-        let wd = Workdir::new();
-        wd.write("leads.csv", &table(&[&format!("L99,1,{bad},1")]));
-        wd.write("rules.toml", RULES);
         fails(
-            &wd,
-            "leads.csv",
-            &["--rules", "rules.toml", "--target", "converted"],
+            &table(&[&format!("L99,1,{bad},1")]),
+            RULES,
             &["row 41", "column 'size'", "not a finite number"],
         );
     }
@@ -204,186 +176,83 @@ fn nan_and_infinity_are_errors_naming_the_row() {
 
 #[test]
 fn placeholders_given_with_na_are_missing_values() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&["L99,Select,10,1"]));
-    wd.write("rules.toml", RULES);
-    wd.cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "m.json", "--folds", "3", "--na", "Select"])
-        .assert()
-        .success();
+    succeeds(
+        &table(&["L99,Select,10,1"]),
+        RULES,
+        &["--folds", "3", "--na", "Select"],
+    );
 }
 
 #[test]
 fn rules_file_with_an_unknown_key() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write(
-        "rules.toml",
-        &RULES.replace("at_least = 100", "atleast = 100"),
-    );
     fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
+        &table(&[]),
+        &RULES.replace("at_least = 100", "atleast = 100"),
         &["rules.toml", "unknown field `atleast`"],
     );
 }
 
 #[test]
 fn rules_file_naming_a_column_that_does_not_exist() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write(
-        "rules.toml",
-        &RULES.replace("column = \"size\"", "column = \"employees\""),
-    );
     fails(
-        &wd,
-        "leads.csv",
-        &["--rules", "rules.toml", "--target", "converted"],
+        &table(&[]),
+        &RULES.replace("column = \"size\"", "column = \"employees\""),
         &["column 'employees' not found"],
     );
 }
 
 #[test]
 fn rule_on_the_target_column_is_refused() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write(
-        "rules.toml",
-        &format!("{RULES}\n[[rule]]\nname = \"cheat\"\ncolumn = \"converted\"\nat_least = 1\n"),
-    );
-    let out = wd
-        .cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "model.json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("rule 'cheat' uses column 'converted'"));
-    assert!(!wd.path("model.json").exists());
+    let rules =
+        format!("{RULES}\n[[rule]]\nname = \"cheat\"\ncolumn = \"converted\"\nat_least = 1\n");
+    let wd = setup(&table(&[]), &rules);
+    let out = train(&wd, &[]);
+    check_failed(&wd, &out, 2, &["rule 'cheat' uses column 'converted'"]);
 }
 
 #[test]
 fn duplicate_ids_are_a_warning() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&["L3,1,10,1"]));
-    wd.write("rules.toml", RULES);
-    let out = wd
-        .cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--id", "lead_id", "--out", "m.json", "--folds", "3"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out)
-        .contains("warning: id column 'lead_id' has 1 repeated ids (first: 'L3' again at row 41)"));
+    let err = succeeds(
+        &table(&["L3,1,10,1"]),
+        RULES,
+        &["--id", "lead_id", "--folds", "3"],
+    );
+    assert!(
+        err.contains(
+            "warning: id column 'lead_id' has 1 repeated ids (first: 'L3' again at row 41)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_perfectly_separating_rule_is_a_warning_naming_its_column() {
-    let wd = Workdir::new();
-    let mut text = String::from("visits,size,flag,converted\n");
+    let mut data = String::from("visits,size,flag,converted\n");
     for i in 0..400 {
         let y = (i % 4 == 0) as u8;
-        text.push_str(&format!(
-            "{},{},{},{y}\n",
-            i % 6,
-            50 + i,
-            if y == 1 { "won" } else { "open" }
-        ));
+        let flag = if y == 1 { "won" } else { "open" };
+        data.push_str(&format!("{},{},{flag},{y}\n", i % 6, 50 + i));
     }
-    wd.write("leads.csv", &text);
-    wd.write(
-        "rules.toml",
-        &format!(
-            "{RULES}\n[[rule]]\nname = \"Marked won\"\ncolumn = \"flag\"\none_of = [\"won\"]\n"
-        ),
+    let rules = format!(
+        "{RULES}\n[[rule]]\nname = \"Marked won\"\ncolumn = \"flag\"\none_of = [\"won\"]\n"
     );
-    let out = wd
-        .cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "m.json"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+    let err = succeeds(&data, &rules, &[]);
     assert!(err.contains("possible leakage in column 'flag'"), "{err}");
     assert!(err.contains("--exclude \"flag\""), "{err}");
 }
 
 #[test]
 fn an_existing_model_is_not_replaced_without_force() {
-    let wd = Workdir::new();
-    wd.write("leads.csv", &table(&[]));
-    wd.write("rules.toml", RULES);
+    let wd = setup(&table(&[]), RULES);
     wd.write("model.json", "precious");
-    let out = wd
-        .cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "model.json", "--folds", "3"])
-        .output()
-        .unwrap();
+    let out = train(&wd, &["--folds", "3"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("already exists; pass --force"));
     assert_eq!(
         std::fs::read_to_string(wd.path("model.json")).unwrap(),
         "precious"
     );
-    wd.cmd()
-        .args([
-            "train",
-            "--data",
-            "leads.csv",
-            "--rules",
-            "rules.toml",
-            "--target",
-            "converted",
-        ])
-        .args(["--out", "model.json", "--folds", "3", "--force"])
-        .assert()
-        .success();
+    assert!(train(&wd, &["--folds", "3", "--force"]).status.success());
     assert!(std::fs::read_to_string(wd.path("model.json"))
         .unwrap()
         .contains("schema_version"));
@@ -391,28 +260,21 @@ fn an_existing_model_is_not_replaced_without_force() {
 
 #[test]
 fn unknown_file_type() {
-    let wd = Workdir::new();
-    wd.write("leads.xlsx", "x");
-    wd.write("rules.toml", RULES);
-    fails(
-        &wd,
-        "leads.xlsx",
-        &["--rules", "rules.toml", "--target", "converted"],
-        &[".csv or .parquet"],
-    );
+    let wd = setup("x", RULES);
+    let out = wd
+        .cmd()
+        .args(["train", "--data", "leads.xlsx", "--rules", "rules.toml"])
+        .args(["--target", "converted", "--out", "model.json"])
+        .output()
+        .unwrap();
+    check_failed(&wd, &out, 1, &["leads.xlsx", ".csv or .parquet"]);
 }
 
 #[test]
 fn malformed_model_files_are_clear_errors() {
     let wd = Workdir::new();
     wd.synth("leads.csv", 1000, 2);
-    let rules = wd.rules();
-    wd.cmd()
-        .args(["train", "--data", "leads.csv", "--rules"])
-        .arg(&rules)
-        .args(["--out", "m.json"])
-        .assert()
-        .success();
+    wd.train_bundled("leads.csv", "m.json", &[]);
     let good = std::fs::read_to_string(wd.path("m.json")).unwrap();
     let cases = [
         (

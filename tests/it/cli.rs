@@ -20,14 +20,8 @@ fn every_subcommand_help_shows_an_example() {
 fn same_data_options_and_seed_give_identical_model_bytes() {
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 5);
-    let rules = wd.rules();
     let train = |out: &str, seed: &str| {
-        wd.cmd()
-            .args(["train", "--data", "leads.csv", "--rules"])
-            .arg(&rules)
-            .args(["--out", out, "--seed", seed])
-            .assert()
-            .success();
+        wd.train_bundled("leads.csv", out, &["--seed", seed]);
         std::fs::read(wd.path(out)).unwrap()
     };
     let a = train("a.json", "1");
@@ -96,13 +90,7 @@ fn proposed_rules_are_written_and_train_the_same_model() {
 fn inspect_shows_points_and_funnel() {
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 4);
-    let rules = wd.rules();
-    wd.cmd()
-        .args(["train", "--data", "leads.csv", "--rules"])
-        .arg(&rules)
-        .args(["--out", "m.json", "--threshold", "precision:0.3"])
-        .assert()
-        .success();
+    wd.train_bundled("leads.csv", "m.json", &["--threshold", "precision:0.3"]);
     let out = wd
         .cmd()
         .args(["inspect", "--model", "m.json"])
@@ -180,15 +168,8 @@ fn csv_and_parquet_train_the_same_points() {
     let wd = Workdir::new();
     wd.synth("leads.csv", 2000, 17);
     wd.synth("leads.parquet", 2000, 17);
-    let rules = wd.rules();
-    for (data, out) in [("leads.csv", "a.json"), ("leads.parquet", "b.json")] {
-        wd.cmd()
-            .args(["train", "--data", data, "--rules"])
-            .arg(&rules)
-            .args(["--out", out])
-            .assert()
-            .success();
-    }
+    wd.train_bundled("leads.csv", "a.json", &[]);
+    wd.train_bundled("leads.parquet", "b.json", &[]);
     let load = |p: &str| mqlcal::model::Model::load(&wd.path(p)).unwrap();
     let (a, b) = (load("a.json"), load("b.json"));
     assert_eq!(a.rules, b.rules);

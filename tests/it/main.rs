@@ -59,6 +59,18 @@ impl Workdir {
         self.write("rules.toml", mqlcal::synth::RULES_TOML)
     }
 
+    /// Trains `data` with the bundled rules into `out`, expecting success.
+    pub fn train_bundled(&self, data: &str, out: &str, extra: &[&str]) {
+        let rules = self.rules();
+        self.cmd()
+            .args(["train", "--data", data, "--rules"])
+            .arg(&rules)
+            .args(["--out", out])
+            .args(extra)
+            .assert()
+            .success();
+    }
+
     /// Names of the files in the directory (to check nothing half-written is left).
     pub fn files(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.dir.path())

@@ -11,13 +11,7 @@ use crate::{stderr, Workdir};
 
 fn trained(wd: &Workdir) -> Model {
     wd.synth("leads.csv", 3000, 12);
-    let rules = wd.rules();
-    wd.cmd()
-        .args(["train", "--data", "leads.csv", "--rules"])
-        .arg(&rules)
-        .args(["--out", "m.json"])
-        .assert()
-        .success();
+    wd.train_bundled("leads.csv", "m.json", &[]);
     Model::load(&wd.path("m.json")).unwrap()
 }
 
