@@ -21,14 +21,8 @@ pub fn scan(rules: &[Rule], x: ArrayView2<f64>, y: &[bool]) -> Vec<String> {
     let n = y.len();
     let min_support = (LARGE_SUPPORT * n as f64).max(30.0);
     let mut flagged: BTreeMap<&str, String> = BTreeMap::new();
-    for (j, rule) in rules.iter().enumerate() {
-        let (mut support, mut conv) = (0usize, 0usize);
-        for (f, &t) in x.column(j).iter().zip(y) {
-            if *f > 0.0 {
-                support += 1;
-                conv += t as usize;
-            }
-        }
+    let counts = crate::rules::features::support(x, y);
+    for (rule, &(support, conv)) in rules.iter().zip(&counts) {
         let rate = conv as f64 / support.max(1) as f64;
         if support as f64 >= min_support && (rate >= RATE_HIGH || rate <= RATE_LOW) {
             flagged.entry(&rule.column).or_insert_with(|| {

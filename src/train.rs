@@ -342,17 +342,12 @@ fn model_rules(
     y: &[bool],
 ) -> Vec<ModelRule> {
     let n = y.len() as f64;
+    let counts = crate::rules::features::support(x, y);
     rules
         .iter()
         .enumerate()
         .map(|(j, r)| {
-            let (mut support, mut conv) = (0usize, 0usize);
-            for (f, &t) in x.column(j).iter().zip(y) {
-                if *f > 0.0 {
-                    support += 1;
-                    conv += t as usize;
-                }
-            }
+            let (support, conv) = counts[j];
             ModelRule {
                 name: r.name.clone(),
                 column: r.column.clone(),

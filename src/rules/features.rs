@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
 use super::Rule;
 use crate::data::Table;
@@ -60,4 +60,17 @@ pub fn rule_features(table: &Table, rules: &[Rule]) -> Result<Array2<f64>> {
         }
     }
     Ok(x)
+}
+
+/// For each rule: (leads it fires on, how many of them converted).
+pub fn support(x: ArrayView2<f64>, y: &[bool]) -> Vec<(usize, usize)> {
+    x.columns()
+        .into_iter()
+        .map(|col| {
+            col.iter()
+                .zip(y)
+                .filter(|(f, _)| **f > 0.0)
+                .fold((0, 0), |(n, c), (_, &t)| (n + 1, c + t as usize))
+        })
+        .collect()
 }
