@@ -30,6 +30,9 @@ else
   model=models/lead-model.json
 fi
 $bin score --model "$model" --data data/new_leads.csv --out target/example/scored.csv --force
+$bin report --model "$model" --data data/new_leads.csv --out target/example/report --force \
+  --date created_at --train-data data/leads.csv
 echo
 echo "first scored leads (target/example/scored.csv):"
 head -n 6 target/example/scored.csv
+echo "diagnostics report: target/example/report/index.html"

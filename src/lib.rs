@@ -18,6 +18,8 @@ pub mod leakage;
 pub mod metrics;
 pub mod model;
 pub mod points;
+pub mod profile;
+pub mod report;
 pub mod rules;
 pub mod synth;
 pub mod threshold;

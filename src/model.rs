@@ -92,6 +92,8 @@ pub struct Model {
     /// Metrics of the calibrated probabilities on out-of-fold scores.
     pub metrics: Metrics,
     pub training: Training,
+    /// Distributions of the training leads, for drift checks.
+    pub profile: crate::profile::Profile,
     /// Warnings raised during training (leakage, convergence, funnel health).
     pub warnings: Vec<String>,
 }

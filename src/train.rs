@@ -13,6 +13,7 @@ use crate::fit::{self, LogisticFit, Weights};
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelRule, ModelThreshold, Training, SCHEMA_VERSION};
 use crate::points::{Points, PointsScale};
+use crate::profile::{Histogram, Profile};
 use crate::rules::auto::{self, AutoRulesParams};
 use crate::rules::{features::rule_features, Rule, RulesFile};
 use crate::threshold::{self, Funnel, Policy};
@@ -92,6 +93,10 @@ pub struct Trained {
     /// Each lead's score from a model that did not see it, in input order.
     pub oof_scores: Vec<i64>,
     pub outcomes: Vec<bool>,
+    /// The rule features of the training leads (rows = leads).
+    pub features: Array2<f64>,
+    /// The final fit's weights (a warm start for bootstrap refits).
+    pub weights: Weights,
 }
 
 /// Trains a model on `table`.
@@ -145,6 +150,7 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
     let metrics = Metrics::compute(&probabilities, &y);
 
     let conversions = y.iter().filter(|&&t| t).count();
+    let profile = training_profile(x.view(), &points);
     let model = Model {
         schema_version: SCHEMA_VERSION,
         generator: format!("mqlcal {}", env!("CARGO_PKG_VERSION")),
@@ -182,6 +188,7 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
             na: params.na.clone(),
             exclude: params.exclude.clone(),
         },
+        profile,
         warnings,
     };
     Ok(Trained {
@@ -190,6 +197,8 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
         notes,
         oof_scores,
         outcomes: y,
+        features: x,
+        weights,
     })
 }
 
@@ -363,6 +372,23 @@ fn model_rules(
             }
         })
         .collect()
+}
+
+/// The training leads' score (under the final points) and rule feature distributions.
+fn training_profile(x: ArrayView2<f64>, points: &[Points]) -> Profile {
+    let scores: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|row| crate::points::score(points, row.iter().copied()) as f64)
+        .collect();
+    Profile {
+        score: Histogram::quantiles(&scores, 10),
+        rules: x
+            .columns()
+            .into_iter()
+            .map(|c| Histogram::levels(&c.to_vec(), 11))
+            .collect(),
+    }
 }
 
 /// Scores every lead of `table` with `model`, in input order.

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod inspect;
+mod report;
 mod score;
 mod synth;
 mod train;
@@ -15,6 +16,7 @@ mod train;
 ///   mqlcal train --data data/leads.csv --rules data/rules.toml --out models/lead-model.json
 ///   mqlcal inspect --model models/lead-model.json
 ///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
+///   mqlcal report --model models/lead-model.json --data holdout.csv --out reports/2026-11/
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -27,6 +29,7 @@ enum Command {
     Train(train::Args),
     Score(score::Args),
     Inspect(inspect::Args),
+    Report(report::Args),
     Synth(synth::Args),
 }
 
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Report(args) => report::run(args),
         Command::Synth(args) => synth::run(args),
     }
 }

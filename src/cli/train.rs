@@ -76,6 +76,11 @@ pub struct Args {
     /// Quantile bands per numeric column when rules are proposed.
     #[arg(long, default_value_t = 5)]
     bands: usize,
+    /// Also write the diagnostics report (see `mqlcal report`) on the out-of-fold scores.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    report_options: super::report::ReportOptions,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -83,6 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     if let Some(path) = &args.write_rules {
         mqlcal::atomic::check_writable(path, args.force)?;
+    }
+    if let Some(dir) = &args.report {
+        mqlcal::report::check_out(dir, args.force)?;
     }
     let rules_file = args.rules.as_deref().map(RulesFile::read).transpose()?;
     let target = args
@@ -168,9 +176,50 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     super::inspect::print_threshold(model);
     super::inspect::print_metrics(model);
     warn_all(&model.warnings);
+    if let Some(dir) = &args.report {
+        write_report(&args, &table, &trained, dir)?;
+    }
     println!("model written to {}", args.out.display());
     if let Some(path) = &args.write_rules {
         println!("rules written to {}", path.display());
     }
+    Ok(())
+}
+
+/// The diagnostics report on the out-of-fold scores of training.
+fn write_report(
+    args: &Args,
+    table: &Table,
+    trained: &mqlcal::train::Trained,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let model = &trained.model;
+    let probabilities: Vec<f64> = trained
+        .oof_scores
+        .iter()
+        .map(|&s| model.calibration.probability(s).0)
+        .collect();
+    let dates = mqlcal::report::read_dates(table, &args.report_options.dates())?;
+    let scored = mqlcal::report::numbers::Scored {
+        scores: &trained.oof_scores,
+        probabilities: &probabilities,
+        outcomes: &trained.outcomes,
+        features: trained.features.view(),
+        dates,
+    };
+    let intervals = super::report::intervals(
+        model,
+        trained.features.view(),
+        &trained.outcomes,
+        args.report_options.bootstrap,
+    )?;
+    let n = mqlcal::report::numbers::compute(
+        model,
+        &scored,
+        "out-of-fold training scores".into(),
+        intervals,
+    );
+    mqlcal::report::write(dir, args.force, &super::report::model_name(&args.out), &n)?;
+    super::report::print_summary(dir, &n);
     Ok(())
 }

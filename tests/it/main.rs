@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod recovery;
+mod report;
 mod score;
 mod xeducation;
 

@@ -1,0 +1,167 @@
+//! `index.html`: one self-contained page (charts inline as PNG data, no network, no
+//! JavaScript) with the headline numbers, every chart, and tables of the rules and drift.
+//! Every name from the data is HTML-escaped.
+
+use base64::Engine;
+
+use super::charts::Chart;
+use super::numbers::ReportNumbers;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// The page. `pngs` holds each chart's PNG bytes, in `charts` order.
+pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u8>]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut h = String::new();
+    h.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+    );
+    h.push_str(&format!(
+        "<title>mqlcal report: {}</title>\n",
+        escape(model_name)
+    ));
+    h.push_str(
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;\
+         color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;\
+         padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}\
+         img{max-width:100%;height:auto;border:1px solid #eee}.warn{color:#b34700}\
+         figure{margin:2em 0}figcaption{font-weight:bold;margin-bottom:.5em}</style>\n\
+         </head>\n<body>\n",
+    );
+    h.push_str(&format!(
+        "<h1>Lead-scoring report</h1>\n<p>Model <code>{}</code>, scored on {} ({} leads, {} \
+         converted).</p>\n",
+        escape(model_name),
+        escape(&n.source),
+        n.funnel.leads,
+        n.funnel.conversions
+    ));
+    let m = &n.metrics;
+    h.push_str("<table>\n<tr><th>measure</th><th>value</th><th>reads as</th></tr>\n");
+    let rows = [
+        (
+            "MQL threshold".to_string(),
+            format!("{} points", n.threshold),
+            "a lead with at least this score is an MQL".to_string(),
+        ),
+        (
+            "lead→MQL rate".into(),
+            pct(n.funnel.lead_to_mql_rate),
+            "healthy: 5–15%; below 5% too strict, above 25% too loose".into(),
+        ),
+        (
+            "MQL→opportunity rate".into(),
+            pct(n.funnel.mql_to_opportunity_rate),
+            "typical MQL→SQL: 13–27%".into(),
+        ),
+        (
+            "conversions captured".into(),
+            pct(n.funnel.conversions_captured),
+            "share of all opportunities that were MQLs".into(),
+        ),
+        (
+            "ROC AUC".into(),
+            format!("{:.3}", m.roc_auc),
+            "0.5 = random, 1 = perfect ranking".into(),
+        ),
+        (
+            "average precision".into(),
+            format!("{:.3}", n.average_precision),
+            "area under the precision–recall curve".into(),
+        ),
+        (
+            "log loss".into(),
+            format!("{:.4}", m.log_loss),
+            "lower is better".into(),
+        ),
+        (
+            "Brier score".into(),
+            format!("{:.4}", m.brier),
+            "lower is better".into(),
+        ),
+        (
+            "calibration error (ECE)".into(),
+            format!("{:.4}", m.ece),
+            "average gap between predicted and observed conversion".into(),
+        ),
+        (
+            "score PSI".into(),
+            format!("{:.3}", n.score_psi),
+            "drift from training: above 0.25 is a real shift".into(),
+        ),
+    ];
+    for (a, b, c) in rows {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&a),
+            escape(&b),
+            escape(&c)
+        ));
+    }
+    h.push_str("</table>\n");
+    for (chart, png) in charts.iter().zip(pngs) {
+        h.push_str(&format!(
+            "<figure id=\"{stem}\"><figcaption>{title}</figcaption>\n<img alt=\"{title}\" \
+             width=\"{w}\" height=\"{hh}\" src=\"data:image/png;base64,{data}\">\n\
+             <div><a href=\"{stem}.svg\">SVG</a> · <a href=\"{stem}.png\">PNG</a></div></figure>\n",
+            stem = chart.stem,
+            title = escape(&chart.title),
+            w = chart.size.0,
+            hh = chart.size.1,
+            data = b64.encode(png)
+        ));
+    }
+    h.push_str(
+        "<h2>Rules</h2>\n<table>\n<tr><th>rule</th><th>points</th><th>90% interval</th>\
+                <th>PSI</th></tr>\n",
+    );
+    for (r, d) in n.rule_points.iter().zip(&n.drift) {
+        let interval = match (r.low, r.high) {
+            (Some(l), Some(u)) => format!("{l} to {u}"),
+            _ => "–".into(),
+        };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{:+}</td><td>{}</td><td{}>{:.3}</td></tr>\n",
+            escape(&r.name),
+            r.points,
+            interval,
+            if d.flagged { " class=\"warn\"" } else { "" },
+            d.psi
+        ));
+    }
+    h.push_str("</table>\n<p>All numbers are in <a href=\"metrics.json\">metrics.json</a>.</p>\n");
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn markup_in_names_is_text() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! Every number the diagnostics charts show, computed from scored leads with known outcomes.
+//! Serialised as `metrics.json`, so each chart can be checked against its numbers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::profile::psi;
+use crate::threshold::Funnel;
+
+/// One probability bin of the reliability diagram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub leads: usize,
+    pub conversions: usize,
+    pub mean_predicted: f64,
+    pub observed: f64,
+    /// 95% Wilson score interval of the observed rate.
+    pub wilson_low: f64,
+    pub wilson_high: f64,
+}
+
+/// Leads and conversions in a band of scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub label: String,
+    pub min_score: i64,
+    pub max_score: i64,
+    pub leads: usize,
+    pub conversions: usize,
+    pub conversion_rate: f64,
+}
+
+/// A point of the gains curve: the top `share_of_leads` by score hold `share_of_conversions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GainsPoint {
+    pub share_of_leads: f64,
+    pub share_of_conversions: f64,
+    pub lift: f64,
+}
+
+/// The funnel at one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TradeOff {
+    pub threshold: i64,
+    pub lead_to_mql_rate: f64,
+    pub mql_to_opportunity_rate: f64,
+    pub conversions_captured: f64,
+}
+
+/// A rule's points, with the bootstrap interval when training data was available.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulePoints {
+    pub name: String,
+    pub points: i64,
+    pub low: Option<i64>,
+    pub high: Option<i64>,
+}
+
+/// Drift of one rule (or the score) between training and these leads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub name: String,
+    pub psi: f64,
+    pub flagged: bool,
+}
+
+/// A month of leads (by the date column).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cohort {
+    pub month: String,
+    pub leads: usize,
+    pub conversion_rate: f64,
+    pub mql_rate: f64,
+    /// Median days from lead creation to MQL, when an MQL date column was given.
+    pub median_days_to_mql: Option<f64>,
+    pub mqls_with_date: usize,
+}
+
+/// PSI above this is flagged.
+pub const PSI_FLAG: f64 = 0.25;
+
+/// Everything in `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportNumbers {
+    /// What the leads are: "out-of-fold training scores" or the data file's name.
+    pub source: String,
+    pub metrics: Metrics,
+    pub average_precision: f64,
+    pub threshold: i64,
+    pub funnel: Funnel,
+    pub reliability: Vec<ReliabilityBin>,
+    pub deciles: Vec<Band>,
+    pub points_bands: Vec<Band>,
+    pub gains: Vec<GainsPoint>,
+    /// (false positive rate, true positive rate), from the highest threshold down.
+    pub roc: Vec<(f64, f64)>,
+    /// (recall, precision), from the highest threshold down.
+    pub precision_recall: Vec<(f64, f64)>,
+    pub trade_off: Vec<TradeOff>,
+    pub rule_points: Vec<RulePoints>,
+    pub bootstrap_resamples: usize,
+    pub drift: Vec<Drift>,
+    pub score_psi: f64,
+    /// Shares of leads per training score bin: (bin lower bound, training, these leads).
+    pub score_distribution: Vec<(f64, f64, f64)>,
+    pub cohorts: Vec<Cohort>,
+}
+
+/// A lead's creation month (`YYYY-MM`) and, when known, days from creation to MQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadDate {
+    pub month: String,
+    pub days_to_mql: Option<f64>,
+}
+
+/// ROC and precision–recall curves, highest threshold first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curves {
+    pub roc: Vec<(f64, f64)>,
+    pub precision_recall: Vec<(f64, f64)>,
+    pub average_precision: f64,
+}
+
+/// 90% intervals of each rule's points from bootstrap refits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleIntervals {
+    pub resamples: usize,
+    /// (low, high) points per rule, in rule order.
+    pub intervals: Vec<(i64, i64)>,
+}
+
+/// The leads a report is about.
+pub struct Scored<'a> {
+    pub scores: &'a [i64],
+    pub probabilities: &'a [f64],
+    pub outcomes: &'a [bool],
+    /// One column per model rule: the rule's feature for each lead.
+    pub features: ndarray::ArrayView2<'a, f64>,
+    /// Per lead, when a date column was given.
+    pub dates: Option<Vec<Option<LeadDate>>>,
+}
+
+/// 95% Wilson score interval for `k` successes in `n` trials.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+pub fn reliability(p: &[f64], y: &[bool], bins: usize) -> Vec<ReliabilityBin> {
+    let mut sum_p = vec![0.0; bins];
+    let mut conv = vec![0usize; bins];
+    let mut count = vec![0usize; bins];
+    for (&p, &t) in p.iter().zip(y) {
+        let b = ((p * bins as f64) as usize).min(bins - 1);
+        sum_p[b] += p;
+        conv[b] += t as usize;
+        count[b] += 1;
+    }
+    (0..bins)
+        .map(|b| {
+            let (lo, hi) = wilson(conv[b], count[b]);
+            ReliabilityBin {
+                lower: b as f64 / bins as f64,
+                upper: (b + 1) as f64 / bins as f64,
+                leads: count[b],
+                conversions: conv[b],
+                mean_predicted: if count[b] > 0 {
+                    sum_p[b] / count[b] as f64
+                } else {
+                    0.0
+                },
+                observed: if count[b] > 0 {
+                    conv[b] as f64 / count[b] as f64
+                } else {
+                    0.0
+                },
+                wilson_low: lo,
+                wilson_high: hi,
+            }
+        })
+        .collect()
+}
+
+fn band(label: String, members: &[(i64, bool)]) -> Band {
+    let conversions = members.iter().filter(|m| m.1).count();
+    Band {
+        label,
+        min_score: members.iter().map(|m| m.0).min().unwrap_or(0),
+        max_score: members.iter().map(|m| m.0).max().unwrap_or(0),
+        leads: members.len(),
+        conversions,
+        conversion_rate: conversions as f64 / members.len().max(1) as f64,
+    }
+}
+
+/// Ten bands of (about) equal size by score, lowest first; tied scores stay in one band.
+pub fn deciles(scores: &[i64], y: &[bool]) -> Vec<Band> {
+    let mut pairs: Vec<(i64, bool)> = scores.iter().copied().zip(y.iter().copied()).collect();
+    pairs.sort_by_key(|p| p.0);
+    let n = pairs.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for d in 1..=10 {
+        let mut end = (d * n) / 10;
+        // Extend to the end of a run of equal scores.
+        while end < n && end > 0 && pairs[end].0 == pairs[end - 1].0 {
+            end += 1;
+        }
+        if end > start {
+            let label = format!("D{}", out.len() + 1);
+            out.push(band(label, &pairs[start..end]));
+            start = end;
+        }
+    }
+    out
+}
+
+/// Bands of `width` points (e.g. the points that double the odds).
+pub fn points_bands(scores: &[i64], y: &[bool], width: i64) -> Vec<Band> {
+    let mut groups: BTreeMap<i64, Vec<(i64, bool)>> = BTreeMap::new();
+    for (&s, &t) in scores.iter().zip(y) {
+        groups.entry(s.div_euclid(width)).or_default().push((s, t));
+    }
+    groups
+        .into_iter()
+        .map(|(k, members)| {
+            let mut b = band(
+                format!("{} to {}", k * width, k * width + width - 1),
+                &members,
+            );
+            b.min_score = k * width;
+            b.max_score = k * width + width - 1;
+            b
+        })
+        .collect()
+}
+
+/// Cumulative gains and lift at each percent of leads, best scores first.
+pub fn gains(scores: &[i64], y: &[bool]) -> Vec<GainsPoint> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].cmp(&scores[a]));
+    let total = y.iter().filter(|&&t| t).count().max(1) as f64;
+    let n = scores.len();
+    let mut cum = Vec::with_capacity(n + 1);
+    cum.push(0usize);
+    for &i in &order {
+        cum.push(cum.last().expect("non-empty") + y[i] as usize);
+    }
+    (1..=100)
+        .map(|pct| {
+            let k = (pct * n).div_ceil(100);
+            let share_leads = k as f64 / n as f64;
+            let share_conv = cum[k] as f64 / total;
+            GainsPoint {
+                share_of_leads: share_leads,
+                share_of_conversions: share_conv,
+                lift: if share_leads > 0.0 {
+                    share_conv / share_leads
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect()
+}
+
+/// Funnel counts at every distinct score, highest first: (threshold, mqls, converted mqls).
+fn cumulative(scores: &[i64], y: &[bool]) -> Vec<(i64, usize, usize)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].cmp(&scores[a]));
+    let mut out = Vec::new();
+    let (mut m, mut c) = (0, 0);
+    let mut i = 0;
+    while i < order.len() {
+        let s = scores[order[i]];
+        while i < order.len() && scores[order[i]] == s {
+            m += 1;
+            c += y[order[i]] as usize;
+            i += 1;
+        }
+        out.push((s, m, c));
+    }
+    out
+}
+
+/// ROC curve points from (0,0), and the precision–recall curve with average precision
+/// (Σ (Rₙ − Rₙ₋₁) · Pₙ, as scikit-learn defines it).
+pub fn roc_pr(scores: &[i64], y: &[bool]) -> Curves {
+    let pos = y.iter().filter(|&&t| t).count().max(1) as f64;
+    let neg = (y.len() - y.iter().filter(|&&t| t).count()).max(1) as f64;
+    let mut roc = vec![(0.0, 0.0)];
+    let mut pr = Vec::new();
+    let mut ap = 0.0;
+    let mut prev_recall = 0.0;
+    for (_, m, c) in cumulative(scores, y) {
+        let recall = c as f64 / pos;
+        let precision = c as f64 / m as f64;
+        roc.push(((m - c) as f64 / neg, recall));
+        pr.push((recall, precision));
+        ap += (recall - prev_recall) * precision;
+        prev_recall = recall;
+    }
+    Curves {
+        roc,
+        precision_recall: pr,
+        average_precision: ap,
+    }
+}
+
+/// The funnel at every distinct score (at most ~200 points, evenly picked, for the chart).
+pub fn trade_off(scores: &[i64], y: &[bool]) -> Vec<TradeOff> {
+    let all = cumulative(scores, y);
+    let n = scores.len() as f64;
+    let conv = y.iter().filter(|&&t| t).count().max(1) as f64;
+    let step = all.len().div_ceil(200).max(1);
+    all.iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i == all.len() - 1)
+        .map(|(_, &(t, m, c))| TradeOff {
+            threshold: t,
+            lead_to_mql_rate: m as f64 / n,
+            mql_to_opportunity_rate: c as f64 / m as f64,
+            conversions_captured: c as f64 / conv,
+        })
+        .collect()
+}
+
+/// PSI of each rule and of the score against the model's training profile.
+pub fn drift(model: &Model, scored: &Scored) -> (Vec<Drift>, f64, Vec<(f64, f64, f64)>) {
+    let rules = model
+        .rules
+        .iter()
+        .zip(&model.profile.rules)
+        .enumerate()
+        .map(|(j, (rule, hist))| {
+            let values = scored.features.column(j).to_vec();
+            let v = psi(&hist.shares, &hist.shares_of(&values));
+            Drift {
+                name: rule.name.clone(),
+                psi: v,
+                flagged: v > PSI_FLAG,
+            }
+        })
+        .collect();
+    let hist = &model.profile.score;
+    let values: Vec<f64> = scored.scores.iter().map(|&s| s as f64).collect();
+    let now = hist.shares_of(&values);
+    let dist = hist
+        .lower
+        .iter()
+        .zip(&hist.shares)
+        .zip(&now)
+        .map(|((&l, &a), &b)| (l, a, b))
+        .collect();
+    (rules, psi(&hist.shares, &now), dist)
+}
+
+/// Conversion and MQL rates by month of lead creation, and the median days to MQL.
+pub fn cohorts(scored: &Scored, threshold: i64) -> Vec<Cohort> {
+    let Some(dates) = &scored.dates else {
+        return Vec::new();
+    };
+    let mut months: BTreeMap<&str, (usize, usize, usize, Vec<f64>)> = BTreeMap::new();
+    for (i, d) in dates.iter().enumerate() {
+        let Some(LeadDate { month, days_to_mql }) = d else {
+            continue;
+        };
+        let m = months.entry(month.as_str()).or_default();
+        m.0 += 1;
+        m.1 += scored.outcomes[i] as usize;
+        let mql = scored.scores[i] >= threshold;
+        m.2 += mql as usize;
+        if let (true, Some(days)) = (mql, days_to_mql) {
+            m.3.push(*days);
+        }
+    }
+    months
+        .into_iter()
+        .map(|(month, (n, c, q, mut days))| {
+            days.sort_by(f64::total_cmp);
+            let median = (!days.is_empty()).then(|| {
+                let k = days.len();
+                if k % 2 == 1 {
+                    days[k / 2]
+                } else {
+                    (days[k / 2 - 1] + days[k / 2]) / 2.0
+                }
+            });
+            Cohort {
+                month: month.to_string(),
+                leads: n,
+                conversion_rate: c as f64 / n as f64,
+                mql_rate: q as f64 / n as f64,
+                median_days_to_mql: median,
+                mqls_with_date: days.len(),
+            }
+        })
+        .collect()
+}
+
+/// All the numbers of a report.
+pub fn compute(
+    model: &Model,
+    scored: &Scored,
+    source: String,
+    rule_intervals: Option<RuleIntervals>,
+) -> ReportNumbers {
+    let metrics = Metrics::compute(scored.probabilities, scored.outcomes);
+    let threshold = model.threshold.threshold.points;
+    let Curves {
+        roc,
+        precision_recall,
+        average_precision,
+    } = roc_pr(scored.scores, scored.outcomes);
+    let (drift, score_psi, score_distribution) = drift(model, scored);
+    let resamples = rule_intervals.as_ref().map_or(0, |r| r.resamples);
+    let intervals = rule_intervals.map(|r| r.intervals);
+    let width = (model.scale.points_to_double_odds.round() as i64).max(1);
+    ReportNumbers {
+        source,
+        metrics,
+        average_precision,
+        threshold,
+        funnel: Funnel::at(threshold, scored.scores, scored.outcomes),
+        reliability: reliability(
+            scored.probabilities,
+            scored.outcomes,
+            crate::metrics::ECE_BINS,
+        ),
+        deciles: deciles(scored.scores, scored.outcomes),
+        points_bands: points_bands(scored.scores, scored.outcomes, width),
+        gains: gains(scored.scores, scored.outcomes),
+        roc,
+        precision_recall,
+        trade_off: trade_off(scored.scores, scored.outcomes),
+        rule_points: model
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, r)| RulePoints {
+                name: r.name.clone(),
+                points: r.points.0,
+                low: intervals.as_ref().map(|iv| iv[j].0),
+                high: intervals.as_ref().map(|iv| iv[j].1),
+            })
+            .collect(),
+        bootstrap_resamples: resamples,
+        drift,
+        score_psi,
+        score_distribution,
+        cohorts: cohorts(scored, threshold),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_interval_matches_a_worked_example() {
+        // 8 of 10: the 95% Wilson interval is [0.4902, 0.9433] (textbook value).
+        let (lo, hi) = wilson(8, 10);
+        assert!(
+            (lo - 0.4902).abs() < 1e-4 && (hi - 0.9433).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn reliability_bins_count_by_hand() {
+        let p = [0.05, 0.05, 0.15, 0.95, 0.95, 0.95, 0.95];
+        let y = [false, true, false, true, true, true, false];
+        let bins = reliability(&p, &y, 10);
+        assert_eq!((bins[0].leads, bins[0].conversions), (2, 1));
+        assert_eq!((bins[1].leads, bins[1].conversions), (1, 0));
+        assert_eq!((bins[9].leads, bins[9].conversions), (4, 3));
+        assert!((bins[9].observed - 0.75).abs() < 1e-12);
+        assert!((bins[9].mean_predicted - 0.95).abs() < 1e-12);
+        assert_eq!(bins[5].leads, 0);
+    }
+
+    #[test]
+    fn auc_and_average_precision_by_hand() {
+        // Scores 3,2,2,1 with outcomes T,T,F,F. AUC: pairs (T3>F2, T3>F1, T2=F2 half, T2>F1)
+        // = 3.5/4. AP: thresholds 3 → R .5 P 1; 2 → R 1 P 2/3: .5·1 + .5·2/3 = 0.8333.
+        let s = [3, 2, 2, 1];
+        let y = [true, true, false, false];
+        let Curves {
+            roc,
+            average_precision: ap,
+            ..
+        } = roc_pr(&s, &y);
+        let auc: f64 = roc
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert!((auc - 0.875).abs() < 1e-12);
+        assert!((ap - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gains_and_bands() {
+        let s: Vec<i64> = (0..100).collect();
+        let y: Vec<bool> = (0..100).map(|i| i >= 90).collect();
+        let g = gains(&s, &y);
+        assert!((g[9].share_of_leads - 0.10).abs() < 1e-12);
+        assert!((g[9].share_of_conversions - 1.0).abs() < 1e-12);
+        assert!((g[9].lift - 10.0).abs() < 1e-12);
+        let d = deciles(&s, &y);
+        assert_eq!(d.len(), 10);
+        assert!(d.iter().all(|b| b.leads == 10));
+        assert_eq!(d[9].conversions, 10);
+        let b = points_bands(&s, &y, 20);
+        assert_eq!(b.len(), 5);
+        assert_eq!(
+            (b[4].min_score, b[4].max_score, b[4].conversions),
+            (80, 99, 10)
+        );
+    }
+}
