@@ -4,7 +4,10 @@
 # the two files are byte-identical and agree with the committed models/lead-model.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --locked
+# --all-targets resolves features exactly as `cargo test` does, so the tests and this job share
+# one build (a plain `cargo build` leaves out dev-dependencies, which changes features of
+# shared crates and rebuilds polars).
+cargo build --quiet --locked --all-targets
 bin=target/debug/mqlcal
 mkdir -p target/example
 
