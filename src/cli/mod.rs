@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod export;
 mod inspect;
 mod score;
 mod synth;
@@ -15,6 +16,7 @@ mod train;
 ///   mqlcal train --data data/leads.csv --rules data/rules.toml --out models/lead-model.json
 ///   mqlcal inspect --model models/lead-model.json
 ///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
+///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -28,6 +30,7 @@ enum Command {
     Score(score::Args),
     Inspect(inspect::Args),
     Synth(synth::Args),
+    Export(export::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -36,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 
