@@ -50,6 +50,10 @@ pub enum Error {
         message: String,
     },
 
+    #[error("cannot export the model: {0}")]
+    Export(String),
+
+    #[cfg(feature = "data")]
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
 }
@@ -64,6 +68,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "data")]
     pub(crate) fn data(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Data {
             path: path.into(),

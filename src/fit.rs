@@ -158,6 +158,7 @@ pub fn take_rows(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
 
 /// One strength tried and its cross-validated log loss (mean per lead).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlphaScore {
     pub alpha: f64,
     pub cv_log_loss: f64,

@@ -18,6 +18,11 @@ use crate::threshold::{Funnel, Threshold};
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Largest points a rule may give per unit. Far above any real points table (20 points double
+/// the odds), and small enough that scores stay exact in the exports, which add points as
+/// doubles (PMML, some warehouses).
+pub const MAX_POINTS: i64 = 1_000_000_000;
+
 /// A rule with its learned points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,21 +123,38 @@ impl Model {
         })
     }
 
+    /// Parses and checks a model file's text. The message of an error says what is wrong and
+    /// where (line and column, or the field such as `rules[2].condition.kind`).
     pub fn from_json(text: &str) -> std::result::Result<Model, String> {
+        // The version is read first and on its own, so a file from another version is named as
+        // such rather than as a mismatch of whatever field changed.
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
-        match value.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(v) => {
+            serde_json::from_str(text).map_err(|e| json_error(text, &e))?;
+        match value.get("schema_version") {
+            Some(v) if v.as_u64() == Some(SCHEMA_VERSION as u64) => {}
+            Some(v) if v.is_u64() => {
                 return Err(format!(
                     "schema_version {v} is not supported; this mqlcal reads version \
                      {SCHEMA_VERSION}. Retrain with this version or use the mqlcal that wrote it"
                 ))
             }
+            Some(v) => {
+                return Err(format!(
+                    "schema_version is {v}, not a whole number; is this an mqlcal model file?"
+                ))
+            }
             None => return Err("no schema_version; is this an mqlcal model file?".into()),
         }
-        let model: Model =
-            serde_json::from_value(value).map_err(|e| format!("does not match the schema: {e}"))?;
+        // Deserialised from the text (not from `value`) so errors keep their line and column;
+        // the path names the field.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let model: Model = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            format!(
+                "does not match the model file schema at `{}`: {}",
+                e.path(),
+                e.inner()
+            )
+        })?;
         model.validate()?;
         Ok(model)
     }
@@ -141,10 +163,32 @@ impl Model {
         if self.rules.is_empty() {
             return Err("has no rules".into());
         }
+        if self.profile.rules.len() != self.rules.len() {
+            return Err(format!(
+                "profile.rules has {} entries for {} rules",
+                self.profile.rules.len(),
+                self.rules.len()
+            ));
+        }
+        for h in std::iter::once(&self.profile.score).chain(&self.profile.rules) {
+            if h.lower.is_empty()
+                || h.lower.len() != h.shares.len()
+                || h.lower.iter().chain(&h.shares).any(|v| !v.is_finite())
+            {
+                return Err("profile holds an empty, uneven or non-finite histogram".into());
+            }
+        }
         for r in &self.rules {
             Rule::from_spec(&r.rule().to_spec())?;
             if !r.weight.is_finite() {
                 return Err(format!("rule '{}' has a non-finite weight", r.name));
+            }
+            if r.points.0.abs() > MAX_POINTS {
+                return Err(format!(
+                    "rule '{}' gives {} points; at most {MAX_POINTS} either way are allowed \
+                     (retrain, or edit the points)",
+                    r.name, r.points.0
+                ));
             }
         }
         if !(self.scale.points_to_double_odds.is_finite() && self.scale.points_to_double_odds > 0.0)
@@ -188,8 +232,9 @@ impl Model {
         let mut score = 0;
         let mut reasons = Vec::new();
         for (j, (rule, f)) in self.rules.iter().zip(features).enumerate() {
-            let given = rule.points.0 * f as i64;
-            score += given;
+            // Saturating: an uncapped per-unit rule on an absurd value must not panic.
+            let given = rule.points.0.saturating_mul(f as i64);
+            score = i64::saturating_add(score, given);
             if given != 0 {
                 reasons.push((j, given));
             }
@@ -235,6 +280,49 @@ impl Model {
         Ok(self.score_features(features))
     }
 
+    /// One cell as `mqlcal score` reads it from a file: surrounding spaces trimmed, and an empty
+    /// cell or one of the model's placeholders (`training.na`, e.g. `Select`) missing. Use it
+    /// to score text fields (a CSV row, a form, a CRM record) exactly as the command does.
+    pub fn cell<'a>(&self, raw: Option<&'a str>) -> Value<'a> {
+        match raw.map(str::trim) {
+            None | Some("") => Value::Missing,
+            Some(s) if self.training.na.iter().any(|na| na.trim() == s) => Value::Missing,
+            Some(s) => Value::Text(s),
+        }
+    }
+
+    /// Scores a batch of leads held in memory, in order; `value(lead, column)` gives one cell.
+    /// An error names the lead (counted from 1) and the column.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::collections::HashMap;
+    /// use mqlcal::model::Model;
+    /// let model = Model::load(std::path::Path::new("models/lead-model.json"))?;
+    /// let leads: Vec<HashMap<&str, &str>> = vec![
+    ///     HashMap::from([("job_level", "VP"), ("pricing_page_visits", "4")]),
+    ///     HashMap::from([("job_level", "Intern")]),
+    /// ];
+    /// let scored = model.score_leads(&leads, |lead, column| model.cell(lead.get(column).copied()))?;
+    /// assert!(scored[0].score > scored[1].score);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn score_leads<'a, L: 'a>(
+        &self,
+        leads: impl IntoIterator<Item = &'a L>,
+        value: impl Fn(&'a L, &str) -> Value<'a>,
+    ) -> std::result::Result<Vec<Scored>, String> {
+        leads
+            .into_iter()
+            .enumerate()
+            .map(|(i, lead)| {
+                self.score_lead(|column| value(lead, column))
+                    .map_err(|e| format!("lead {}, {e}", i + 1))
+            })
+            .collect()
+    }
+
     /// The reasons as text: `Rule name (+40); Other rule (+15)`, at most `limit` of them.
     pub fn reasons_text(&self, scored: &Scored, limit: usize) -> String {
         scored
@@ -245,4 +333,32 @@ impl Model {
             .collect::<Vec<_>>()
             .join("; ")
     }
+}
+
+/// A JSON syntax error in words a person can act on.
+fn json_error(text: &str, e: &serde_json::Error) -> String {
+    let at = format!("line {}, column {}", e.line(), e.column());
+    if text.trim().is_empty() {
+        return "is empty; expected a model file written by mqlcal train".into();
+    }
+    if e.is_eof() {
+        return format!(
+            "ends early at {at}: the file looks truncated; copy it again or retrain ({e})"
+        );
+    }
+    // serde_json reports NaN and Infinity as bad syntax and 1e999 as out of range; say why
+    // they cannot be in a model file.
+    let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    let rest = line.get(e.column().saturating_sub(1)..).unwrap_or("");
+    let non_finite = ["NaN", "Infinity", "-Infinity", "inf", "-inf"]
+        .iter()
+        .any(|t| rest.starts_with(t))
+        || e.to_string().contains("number out of range");
+    if non_finite {
+        return format!(
+            "holds a number that is not finite (NaN, Infinity or too large) at {at}; model \
+             files hold finite numbers only: retrain, or fix the number"
+        );
+    }
+    format!("not valid JSON ({e})")
 }

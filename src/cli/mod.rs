@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod export;
 mod inspect;
 mod report;
 mod score;
@@ -17,6 +18,7 @@ mod train;
 ///   mqlcal inspect --model models/lead-model.json
 ///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
 ///   mqlcal report --model models/lead-model.json --data holdout.csv --out reports/2026-11/
+///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -31,6 +33,7 @@ enum Command {
     Inspect(inspect::Args),
     Report(report::Args),
     Synth(synth::Args),
+    Export(export::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Report(args) => report::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -5,6 +5,7 @@
 //! units between 0 and `cap` for a per-unit rule. Training and scoring evaluate rules through
 //! the same [`Condition`] methods, so they cannot disagree.
 
+#[cfg(feature = "data")]
 pub mod auto;
 pub mod features;
 

@@ -280,7 +280,7 @@ fn malformed_model_files_are_clear_errors() {
         (
             "truncated.json",
             good[..good.len() / 2].to_string(),
-            "not valid JSON",
+            "the file looks truncated",
         ),
         (
             "future.json",

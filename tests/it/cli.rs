@@ -5,7 +5,7 @@ use crate::{stdout, Workdir};
 #[test]
 fn every_subcommand_help_shows_an_example() {
     let wd = Workdir::new();
-    for sub in ["train", "score", "inspect", "synth"] {
+    for sub in ["train", "score", "inspect", "synth", "export"] {
         let out = wd.cmd().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub} --help failed");
         let text = stdout(&out);

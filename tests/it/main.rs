@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod cli;
+mod export;
+mod model_file;
 mod recovery;
 mod report;
 mod score;

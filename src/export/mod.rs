@@ -1,0 +1,116 @@
+//! Exports of a model to the places leads are scored: a SQL query for a data warehouse
+//! ([`sql`]), a PMML 4.4 scorecard for PMML engines ([`pmml`]), and a points sheet to enter into
+//! a marketing automation tool by hand ([`points_sheet`]).
+//!
+//! Each export takes a loaded [`Model`] and gives the bytes of one file (the command line writes
+//! them atomically). The SQL and PMML exports reproduce `mqlcal score` exactly: the same integer
+//! score, the same MQL flag and the same probability (to rounding). That means reading cells
+//! the way [`Model::cell`] does: surrounding white space trimmed (Unicode white space, as Rust's
+//! `str::trim`), an empty cell or one of the model's placeholders (`training.na`) missing.
+//! The parity is tested in real engines (`tests/it/export.rs`).
+
+pub mod pmml;
+pub mod points_sheet;
+pub mod sql;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+pub use pmml::Pmml;
+pub use points_sheet::PointsSheet;
+pub use sql::{Dialect, Sql};
+
+/// One export format: the model in, the file's bytes out.
+pub trait Exporter {
+    fn export(&self, model: &Model) -> Result<Vec<u8>>;
+}
+
+/// The formats `mqlcal export --format` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One SQL query (or view) returning score, probability and MQL flag per lead.
+    Sql,
+    /// A PMML 4.4 Scorecard with reason codes, probability and MQL flag as outputs.
+    Pmml,
+    /// The rules in plain words with their points and the threshold, as CSV.
+    PointsSheet,
+}
+
+/// The characters Rust's `str::trim` removes (Unicode `White_Space`), which is how
+/// `mqlcal score` trims cells. The exports trim the same set, not just spaces.
+pub const WHITE_SPACE: &[char] = &[
+    '\u{9}', '\u{A}', '\u{B}', '\u{C}', '\u{D}', '\u{20}', '\u{85}', '\u{A0}', '\u{1680}',
+    '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}',
+    '\u{2008}', '\u{2009}', '\u{200A}', '\u{2028}', '\u{2029}', '\u{202F}', '\u{205F}', '\u{3000}',
+];
+
+/// The model's placeholder texts as `mqlcal score` compares them: trimmed, empty ones dropped.
+/// (An empty cell is missing anyway.)
+pub(crate) fn placeholders(model: &Model) -> Vec<String> {
+    let mut na: Vec<String> = model
+        .training
+        .na
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    na.sort();
+    na.dedup();
+    na
+}
+
+/// The columns the rules read, each once, in the order rules first use them.
+pub(crate) fn rule_columns(model: &Model) -> Vec<&str> {
+    let mut columns: Vec<&str> = Vec::new();
+    for r in &model.rules {
+        if !columns.contains(&r.column.as_str()) {
+            columns.push(&r.column);
+        }
+    }
+    columns
+}
+
+/// Refuses text no export can carry faithfully: a NUL character (PostgreSQL text and XML
+/// cannot hold one). Everything else is quoted or escaped by each format.
+pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::Export(format!(
+            "{what} {text:?} contains a NUL character, which SQL text and PMML cannot hold; \
+             rename it in the rules file and train again"
+        )));
+    }
+    Ok(())
+}
+
+/// Every name and value an export writes, checked with [`check_text`].
+pub(crate) fn check_model_texts(model: &Model) -> Result<()> {
+    if let Some(id) = &model.id_column {
+        check_text("id column", id)?;
+    }
+    for r in &model.rules {
+        check_text("rule name", &r.name)?;
+        check_text("column", &r.column)?;
+        if let crate::rules::Condition::OneOf { values } = &r.condition {
+            for v in values {
+                check_text("value", v)?;
+            }
+        }
+    }
+    for na in &model.training.na {
+        check_text("placeholder", na)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_space_is_what_str_trim_removes() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let trimmed = format!("{c}x{c}").trim().len() == 1;
+            assert_eq!(WHITE_SPACE.contains(&c), trimmed, "U+{:04X}", c as u32);
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! PMML export: a PMML 4.4 `Scorecard` that PMML engines (JPMML, and the products built on it)
+//! score as `mqlcal score` does. Takes a [`Model`]; gives one XML document.
+//!
+//! - Every rule column is a string field, as a CSV file holds it. Derived fields trim it of
+//!   Unicode white space (a regular expression, since PMML's `trimBlanks` trims a different
+//!   set), turn empty cells and the model's placeholders into missing values, and read numbers
+//!   where numeric rules need them.
+//! - Each rule is a `Characteristic` whose reason code is the rule's name. Per-unit rules give a
+//!   `ComplexPartialScore` (points × whole units, capped); the others give the rule's points
+//!   when their predicate holds and 0 otherwise (a missing value makes every predicate but
+//!   `isMissing` unknown, so the 0 applies, as in mqlcal).
+//! - Outputs: `score` (the points), `probability` (the calibration, as an expression or
+//!   `NormContinuous` for isotonic knots), `mql` (score >= threshold) and `reason_1`…`reason_3`.
+//!
+//! Reason codes follow PMML's `pointsAbove` with a baseline of 0.5 points per rule, so the
+//! rules that gave positive points are listed, largest first, as mqlcal lists them; PMML
+//! leaves out rules that took points away (mqlcal lists those last), and adds up the points of
+//! rules that share a name.
+
+use crate::calibrate::Calibration;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::rules::Condition;
+
+use super::{check_model_texts, placeholders, rule_columns, Exporter, WHITE_SPACE};
+
+/// Reasons given per lead, as `mqlcal score`'s default `--reasons 3`.
+pub const REASONS: usize = 3;
+
+/// The PMML export.
+#[derive(Debug, Clone, Default)]
+pub struct Pmml;
+
+impl Exporter for Pmml {
+    fn export(&self, model: &Model) -> Result<Vec<u8>> {
+        Ok(document(model)?.into_bytes())
+    }
+}
+
+/// A minimal XML writer: indentation, and escaping that keeps every character of a name or
+/// value. Written here rather than with an XML crate because their escaping (quick-xml's, for
+/// one) leaves tabs and line breaks in attribute values raw, and XML parsers turn those into
+/// spaces: a category `tab<TAB>here` would then never match. Here they are references.
+struct Xml {
+    out: String,
+    depth: usize,
+}
+
+type Attrs<'a> = &'a [(&'a str, &'a str)];
+
+impl Xml {
+    fn start(&mut self, tag: &str, attrs: Attrs, empty: bool) {
+        self.out.push_str(&"  ".repeat(self.depth));
+        self.out.push('<');
+        self.out.push_str(tag);
+        for (k, v) in attrs {
+            self.out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+        }
+        self.out.push_str(if empty { "/>\n" } else { ">\n" });
+        if !empty {
+            self.depth += 1;
+        }
+    }
+
+    fn open(&mut self, tag: &str, attrs: Attrs) {
+        self.start(tag, attrs, false);
+    }
+
+    fn empty(&mut self, tag: &str, attrs: Attrs) {
+        self.start(tag, attrs, true);
+    }
+
+    fn close(&mut self, tag: &str) {
+        self.depth -= 1;
+        self.out.push_str(&"  ".repeat(self.depth));
+        self.out.push_str(&format!("</{tag}>\n"));
+    }
+
+    /// `<tag attrs>text</tag>` on one line.
+    fn text(&mut self, tag: &str, attrs: Attrs, text: &str) {
+        self.out.push_str(&"  ".repeat(self.depth));
+        self.out.push('<');
+        self.out.push_str(tag);
+        for (k, v) in attrs {
+            self.out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+        }
+        self.out.push_str(&format!(">{}</{tag}>\n", escape(text)));
+    }
+
+    fn field_ref(&mut self, field: &str) {
+        self.empty("FieldRef", &[("field", field)]);
+    }
+
+    fn string(&mut self, value: &str) {
+        self.text("Constant", &[("dataType", "string")], value);
+    }
+
+    fn double(&mut self, value: f64) {
+        self.text("Constant", &[("dataType", "double")], &format!("{value:?}"));
+    }
+}
+
+/// Escapes for attribute values and text alike.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push_str(&format!("&#{};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// XML 1.0 cannot hold most control characters, not even as references.
+fn check_xml(what: &str, text: &str) -> Result<()> {
+    let bad = text.chars().find(|&c| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+    });
+    match bad {
+        Some(c) => Err(Error::Export(format!(
+            "{what} {text:?} contains the control character U+{:04X}, which XML (and so PMML) \
+             cannot hold; rename it in the rules file and train again",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The output fields' names, besides the reasons.
+const OUTPUTS: [&str; 3] = ["score", "probability", "mql"];
+
+fn document(model: &Model) -> Result<String> {
+    check_model_texts(model)?;
+    let columns = rule_columns(model);
+    for r in &model.rules {
+        check_xml("rule name", &r.name)?;
+        check_xml("column", &r.column)?;
+        if let Condition::OneOf { values } = &r.condition {
+            for v in values {
+                check_xml("value", v)?;
+            }
+        }
+    }
+    let na = placeholders(model);
+    for v in &na {
+        check_xml("placeholder", v)?;
+    }
+    let reasons: Vec<String> = (1..=REASONS).map(|k| format!("reason_{k}")).collect();
+    for c in &columns {
+        if OUTPUTS.contains(c) || reasons.iter().any(|r| r == c) {
+            return Err(Error::Export(format!(
+                "column '{c}' has the name of a PMML output field ({}, {}); rename the column \
+                 in the data and the rules file, and train again",
+                OUTPUTS.join(", "),
+                reasons.join(", ")
+            )));
+        }
+    }
+    // Derived fields share one namespace with the data fields: pick a prefix no column has.
+    let mut p = String::from("mqlcal.");
+    while columns.iter().any(|c| c.starts_with(&p)) {
+        p.insert(0, '_');
+    }
+    let numeric = |c: &str| {
+        model
+            .rules
+            .iter()
+            .any(|r| r.column == c && r.condition.needs_numbers())
+    };
+    let k_of = |c: &str| columns.iter().position(|x| *x == c).expect("rule column");
+
+    let mut x = Xml {
+        out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        depth: 0,
+    };
+    x.open(
+        "PMML",
+        &[("xmlns", "http://www.dmg.org/PMML-4_4"), ("version", "4.4")],
+    );
+    let th = &model.threshold.threshold;
+    let description = format!(
+        "mqlcal lead score: {} rules, MQL at {} points",
+        model.rules.len(),
+        th.points
+    );
+    x.open("Header", &[("description", &description)]);
+    x.empty(
+        "Application",
+        &[("name", "mqlcal"), ("version", env!("CARGO_PKG_VERSION"))],
+    );
+    let t = &model.training;
+    let note = format!(
+        "Exported by mqlcal export from a model written by {}, trained on {} ({} leads, \
+         {} converted). Feed every column as text, as in the CSV file; cells are trimmed, and \
+         empty cells and the placeholders {:?} are missing, as in mqlcal score.",
+        model.generator, t.input, t.rows, t.conversions, na
+    );
+    check_xml("training file name", &note)?;
+    x.text("Annotation", &[], &note);
+    x.close("Header");
+
+    x.open(
+        "DataDictionary",
+        &[("numberOfFields", &columns.len().to_string())],
+    );
+    for c in &columns {
+        x.empty(
+            "DataField",
+            &[
+                ("name", c),
+                ("optype", "categorical"),
+                ("dataType", "string"),
+            ],
+        );
+    }
+    x.close("DataDictionary");
+
+    // Cells: trimmed → missing if empty or a placeholder → number where rules need one.
+    // Written as regex escapes (`\u000B`): XML cannot hold U+000B or U+000C even as a
+    // character reference, and ASCII survives any attribute or text handling.
+    let ws: String = WHITE_SPACE
+        .iter()
+        .map(|&c| format!("\\u{:04X}", c as u32))
+        .collect();
+    let trim_pattern = format!("^[{ws}]+|[{ws}]+$");
+    x.open("TransformationDictionary", &[]);
+    for (k, c) in columns.iter().enumerate() {
+        let trimmed = format!("{p}trimmed.{k}");
+        let cell = format!("{p}cell.{k}");
+        let string = [("optype", "categorical"), ("dataType", "string")];
+        x.open("DerivedField", &[("name", &trimmed), string[0], string[1]]);
+        // `replace` cannot take a missing value, so it is guarded (an `if` without `else`
+        // gives missing).
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "isNotMissing")]);
+        x.field_ref(c);
+        x.close("Apply");
+        x.open("Apply", &[("function", "replace")]);
+        x.field_ref(c);
+        x.string(&trim_pattern);
+        x.string("");
+        x.close("Apply");
+        x.close("Apply");
+        x.close("DerivedField");
+
+        x.open("DerivedField", &[("name", &cell), string[0], string[1]]);
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "isNotMissing")]);
+        x.field_ref(&trimmed);
+        x.close("Apply");
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "isNotIn")]);
+        x.field_ref(&trimmed);
+        x.string("");
+        for v in &na {
+            x.string(v);
+        }
+        x.close("Apply");
+        x.field_ref(&trimmed);
+        x.close("Apply");
+        x.close("Apply");
+        x.close("DerivedField");
+
+        if numeric(c) {
+            // The declared type does the parsing; text that is not a number is an error, as
+            // in mqlcal score.
+            x.open(
+                "DerivedField",
+                &[
+                    ("name", &format!("{p}number.{k}")),
+                    ("optype", "continuous"),
+                    ("dataType", "double"),
+                ],
+            );
+            x.field_ref(&cell);
+            x.close("DerivedField");
+        }
+    }
+    // Whole units of per-unit rules: floor, at least 0, at most the cap; 0 when missing.
+    for (j, r) in model.rules.iter().enumerate() {
+        let Condition::PerUnit { cap } = &r.condition else {
+            continue;
+        };
+        let number = format!("{p}number.{}", k_of(&r.column));
+        x.open(
+            "DerivedField",
+            &[
+                ("name", &format!("{p}units.{j}")),
+                ("optype", "continuous"),
+                ("dataType", "double"),
+            ],
+        );
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "isMissing")]);
+        x.field_ref(&number);
+        x.close("Apply");
+        x.double(0.0);
+        if cap.is_some() {
+            x.open("Apply", &[("function", "min")]);
+        }
+        x.open("Apply", &[("function", "max")]);
+        x.open("Apply", &[("function", "floor")]);
+        x.field_ref(&number);
+        x.close("Apply");
+        x.double(0.0);
+        x.close("Apply");
+        if let Some(cap) = cap {
+            x.double(cap.floor());
+            x.close("Apply");
+        }
+        x.close("Apply");
+        x.close("DerivedField");
+    }
+    x.close("TransformationDictionary");
+
+    x.open(
+        "Scorecard",
+        &[
+            ("modelName", "mqlcal"),
+            ("functionName", "regression"),
+            ("useReasonCodes", "true"),
+            ("reasonCodeAlgorithm", "pointsAbove"),
+            ("initialScore", "0"),
+            ("baselineMethod", "other"),
+        ],
+    );
+    x.open("MiningSchema", &[]);
+    for c in &columns {
+        x.empty("MiningField", &[("name", c)]);
+    }
+    x.close("MiningSchema");
+
+    x.open("Output", &[]);
+    x.empty(
+        "OutputField",
+        &[
+            ("name", "score"),
+            ("optype", "continuous"),
+            ("dataType", "integer"),
+            ("feature", "predictedValue"),
+        ],
+    );
+    let double_out = |name: &'static str| {
+        [
+            ("name", name),
+            ("optype", "continuous"),
+            ("dataType", "double"),
+            ("feature", "transformedValue"),
+        ]
+    };
+    match &model.calibration {
+        Calibration::Platt { a, b } => {
+            // z = a·score + b, then Rust's two-branch sigmoid, so the same doubles come out
+            // and EXP never overflows.
+            let z = format!("{p}z");
+            x.open(
+                "OutputField",
+                &[
+                    ("name", &z),
+                    ("optype", "continuous"),
+                    ("dataType", "double"),
+                    ("feature", "transformedValue"),
+                    ("isFinalResult", "false"),
+                ],
+            );
+            x.open("Apply", &[("function", "+")]);
+            x.open("Apply", &[("function", "*")]);
+            x.double(*a);
+            x.field_ref("score");
+            x.close("Apply");
+            x.double(*b);
+            x.close("Apply");
+            x.close("OutputField");
+
+            x.open("OutputField", &double_out("probability"));
+            x.open("Apply", &[("function", "if")]);
+            x.open("Apply", &[("function", "lessOrEqual")]);
+            x.field_ref(&z);
+            x.double(0.0);
+            x.close("Apply");
+            // 1 / (1 + exp(z))
+            x.open("Apply", &[("function", "/")]);
+            x.double(1.0);
+            x.open("Apply", &[("function", "+")]);
+            x.double(1.0);
+            x.open("Apply", &[("function", "exp")]);
+            x.field_ref(&z);
+            x.close("Apply");
+            x.close("Apply");
+            x.close("Apply");
+            // exp(-z) / (1 + exp(-z))
+            x.open("Apply", &[("function", "/")]);
+            x.open("Apply", &[("function", "exp")]);
+            x.open("Apply", &[("function", "-")]);
+            x.double(0.0);
+            x.field_ref(&z);
+            x.close("Apply");
+            x.close("Apply");
+            x.open("Apply", &[("function", "+")]);
+            x.double(1.0);
+            x.open("Apply", &[("function", "exp")]);
+            x.open("Apply", &[("function", "-")]);
+            x.double(0.0);
+            x.field_ref(&z);
+            x.close("Apply");
+            x.close("Apply");
+            x.close("Apply");
+            x.close("Apply");
+            x.close("Apply");
+            x.close("OutputField");
+        }
+        Calibration::Isotonic { knots } if knots.len() == 1 => {
+            x.open("OutputField", &double_out("probability"));
+            x.double(knots[0].1);
+            x.close("OutputField");
+        }
+        Calibration::Isotonic { knots } => {
+            // Straight lines between knots, flat beyond the ends.
+            x.open("OutputField", &double_out("probability"));
+            x.open(
+                "NormContinuous",
+                &[("field", "score"), ("outliers", "asExtremeValues")],
+            );
+            for (s, prob) in knots {
+                x.empty(
+                    "LinearNorm",
+                    &[("orig", &format!("{s:?}")), ("norm", &format!("{prob:?}"))],
+                );
+            }
+            x.close("NormContinuous");
+            x.close("OutputField");
+        }
+    }
+    x.open(
+        "OutputField",
+        &[
+            ("name", "mql"),
+            ("optype", "categorical"),
+            ("dataType", "boolean"),
+            ("feature", "transformedValue"),
+        ],
+    );
+    x.open("Apply", &[("function", "greaterOrEqual")]);
+    x.field_ref("score");
+    x.text(
+        "Constant",
+        &[("dataType", "integer")],
+        &th.points.to_string(),
+    );
+    x.close("Apply");
+    x.close("OutputField");
+    for (k, name) in reasons.iter().enumerate() {
+        x.empty(
+            "OutputField",
+            &[
+                ("name", name),
+                ("optype", "categorical"),
+                ("dataType", "string"),
+                ("feature", "reasonCode"),
+                ("rank", &(k + 1).to_string()),
+            ],
+        );
+    }
+    x.close("Output");
+
+    x.open("Characteristics", &[]);
+    for (j, r) in model.rules.iter().enumerate() {
+        let name = format!("rule_{}", j + 1);
+        x.open(
+            "Characteristic",
+            &[
+                ("name", &name),
+                ("reasonCode", &r.name),
+                // Half a point: a rule that gave 0 points is never a reason (see module docs).
+                ("baselineScore", "0.5"),
+            ],
+        );
+        let points = r.points.0.to_string();
+        let k = k_of(&r.column);
+        let cell = format!("{p}cell.{k}");
+        let number = format!("{p}number.{k}");
+        match &r.condition {
+            Condition::PerUnit { .. } => {
+                x.open("Attribute", &[]);
+                x.empty("True", &[]);
+                x.open("ComplexPartialScore", &[]);
+                x.open("Apply", &[("function", "*")]);
+                x.double(r.points.0 as f64);
+                x.field_ref(&format!("{p}units.{j}"));
+                x.close("Apply");
+                x.close("ComplexPartialScore");
+                x.close("Attribute");
+            }
+            Condition::Range { at_least, below } => {
+                x.open("Attribute", &[("partialScore", &points)]);
+                let tests: Vec<(&str, f64)> = [("greaterOrEqual", *at_least), ("lessThan", *below)]
+                    .into_iter()
+                    .filter_map(|(op, v)| v.map(|v| (op, v)))
+                    .collect();
+                if tests.len() > 1 {
+                    x.open("CompoundPredicate", &[("booleanOperator", "and")]);
+                }
+                for (op, v) in &tests {
+                    x.empty(
+                        "SimplePredicate",
+                        &[
+                            ("field", &number),
+                            ("operator", op),
+                            ("value", &format!("{v:?}")),
+                        ],
+                    );
+                }
+                if tests.len() > 1 {
+                    x.close("CompoundPredicate");
+                }
+                x.close("Attribute");
+                zero_otherwise(&mut x);
+            }
+            Condition::OneOf { values } => {
+                x.open("Attribute", &[("partialScore", &points)]);
+                if values.len() > 1 {
+                    x.open("CompoundPredicate", &[("booleanOperator", "or")]);
+                }
+                // One `equal` per value rather than a SimpleSetPredicate, whose space-separated
+                // array syntax would need its own quoting.
+                for v in values {
+                    x.empty(
+                        "SimplePredicate",
+                        &[("field", &cell), ("operator", "equal"), ("value", v)],
+                    );
+                }
+                if values.len() > 1 {
+                    x.close("CompoundPredicate");
+                }
+                x.close("Attribute");
+                zero_otherwise(&mut x);
+            }
+            Condition::IsMissing => {
+                x.open("Attribute", &[("partialScore", &points)]);
+                x.empty(
+                    "SimplePredicate",
+                    &[("field", &cell), ("operator", "isMissing")],
+                );
+                x.close("Attribute");
+                zero_otherwise(&mut x);
+            }
+        }
+        x.close("Characteristic");
+    }
+    x.close("Characteristics");
+    x.close("Scorecard");
+    x.close("PMML");
+    Ok(x.out)
+}
+
+/// The last attribute of a characteristic: 0 points when its condition did not hold.
+fn zero_otherwise(x: &mut Xml) {
+    x.open("Attribute", &[("partialScore", "0")]);
+    x.empty("True", &[]);
+    x.close("Attribute");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_every_character() {
+        assert_eq!(
+            escape("O'Reilly \"&\" <x>\n\t"),
+            "O&apos;Reilly &quot;&amp;&quot; &lt;x&gt;&#10;&#9;"
+        );
+        assert!(check_xml("rule name", "bell\u{7}").is_err());
+        assert!(check_xml("rule name", "Straße – ok\n").is_ok());
+    }
+}

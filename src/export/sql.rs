@@ -1,0 +1,592 @@
+//! SQL export: one query over the user's table of leads (or a `CREATE VIEW` of it) that returns
+//! the id column (when the model has one), `score`, `probability` and `mql`, exactly as
+//! `mqlcal score` computes them. Takes a [`Model`], a [`Dialect`] and a table name; gives the
+//! statement as text.
+//!
+//! The query is plain SQL that every offered dialect runs; the dialect only decides how names
+//! and texts are quoted and the few spellings that differ (type names, `BTRIM`, the cast to a
+//! whole number). It works whether the table holds numbers as text (as a CSV load does) or as
+//! numbers. It is built in layers, innermost first, so each cell is read once:
+//!
+//! 1. `mqlcal_trimmed`: every rule column as text, trimmed of Unicode white space;
+//! 2. `mqlcal_cells`: empty cells and the model's placeholders (`Select`) become NULL;
+//! 3. `mqlcal_values`: the cells numeric rules read, cast to double;
+//! 4. `mqlcal_scores`: the score, Σ points × feature, one commented term per rule;
+//! 5. the outer SELECT: probability from the calibration, and the MQL flag.
+//!
+//! Every name and value from the model is quoted by [`Dialect::ident`] and
+//! [`Dialect::string`], and text in comments has its line breaks removed, so no rule name,
+//! column or category can end a literal, a comment or the statement.
+
+use crate::calibrate::Calibration;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::rules::{format_number, Condition};
+
+use super::{check_model_texts, placeholders, rule_columns, Exporter, WHITE_SPACE};
+
+/// Where the query will run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    /// PostgreSQL 12 or later (and engines that speak it).
+    Postgres,
+    /// SQLite 3.35 or later with math functions (as in the sqlite3 shell).
+    Sqlite,
+    /// DuckDB.
+    Duckdb,
+    /// Google BigQuery (GoogleSQL).
+    Bigquery,
+    /// Snowflake.
+    Snowflake,
+}
+
+impl Dialect {
+    pub fn label(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Sqlite => "SQLite",
+            Dialect::Duckdb => "DuckDB",
+            Dialect::Bigquery => "BigQuery",
+            Dialect::Snowflake => "Snowflake",
+        }
+    }
+
+    /// A quoted identifier. SQLite takes backticks: a double-quoted name that matches no column
+    /// silently becomes a text literal there, a backtick-quoted one is an error.
+    pub fn ident(self, name: &str) -> String {
+        match self {
+            Dialect::Postgres | Dialect::Duckdb | Dialect::Snowflake => {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            }
+            Dialect::Sqlite => format!("`{}`", name.replace('`', "``")),
+            Dialect::Bigquery => format!("`{}`", escape_backslashed(name, '`')),
+        }
+    }
+
+    /// A quoted text literal.
+    pub fn string(self, text: &str) -> String {
+        match self {
+            // An E'' literal means the same whatever `standard_conforming_strings` is set to;
+            // a plain one would let a backslash escape the closing quote where it is off.
+            Dialect::Postgres if text.contains('\\') => {
+                format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+            }
+            Dialect::Postgres | Dialect::Sqlite | Dialect::Duckdb => {
+                format!("'{}'", text.replace('\'', "''"))
+            }
+            // Both read backslash escapes inside '…'.
+            Dialect::Bigquery | Dialect::Snowflake => {
+                format!("'{}'", escape_backslashed(text, '\''))
+            }
+        }
+    }
+
+    fn text_type(self) -> &'static str {
+        match self {
+            Dialect::Postgres | Dialect::Sqlite => "TEXT",
+            Dialect::Duckdb | Dialect::Snowflake => "VARCHAR",
+            Dialect::Bigquery => "STRING",
+        }
+    }
+
+    fn double_type(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "DOUBLE PRECISION",
+            Dialect::Sqlite => "REAL",
+            Dialect::Duckdb | Dialect::Snowflake => "DOUBLE",
+            Dialect::Bigquery => "FLOAT64",
+        }
+    }
+
+    /// `expr` without leading and trailing characters from `chars` (a literal).
+    fn trim(self, expr: &str, chars: &str) -> String {
+        match self {
+            // PostgreSQL's TRIM(x, chars) does not exist; BTRIM is its spelling.
+            Dialect::Postgres => format!("BTRIM({expr}, {chars})"),
+            _ => format!("TRIM({expr}, {chars})"),
+        }
+    }
+
+    /// The whole part of a number known to be at least 1, as an integer.
+    fn whole(self, expr: &str) -> String {
+        match self {
+            // SQLite's CAST truncates, which is the floor for positive numbers, and works where
+            // FLOOR() is not compiled in. Elsewhere CAST rounds, so FLOOR comes first.
+            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
+            Dialect::Bigquery => format!("CAST(FLOOR({expr}) AS INT64)"),
+            _ => format!("CAST(FLOOR({expr}) AS BIGINT)"),
+        }
+    }
+
+    /// A double literal that means exactly `x` in every dialect (a bare `0.1` is a DECIMAL in
+    /// PostgreSQL and DuckDB, and comparing a DECIMAL with a double may round).
+    fn double(self, x: f64) -> String {
+        if x.fract() == 0.0 && x.abs() < 9.0e15 {
+            // Integers compare exactly with doubles everywhere.
+            let s = format_number(x);
+            if x < 0.0 {
+                format!("({s})")
+            } else {
+                s
+            }
+        } else {
+            // `{:?}` prints the shortest text that reads back as the same double.
+            format!("CAST({x:?} AS {})", self.double_type())
+        }
+    }
+}
+
+/// Escapes for dialects that read backslash escapes inside quotes: the backslash, the quote,
+/// and control characters (BigQuery rejects a raw line break inside '…').
+fn escape_backslashed(text: &str, quote: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for a `--` comment: line breaks (and other control characters) become spaces, so the
+/// comment cannot end early and let the rest of the text run as SQL.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A table or view name; dots separate schema parts (`analytics.leads` is table `leads` in
+/// schema `analytics`), each part is quoted on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(Vec<String>);
+
+impl std::str::FromStr for TableName {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let parts: Vec<String> = s.split('.').map(str::to_string).collect();
+        if parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!(
+                "'{s}' is not a table name; give `leads`, or `schema.leads` with dots between \
+                 the parts"
+            ));
+        }
+        if s.contains('\0') {
+            return Err("a table name cannot hold a NUL character".into());
+        }
+        Ok(TableName(parts))
+    }
+}
+
+impl TableName {
+    fn quoted(&self, dialect: Dialect) -> String {
+        self.0
+            .iter()
+            .map(|p| dialect.ident(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    fn plain(&self) -> String {
+        self.0.join(".")
+    }
+}
+
+/// The SQL export: a SELECT over `table`, or a `CREATE VIEW view AS SELECT …`.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub dialect: Dialect,
+    pub table: TableName,
+    pub view: Option<TableName>,
+}
+
+/// The output columns, besides the id.
+const OUTPUTS: [&str; 3] = ["score", "probability", "mql"];
+
+impl Exporter for Sql {
+    fn export(&self, model: &Model) -> Result<Vec<u8>> {
+        Ok(self.query(model)?.into_bytes())
+    }
+}
+
+impl Sql {
+    /// The statement, ending in `;` and a line break.
+    pub fn query(&self, model: &Model) -> Result<String> {
+        check_model_texts(model)?;
+        let d = self.dialect;
+        if let Some(id) = &model.id_column {
+            if OUTPUTS.iter().any(|o| o.eq_ignore_ascii_case(id)) {
+                return Err(Error::Export(format!(
+                    "the id column '{id}' has the name of an output column (score, probability, \
+                     mql); rename it in the data and train again with --id"
+                )));
+            }
+        }
+        // Names of the inner layers; unquoted ASCII, and never the id column's name.
+        let mut p = String::from("mqlcal_");
+        if let Some(id) = &model.id_column {
+            while id.to_ascii_lowercase().starts_with(&p) {
+                p.insert(0, 'x');
+            }
+        }
+        let columns = rule_columns(model);
+        let numeric: Vec<bool> = columns
+            .iter()
+            .map(|c| {
+                model
+                    .rules
+                    .iter()
+                    .any(|r| r.column == *c && r.condition.needs_numbers())
+            })
+            .collect();
+        let id: Vec<String> = model.id_column.iter().map(|c| d.ident(c)).collect();
+        let with_id = |mut items: Vec<String>| -> String {
+            let mut all = id.clone();
+            all.append(&mut items);
+            all.join(",\n")
+        };
+        let indent = |text: &str, by: usize| -> String {
+            let pad = " ".repeat(by);
+            text.lines()
+                .map(|l| format!("{pad}{l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+
+        // 1. trimmed text (SQLite also keeps the raw cell: see `values`).
+        let ws = d.white_space();
+        let mut trimmed = Vec::new();
+        for (k, c) in columns.iter().enumerate() {
+            let text = format!("CAST({} AS {})", d.ident(c), d.text_type());
+            trimmed.push(format!("{} AS {p}t{k}", d.trim(&text, &ws)));
+            if d == Dialect::Sqlite && numeric[k] {
+                trimmed.push(format!("{} AS {p}r{k}", d.ident(c)));
+            }
+        }
+        // 2. cells: empty and placeholders are NULL.
+        let mut missing = vec![d.string("")];
+        missing.extend(placeholders(model).iter().map(|s| d.string(s)));
+        let missing = missing.join(", ");
+        let mut cells = Vec::new();
+        for k in 0..columns.len() {
+            cells.push(format!(
+                "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"
+            ));
+            if d == Dialect::Sqlite && numeric[k] {
+                cells.push(format!("{p}r{k}"));
+            }
+        }
+        // 3. numbers for numeric rules.
+        let mut values = Vec::new();
+        for (k, &is_numeric) in numeric.iter().enumerate() {
+            values.push(format!("{p}c{k}"));
+            if !is_numeric {
+                continue;
+            }
+            let number = match d {
+                // A REAL read back from text keeps 15 digits only; take numbers as stored.
+                Dialect::Sqlite => format!(
+                    "CASE WHEN typeof({p}r{k}) IN ('integer', 'real') THEN {p}r{k} \
+                     ELSE CAST({p}c{k} AS REAL) END"
+                ),
+                _ => format!("CAST({p}c{k} AS {})", d.double_type()),
+            };
+            values.push(format!("{number} AS {p}n{k}"));
+        }
+        // 4. the score, one term per rule.
+        let mut terms = Vec::new();
+        for (j, r) in model.rules.iter().enumerate() {
+            let k = columns
+                .iter()
+                .position(|c| *c == r.column)
+                .expect("rule columns are listed");
+            let (cell, num) = (format!("{p}c{k}"), format!("{p}n{k}"));
+            let feature = match &r.condition {
+                Condition::PerUnit { cap: Some(cap) } => {
+                    let cap = cap.floor();
+                    format!(
+                        "CASE WHEN {num} >= {c} THEN {c} WHEN {num} >= 1 THEN {w} ELSE 0 END",
+                        c = d.double(cap),
+                        w = d.whole(&num)
+                    )
+                }
+                Condition::PerUnit { cap: None } => {
+                    format!("CASE WHEN {num} >= 1 THEN {} ELSE 0 END", d.whole(&num))
+                }
+                Condition::Range { at_least, below } => {
+                    let mut tests = Vec::new();
+                    if let Some(a) = at_least {
+                        tests.push(format!("{num} >= {}", d.double(*a)));
+                    }
+                    if let Some(b) = below {
+                        tests.push(format!("{num} < {}", d.double(*b)));
+                    }
+                    format!("CASE WHEN {} THEN 1 ELSE 0 END", tests.join(" AND "))
+                }
+                Condition::OneOf { values } => {
+                    let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
+                    format!(
+                        "CASE WHEN {cell} IN ({}) THEN 1 ELSE 0 END",
+                        list.join(", ")
+                    )
+                }
+                Condition::IsMissing => format!("CASE WHEN {cell} IS NULL THEN 1 ELSE 0 END"),
+            };
+            let points = r.points.0;
+            let points = if points < 0 {
+                format!("({points})")
+            } else {
+                points.to_string()
+            };
+            let op = if j == 0 { "  " } else { "+ " };
+            // `describe` already says "per unit of …" for per-unit rules.
+            let when = if matches!(r.condition, Condition::PerUnit { .. }) {
+                ""
+            } else {
+                "when "
+            };
+            terms.push(format!(
+                "{op}{points} * ({feature})\n  -- {}: {:+} {when}{}",
+                comment(&r.name),
+                r.points.0,
+                comment(&r.condition.describe(&r.column))
+            ));
+        }
+        let score_expr = format!("(\n{}\n) AS {p}score", indent(&terms.join("\n"), 2));
+        // 5. probability and MQL flag (Platt first computes z = a·score + b in a layer).
+        let s = format!("{p}score");
+        let z = format!("{p}z");
+        let mut calibrated = None;
+        let probability = match &model.calibration {
+            Calibration::Platt { a, b } => {
+                calibrated = Some(format!(
+                    "{} * {s} + {} AS {z}",
+                    d.double_raw(*a),
+                    d.double_raw(*b)
+                ));
+                // The branches are Rust's sigmoid's, so the same doubles come out; beyond ±700
+                // the answer is 0 or 1 to within 1e-300, and EXP would overflow in PostgreSQL.
+                format!(
+                    "CASE WHEN {z} > 700 THEN {} WHEN {z} < -700 THEN {}\n  \
+                     WHEN {z} <= 0 THEN 1 / (1 + EXP({z}))\n  \
+                     ELSE EXP(-{z}) / (1 + EXP(-{z})) END",
+                    d.double_raw(0.0),
+                    d.double_raw(1.0),
+                )
+            }
+            Calibration::Isotonic { knots } => {
+                let (x0, y0) = knots[0];
+                let (xn, yn) = knots[knots.len() - 1];
+                let mut arms = vec![
+                    format!("WHEN {s} <= {} THEN {}", d.double_raw(x0), d.double_raw(y0)),
+                    format!("WHEN {s} >= {} THEN {}", d.double_raw(xn), d.double_raw(yn)),
+                ];
+                // Straight lines between knots, written as calibrate.rs computes them.
+                for w in knots.windows(2) {
+                    let ((xa, ya), (xb, yb)) = (w[0], w[1]);
+                    let (xa, ya, xb, yb) = (
+                        d.double_raw(xa),
+                        d.double_raw(ya),
+                        d.double_raw(xb),
+                        d.double_raw(yb),
+                    );
+                    arms.push(format!(
+                        "WHEN {s} <= {xb} THEN {ya} + ({s} - {xa}) / ({xb} - {xa}) * ({yb} - {ya})"
+                    ));
+                }
+                format!("CASE\n  {}\nEND", arms.join("\n  "))
+            }
+        };
+        let threshold = model.threshold.threshold.points;
+        let threshold = if threshold < 0 {
+            format!("({threshold})")
+        } else {
+            threshold.to_string()
+        };
+        let outer = with_id(vec![
+            format!("{s} AS {}", d.ident("score")),
+            format!("{probability} AS {}", d.ident("probability")),
+            format!("{s} >= {threshold} AS {}", d.ident("mql")),
+        ]);
+
+        // Innermost first: each layer selects from the one before.
+        let mut layers = vec![
+            (with_id(trimmed), format!("{p}trimmed")),
+            (with_id(cells), format!("{p}cells")),
+            (with_id(values), format!("{p}values")),
+            (with_id(vec![score_expr]), format!("{p}scores")),
+        ];
+        if let Some(z) = calibrated {
+            layers.push((with_id(vec![s.clone(), z]), format!("{p}odds")));
+        }
+        let mut query = format!(
+            "SELECT\n{}\nFROM {}",
+            indent(&layers[0].0, 2),
+            self.table.quoted(d)
+        );
+        for k in 1..layers.len() {
+            query = format!(
+                "SELECT\n{}\nFROM (\n{}\n) AS {}",
+                indent(&layers[k].0, 2),
+                indent(&query, 2),
+                layers[k - 1].1
+            );
+        }
+        query = format!(
+            "SELECT\n{}\nFROM (\n{}\n) AS {}",
+            indent(&outer, 2),
+            indent(&query, 2),
+            layers[layers.len() - 1].1
+        );
+
+        let mut sql = self.header(model);
+        if let Some(view) = &self.view {
+            sql.push_str(&format!("CREATE VIEW {} AS\n", view.quoted(d)));
+        }
+        sql.push_str(&query);
+        sql.push_str(";\n");
+        Ok(sql)
+    }
+
+    fn header(&self, model: &Model) -> String {
+        let d = self.dialect;
+        let t = &model.training;
+        let th = &model.threshold.threshold;
+        let id = model
+            .id_column
+            .as_deref()
+            .map(|c| format!("{}, ", comment(c)))
+            .unwrap_or_default();
+        let na = placeholders(model);
+        let na = if na.is_empty() {
+            String::new()
+        } else {
+            format!(" and the placeholders {}", comment(&format!("{na:?}")))
+        };
+        let lines = [
+            format!("Lead scores from an mqlcal model, {} dialect.", d.label()),
+            format!(
+                "Model: {} rules, written by {}, trained on {} ({} leads).",
+                model.rules.len(),
+                comment(&model.generator),
+                comment(&t.input),
+                t.rows
+            ),
+            format!(
+                "Reads {} (one row per lead); returns {id}score (points), probability",
+                comment(&self.table.plain())
+            ),
+            format!(
+                "(calibrated probability of conversion) and mql (score >= {}, policy {}).",
+                th.points, th.policy
+            ),
+            format!("Cells are trimmed; empty cells{na} are missing, as in `mqlcal score`."),
+            "Text in a column that numeric rules read must be a number (or missing).".into(),
+            "Written by `mqlcal export`: export again after retraining rather than editing.".into(),
+        ];
+        let mut out = String::new();
+        for l in lines {
+            out.push_str("-- ");
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Dialect {
+    /// The characters `str::trim` removes, as an expression made of visible ASCII (the raw
+    /// characters would be invisible in the file, and a raw carriage return can be lost).
+    fn white_space(self) -> String {
+        let codes = || WHITE_SPACE.iter().map(|&c| c as u32);
+        match self {
+            // E'' reads \u escapes (in a UTF-8 database).
+            Dialect::Postgres => format!(
+                "E'{}'",
+                codes().map(|c| format!("\\u{c:04X}")).collect::<String>()
+            ),
+            Dialect::Bigquery | Dialect::Snowflake => format!(
+                "'{}'",
+                codes().map(|c| format!("\\u{c:04X}")).collect::<String>()
+            ),
+            Dialect::Sqlite => format!(
+                "char({})",
+                codes()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            // DuckDB's E'' knows \t but not \u: one chr() per character.
+            Dialect::Duckdb => codes()
+                .map(|c| format!("chr({c})"))
+                .collect::<Vec<_>>()
+                .join(" || "),
+        }
+    }
+
+    /// A double literal for any finite value, integers included (for arithmetic, where an
+    /// integer literal could make integer division).
+    fn double_raw(self, x: f64) -> String {
+        format!("CAST({x:?} AS {})", self.double_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_cannot_be_escaped_out_of() {
+        assert_eq!(Dialect::Postgres.string("O'Reilly"), "'O''Reilly'");
+        assert_eq!(Dialect::Postgres.string("a\\'b"), "E'a\\\\''b'");
+        assert_eq!(Dialect::Sqlite.ident("a`b"), "`a``b`");
+        assert_eq!(Dialect::Duckdb.ident("se\"lect"), "\"se\"\"lect\"");
+        assert_eq!(Dialect::Bigquery.string("it's\\\n"), "'it\\'s\\\\\\n'");
+        assert_eq!(Dialect::Bigquery.ident("a`b"), "`a\\`b`");
+        assert_eq!(
+            Dialect::Snowflake.string("x\\' OR 1=1"),
+            "'x\\\\\\' OR 1=1'"
+        );
+        assert_eq!(comment("a\nDROP TABLE x;\r--"), "a DROP TABLE x; --");
+    }
+
+    #[test]
+    fn doubles_read_back_exactly() {
+        let d = Dialect::Postgres;
+        assert_eq!(d.double(100.0), "100");
+        assert_eq!(d.double(-7.0), "(-7)");
+        assert_eq!(d.double(0.1), "CAST(0.1 AS DOUBLE PRECISION)");
+        assert_eq!(d.double_raw(1e-300), "CAST(1e-300 AS DOUBLE PRECISION)");
+        for x in [0.1, 1.0 / 3.0, 99.99999999999999, -2.5e-8] {
+            let text = format!("{x:?}");
+            assert_eq!(text.parse::<f64>().unwrap(), x);
+        }
+    }
+
+    #[test]
+    fn table_names_split_on_dots_and_refuse_empty_parts() {
+        let t: TableName = "analytics.leads".parse().unwrap();
+        assert_eq!(t.quoted(Dialect::Postgres), "\"analytics\".\"leads\"");
+        assert_eq!(t.quoted(Dialect::Bigquery), "`analytics`.`leads`");
+        assert!("leads.".parse::<TableName>().is_err());
+        assert!("".parse::<TableName>().is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! The model file: its JSON Schema (`schema/model-v1.schema.json`) describes the committed model
+//! and freshly trained ones exactly (every object closed, so a field added to the writer but
+//! not to the schema fails here), and damaged or foreign files are clear errors, never panics.
+
+use mqlcal::model::Model;
+use serde_json::Value;
+
+use crate::{repo, stderr, Workdir};
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo().join("schema/model-v1.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema")
+}
+
+fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn read(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_committed_and_freshly_trained_models_match_the_schema() {
+    let v = schema();
+    let committed = read(&repo().join("models/lead-model.json"));
+    assert_eq!(errors(&v, &committed), Vec::<String>::new());
+
+    // Every calibration, every threshold policy, rules from a file and proposed ones.
+    let wd = Workdir::new();
+    wd.synth("leads.csv", 3000, 21);
+    let runs: [(&str, &[&str]); 4] = [
+        ("platt.json", &["--threshold", "value:5000:150"]),
+        (
+            "isotonic.json",
+            &["--calibration", "isotonic", "--threshold", "points:40"],
+        ),
+        ("precision.json", &["--threshold", "precision:0.3"]),
+        ("recall.json", &["--threshold", "recall:0.8"]),
+    ];
+    for (out, extra) in runs {
+        wd.train_bundled("leads.csv", out, extra);
+        let doc = read(&wd.path(out));
+        assert_eq!(errors(&v, &doc), Vec::<String>::new(), "{out}");
+    }
+    wd.cmd()
+        .args(["train", "--data", "leads.csv", "--target", "converted"])
+        .args([
+            "--id",
+            "lead_id",
+            "--na",
+            "unknown",
+            "--exclude",
+            "created_at",
+        ])
+        .args(["--out", "proposed.json"])
+        .assert()
+        .success();
+    let doc = read(&wd.path("proposed.json"));
+    assert_eq!(doc["training"]["rules_source"], "proposed");
+    assert_eq!(errors(&v, &doc), Vec::<String>::new());
+}
+
+#[test]
+fn the_schema_rejects_what_mqlcal_rejects() {
+    let v = schema();
+    let good = read(&repo().join("models/lead-model.json"));
+    let bad = |edit: &dyn Fn(&mut Value)| {
+        let mut doc = good.clone();
+        edit(&mut doc);
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(Model::from_json(&text).is_err(), "mqlcal accepts it");
+        assert!(!errors(&v, &doc).is_empty(), "the schema accepts it");
+    };
+    bad(&|d| d["schema_version"] = 2.into());
+    bad(&|d| d["rules"][0]["condition"]["kind"] = "sigmoid".into());
+    bad(&|d| d["rules"][0]["condition"]["cap"] = 0.5.into());
+    bad(&|d| d["rules"][0]["colour"] = "red".into());
+    bad(&|d| d["rules"] = Value::Array(vec![]));
+    bad(&|d| d["rules"][2]["condition"] = serde_json::json!({"kind": "range"}));
+    bad(&|d| d["rules"][6]["condition"]["values"] = Value::Array(vec![]));
+    bad(&|d| d["rules"][0]["points"] = 5_000_000_000i64.into());
+    bad(&|d| d["calibration"] = serde_json::json!({"method": "platt", "a": 0.1, "b": 1.0}));
+    bad(&|d| d["calibration"] = serde_json::json!({"method": "isotonic", "knots": [[0, 1.5]]}));
+    bad(&|d| {
+        d.as_object_mut().unwrap().remove("threshold");
+    });
+}
+
+/// `mqlcal inspect` and `mqlcal export` on a damaged file: exit 1, the file named, the
+/// message given, no panic.
+fn refused(name: &str, text: &str, needle: &str) {
+    let wd = Workdir::new();
+    wd.write(name, text);
+    for args in [
+        vec!["inspect", "--model", name],
+        vec![
+            "export", "--model", name, "--format", "pmml", "--out", "m.pmml",
+        ],
+    ] {
+        let out = wd.cmd().args(&args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
+    }
+    assert!(!wd.path("m.pmml").exists());
+}
+
+#[test]
+fn damaged_and_foreign_model_files_are_clear_errors() {
+    let good = std::fs::read_to_string(repo().join("models/lead-model.json")).unwrap();
+    refused(
+        "truncated.json",
+        &good[..good.len() * 2 / 3],
+        "the file looks truncated",
+    );
+    refused("empty.json", "", "is empty");
+    refused(
+        "future.json",
+        &good.replace("\"schema_version\": 1", "\"schema_version\": 2"),
+        "schema_version 2 is not supported",
+    );
+    refused(
+        "text-version.json",
+        &good.replace("\"schema_version\": 1", "\"schema_version\": \"1\""),
+        "not a whole number",
+    );
+    refused(
+        "kind.json",
+        &good.replacen("\"kind\": \"per_unit\"", "\"kind\": \"sigmoid\"", 1),
+        "at `rules[0].condition.kind`: unknown variant `sigmoid`",
+    );
+    refused(
+        "method.json",
+        &good.replace("\"method\": \"platt\"", "\"method\": \"beta\""),
+        "unknown variant `beta`",
+    );
+    refused(
+        "nan.json",
+        &good.replace("\"weight\": 0.3457114900003908", "\"weight\": NaN"),
+        "not finite (NaN, Infinity or too large) at line 18",
+    );
+    refused(
+        "infinite.json",
+        &good.replace("\"a\": -0.034364478372212855", "\"a\": -1e999"),
+        "not finite",
+    );
+    refused(
+        "missing.json",
+        &good.replace("\"target\": \"converted\",", ""),
+        "missing field `target`",
+    );
+    refused(
+        "huge-points.json",
+        &good.replace("\"points\": 10,", "\"points\": 9000000000000000000,"),
+        "at most 1000000000",
+    );
+    refused("not-json.json", "<PMML version=\"4.4\"/>", "not valid JSON");
+    refused("array.json", "[1, 2, 3]", "no schema_version");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    refused("deep.json", &deep, "not valid JSON");
+}
+
+#[test]
+fn no_truncation_of_a_model_file_panics() {
+    let good = std::fs::read_to_string(repo().join("models/lead-model.json")).unwrap();
+    let mut cut = 0;
+    // Every cut that loses more than the final line break.
+    let whole = good.trim_end().len();
+    for end in (0..whole).filter(|&i| good.is_char_boundary(i)) {
+        let result = std::panic::catch_unwind(|| Model::from_json(&good[..end]));
+        match result {
+            Ok(Ok(_)) => panic!("a file cut at byte {end} loads"),
+            Ok(Err(message)) => assert!(!message.is_empty()),
+            Err(_) => panic!("a file cut at byte {end} panics"),
+        }
+        cut += 1;
+    }
+    assert!(cut > 1000);
+}
+
+#[test]
+fn loading_a_model_runs_nothing_in_it() {
+    // Text that would run if anything evaluated it (a shell, a template, SQL) stays text.
+    let wd = Workdir::new();
+    let good = std::fs::read_to_string(repo().join("models/lead-model.json")).unwrap();
+    let payload = "$(touch pwned) `touch pwned` {{7*7}} '; DROP TABLE leads; --";
+    let text = good.replace("Budget confirmed", payload);
+    wd.write("m.json", &text);
+    let model = Model::load(&wd.path("m.json")).unwrap();
+    assert!(model.rules.iter().any(|r| r.name == payload));
+    for format in ["pmml", "points-sheet"] {
+        wd.cmd()
+            .args(["export", "--model", "m.json", "--format", format])
+            .args(["--out", &format!("out.{format}")])
+            .assert()
+            .success();
+    }
+    wd.cmd()
+        .args([
+            "export",
+            "--model",
+            "m.json",
+            "--format",
+            "sql",
+            "--dialect",
+            "sqlite",
+        ])
+        .args(["--table", "leads", "--out", "out.sql"])
+        .assert()
+        .success();
+    wd.cmd()
+        .args(["inspect", "--model", "m.json"])
+        .assert()
+        .success();
+    assert!(!wd.path("pwned").exists());
+    // In the SQL the name is only ever in a comment.
+    let sql = std::fs::read_to_string(wd.path("out.sql")).unwrap();
+    for line in sql.lines().filter(|l| l.contains("DROP TABLE")) {
+        assert!(line.trim_start().starts_with("--"), "{line}");
+    }
+}
