@@ -214,6 +214,19 @@ fn example_model() -> Model {
     Model::load(&repo().join("models/lead-model.json")).unwrap()
 }
 
+/// Hand-built rules have no training leads: one single-bin drift profile per rule keeps the model
+/// file valid (the loader checks one profile entry per rule).
+fn profile_per_rule(model: &mut Model) {
+    model.profile.rules = model
+        .rules
+        .iter()
+        .map(|_| mqlcal::profile::Histogram {
+            lower: vec![0.0],
+            shares: vec![1.0],
+        })
+        .collect();
+}
+
 fn rule(name: &str, column: &str, condition: Condition, points: i64) -> ModelRule {
     ModelRule {
         name: name.into(),
@@ -286,6 +299,7 @@ fn edge(wd: &Workdir) -> Case {
         ),
         rule("Industry not given", "industry", Condition::IsMissing, -5),
     ]);
+    profile_per_rule(&mut model);
     let columns = [
         "lead_id",
         "pricing_page_visits",
@@ -455,6 +469,7 @@ fn nasty(wd: &Workdir) -> Case {
         ],
     };
     model.threshold.threshold.points = 30;
+    profile_per_rule(&mut model);
     let columns = [
         "lead id",
         "select",
@@ -683,8 +698,7 @@ fn sqlite_names_a_missing_column_instead_of_reading_its_name() {
     db.execute("CREATE TABLE leads (lead_id TEXT)", []).unwrap();
     let err = db
         .prepare(&sql(&case, Dialect::Sqlite, "leads", None))
-        .err()
-        .expect("a missing column is an error");
+        .expect_err("a missing column is an error");
     assert!(err.to_string().contains("no such column"), "{err}");
 }
 
