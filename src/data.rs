@@ -84,6 +84,12 @@ impl Table {
             }
         }
         .map_err(|e| Error::data(path, format!("cannot parse the file: {e}")))?;
+        tracing::info!(
+            rows = df.height(),
+            columns = df.width(),
+            "read {}",
+            path.display()
+        );
         Table::from_frame(path, df, sha256, options)
     }
 

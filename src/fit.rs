@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 /// Log-odds weights: `logit P(convert) = intercept + Σ coef[j] · feature[j]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +194,7 @@ pub fn search_alpha(
     folds: &[usize],
     k: usize,
     alphas: &[f64],
+    progress: &dyn Progress,
 ) -> Result<Search> {
     let mut alphas = alphas.to_vec();
     alphas.sort_by(|a, b| b.total_cmp(a));
@@ -214,6 +216,8 @@ pub fn search_alpha(
     let mut best: Option<(f64, f64, Vec<Weights>)> = None;
     let mut previous: Vec<Option<Weights>> = vec![None; k];
     let mut rises = 0;
+    // The total is the whole grid; the search usually stops earlier.
+    progress.begin("cross-validation", Some((alphas.len() * k) as u64));
     for alpha in alphas {
         let fitted: Vec<Result<(f64, Weights)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = splits
@@ -232,6 +236,7 @@ pub fn search_alpha(
                                 crate::metrics::log_loss_one(sigmoid(w.logit(x.row(i))), y[i])
                             })
                             .sum();
+                        progress.advance(1);
                         Ok((loss, w))
                     })
                 })
@@ -243,6 +248,7 @@ pub fn search_alpha(
         });
         let fitted: Vec<(f64, Weights)> = fitted.into_iter().collect::<Result<_>>()?;
         let loss = fitted.iter().map(|(l, _)| l).sum::<f64>() / y.len() as f64;
+        tracing::debug!(alpha, cv_log_loss = loss, "penalty tried on {k} folds");
         previous = fitted.iter().map(|(_, w)| Some(w.clone())).collect();
         table.push(AlphaScore {
             alpha,
@@ -259,6 +265,7 @@ pub fn search_alpha(
             break;
         }
     }
+    progress.end();
     let (alpha, _, fold_weights) =
         best.ok_or_else(|| Error::Fit("no regularisation strengths to try".into()))?;
     Ok(Search {
@@ -280,7 +287,9 @@ pub fn bootstrap_points(
     scale: crate::points::PointsScale,
     resamples: usize,
     seed: u64,
+    progress: &dyn Progress,
 ) -> Result<Vec<(i64, i64)>> {
+    progress.begin("bootstrap refits", Some(resamples as u64));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let fits: Vec<Result<Vec<i64>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -300,6 +309,7 @@ pub fn bootstrap_points(
                                 &yb,
                                 Some(start),
                             )?;
+                            progress.advance(1);
                             Ok((b, w.coef.iter().map(|&c| scale.points(c).0).collect()))
                         })
                         .collect::<Vec<Result<(usize, Vec<i64>)>>>()
@@ -313,6 +323,7 @@ pub fn bootstrap_points(
         all.sort_by_key(|r| r.as_ref().map_or(0, |(b, _)| *b));
         all.into_iter().map(|r| r.map(|(_, p)| p)).collect()
     });
+    progress.end();
     let fits: Vec<Vec<i64>> = fits.into_iter().collect::<Result<_>>()?;
     if fits.is_empty() {
         return Ok(start

@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod model;
 pub mod points;
 pub mod profile;
+pub mod progress;
 #[cfg(feature = "data")]
 pub mod report;
 pub mod rules;

@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::model::{Model, ModelRule, ModelThreshold, Training, SCHEMA_VERSION};
 use crate::points::{Points, PointsScale};
 use crate::profile::{Histogram, Profile};
+use crate::progress::Progress;
 use crate::rules::auto::{self, AutoRulesParams};
 use crate::rules::{features::rule_features, Rule, RulesFile};
 use crate::threshold::{self, Funnel, Policy};
@@ -101,6 +102,11 @@ pub struct Trained {
 
 /// Trains a model on `table`.
 pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
+    train_with(table, params, &crate::progress::Silent)
+}
+
+/// [`train`], reporting the long steps to `progress`.
+pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) -> Result<Trained> {
     params.check()?;
     let y = outcomes(table, &params.target)?;
     let mut notes = table.notes.clone();
@@ -114,7 +120,13 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
     warnings.extend(never_firing(&rules, x.view()));
 
     let folds = fit::stratified_folds(&y, params.folds, params.seed);
-    let search = fit::search_alpha(x.view(), &y, &folds, params.folds, &params.alphas)?;
+    tracing::info!(
+        leads = y.len(),
+        rules = rules.len(),
+        "rule features built; searching the penalty"
+    );
+    let search = fit::search_alpha(x.view(), &y, &folds, params.folds, &params.alphas, progress)?;
+    tracing::info!(alpha = search.alpha, "penalty chosen; final fit");
     warnings.extend(alpha_at_edge(search.alpha, &params.alphas));
     let start = fit::mean_weights(&search.fold_weights);
     let weights = LogisticFit::new(search.alpha).fit_from(x.view(), &y, start.as_ref())?;
@@ -139,6 +151,7 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
         .map(|&w| params.scale.points(w))
         .collect();
 
+    tracing::info!("calibrating and choosing the threshold on out-of-fold scores");
     let calibration = Calibration::fit(params.calibration, &oof_scores, &y)?;
     let threshold = threshold::choose(params.policy, &oof_scores, &y)?;
     let funnel = Funnel::at(threshold.points, &oof_scores, &y);

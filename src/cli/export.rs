@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::say;
 use mqlcal::export::sql::TableName;
 use mqlcal::export::{Dialect, Exporter, Format, Pmml, PointsSheet, Sql};
 use mqlcal::model::Model;
@@ -83,11 +84,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let bytes = exporter.export(&model)?;
     mqlcal::atomic::write_bytes(&args.out, &bytes, args.force)?;
-    println!(
+    say!(
         "wrote {} ({what}: {} rules, MQL at {} points)",
         args.out.display(),
         model.rules.len(),
         model.threshold.threshold.points
     );
-    Ok(())
+    super::ui::summary(&serde_json::json!({
+        "out": args.out,
+        "format": what,
+        "rules": model.rules.len(),
+        "threshold": model.threshold.threshold.points,
+    }))
 }

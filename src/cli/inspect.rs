@@ -5,6 +5,7 @@ use mqlcal::model::Model;
 use mqlcal::threshold::{HEALTHY_MQL_RATE, TYPICAL_MQL_TO_SQL};
 
 use super::pct;
+use crate::say;
 
 /// Show a model file readably: the points table, the threshold and what it implies.
 ///
@@ -16,16 +17,41 @@ pub struct Args {
     model: PathBuf,
 }
 
+/// `--json`: the model's facts without its drift profile and calibration tables.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    model: &'a std::path::Path,
+    generator: &'a str,
+    schema_version: u32,
+    training: &'a mqlcal::model::Training,
+    points: Vec<super::train::RulePoints<'a>>,
+    threshold: &'a mqlcal::model::ModelThreshold,
+    metrics: &'a mqlcal::metrics::Metrics,
+    warnings: &'a [String],
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
+    if super::ui::json() {
+        return super::ui::summary(&Summary {
+            model: &args.model,
+            generator: &model.generator,
+            schema_version: model.schema_version,
+            training: &model.training,
+            points: super::train::rule_points(&model),
+            threshold: &model.threshold,
+            metrics: &model.metrics,
+            warnings: &model.warnings,
+        });
+    }
     let t = &model.training;
-    println!(
+    say!(
         "model {} ({}, schema {})",
         args.model.display(),
         model.generator,
         model.schema_version
     );
-    println!(
+    say!(
         "trained on {} ({} leads, {} converted), rules {}, alpha {}, seed {}",
         t.input,
         t.rows,
@@ -39,33 +65,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print_metrics(&model);
     match &model.calibration {
         Calibration::Platt { a, b } => {
-            println!("calibration: Platt, probability = 1 / (1 + exp({a:.6} * score + {b:.6}))")
+            say!("calibration: Platt, probability = 1 / (1 + exp({a:.6} * score + {b:.6}))")
         }
         Calibration::Isotonic { knots } => {
-            println!("calibration: isotonic, {} knots", knots.len())
+            say!("calibration: isotonic, {} knots", knots.len())
         }
     }
     for w in &model.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
     Ok(())
 }
 
 /// The points table, largest points first.
 pub fn print_points(model: &Model) {
-    println!(
+    say!(
         "\npoints ({} points double the odds of conversion):",
         model.scale.points_to_double_odds
     );
-    println!(
+    say!(
         "  {:>6}  {:>7}  {:>9}  rule",
-        "points", "leads", "converted"
+        "points",
+        "leads",
+        "converted"
     );
     let mut order: Vec<usize> = (0..model.rules.len()).collect();
     order.sort_by(|&a, &b| model.rules[b].points.cmp(&model.rules[a].points));
     for j in order {
         let r = &model.rules[j];
-        println!(
+        say!(
             "  {:>6}  {:>7}  {:>9}  {}  [{}]",
             r.points.to_string(),
             pct(r.support),
@@ -80,23 +108,24 @@ pub fn print_points(model: &Model) {
 pub fn print_threshold(model: &Model) {
     let th = &model.threshold;
     let f = &th.out_of_fold;
-    println!(
+    say!(
         "\nMQL threshold: {} points (policy {})",
-        th.threshold.points, th.threshold.policy
+        th.threshold.points,
+        th.threshold.policy
     );
-    println!(
+    say!(
         "  lead→MQL rate          {:>6}  (healthy: {:.0}–{:.0}%)",
         pct(f.lead_to_mql_rate),
         100.0 * HEALTHY_MQL_RATE.0,
         100.0 * HEALTHY_MQL_RATE.1
     );
-    println!(
+    say!(
         "  MQL→opportunity rate   {:>6}  (typical MQL→SQL: {:.0}–{:.0}%)",
         pct(f.mql_to_opportunity_rate),
         100.0 * TYPICAL_MQL_TO_SQL.0,
         100.0 * TYPICAL_MQL_TO_SQL.1
     );
-    println!(
+    say!(
         "  conversions captured   {:>6}  ({} of {} conversions, {} MQLs of {} leads)",
         pct(f.conversions_captured),
         f.mqls_converted,
@@ -108,9 +137,12 @@ pub fn print_threshold(model: &Model) {
 
 pub fn print_metrics(model: &Model) {
     let m = &model.metrics;
-    println!(
+    say!(
         "\nout-of-fold metrics: ROC AUC {:.3}, log loss {:.4}, Brier {:.4}, calibration error \
          (ECE) {:.4}",
-        m.roc_auc, m.log_loss, m.brier, m.ece
+        m.roc_auc,
+        m.log_loss,
+        m.brier,
+        m.ece
     );
 }

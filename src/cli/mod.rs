@@ -3,12 +3,15 @@
 
 use clap::{Parser, Subcommand};
 
+mod completions;
 mod export;
 mod inspect;
+mod man;
 mod report;
 mod score;
 mod synth;
 mod train;
+pub mod ui;
 
 /// Learn lead-scoring points and a calibrated MQL threshold from real sales outcomes.
 ///
@@ -20,10 +23,25 @@ mod train;
 ///   mqlcal report --model models/lead-model.json --data holdout.csv --out reports/2026-11/
 ///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
 #[derive(Debug, Parser)]
-#[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "mqlcal", version = version(), about, long_about, verbatim_doc_comment)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: ui::Global,
+}
+
+/// `--version`: the tool's version and the model file schema it reads and writes, which is
+/// what decides whether a model file from elsewhere will load.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} (model file schema {})",
+            env!("CARGO_PKG_VERSION"),
+            mqlcal::model::SCHEMA_VERSION
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,16 +52,22 @@ enum Command {
     Report(report::Args),
     Synth(synth::Args),
     Export(export::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    ui::setup(&cli.global);
+    let bars = ui::Bars::new(&cli.global);
     match cli.command {
-        Command::Train(args) => train::run(args),
-        Command::Score(args) => score::run(args),
+        Command::Train(args) => train::run(args, &bars),
+        Command::Score(args) => score::run(args, &bars),
         Command::Inspect(args) => inspect::run(args),
-        Command::Report(args) => report::run(args),
+        Command::Report(args) => report::run(args, &bars),
         Command::Synth(args) => synth::run(args),
         Command::Export(args) => export::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

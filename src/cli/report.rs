@@ -71,6 +71,7 @@ pub fn intervals(
     x: ArrayView2<f64>,
     y: &[bool],
     resamples: usize,
+    progress: &dyn mqlcal::progress::Progress,
 ) -> anyhow::Result<Option<numbers::RuleIntervals>> {
     if resamples == 0 {
         return Ok(None);
@@ -88,6 +89,7 @@ pub fn intervals(
         model.scale,
         resamples,
         model.training.seed,
+        progress,
     )?;
     Ok(Some(numbers::RuleIntervals {
         resamples,
@@ -101,7 +103,7 @@ pub fn model_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     report::check_out(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
     let mut na = model.training.na.clone();
@@ -110,14 +112,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         na,
         exclude: Vec::new(),
     };
-    let table = Table::load(&args.data, &load)?;
+    let table = bars.spin(&format!("reading {}", args.data.display()), || {
+        Table::load(&args.data, &load)
+    })?;
     let scored = ScoredTable::score(&model, &table, &args.options.dates())?;
     let intervals = match &args.train_data {
         Some(path) => {
-            let train = Table::load(path, &load)?;
+            let train = bars.spin(&format!("reading {}", path.display()), || {
+                Table::load(path, &load)
+            })?;
             let x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
             let y = train.outcomes(&model.target)?;
-            intervals(&model, x.view(), &y, args.options.bootstrap)?
+            intervals(&model, x.view(), &y, args.options.bootstrap, bars)?
         }
         None => None,
     };
@@ -125,13 +131,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let n = numbers::compute(&model, &scored.view(), source, intervals);
     report::write(&args.out, args.force, &model_name(&args.model), &n)?;
     print_summary(&args.out, &n);
-    Ok(())
+    super::ui::summary(&Summary {
+        out: &args.out,
+        numbers: &n,
+    })
+}
+
+/// `--json`: where the report is and every number in it (as in its metrics.json).
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    out: &'a Path,
+    #[serde(flatten)]
+    numbers: &'a numbers::ReportNumbers,
 }
 
 pub fn print_summary(out: &Path, n: &numbers::ReportNumbers) {
-    println!(
+    crate::say!(
         "report on {} ({} leads): ROC AUC {:.3}, calibration error {:.4}, score PSI {:.3}",
-        n.source, n.funnel.leads, n.metrics.roc_auc, n.metrics.ece, n.score_psi
+        n.source,
+        n.funnel.leads,
+        n.metrics.roc_auc,
+        n.metrics.ece,
+        n.score_psi
     );
     for d in n.drift.iter().filter(|d| d.flagged) {
         eprintln!(
@@ -141,5 +162,5 @@ pub fn print_summary(out: &Path, n: &numbers::ReportNumbers) {
             numbers::PSI_FLAG
         );
     }
-    println!("report written to {}", out.join("index.html").display());
+    crate::say!("report written to {}", out.join("index.html").display());
 }

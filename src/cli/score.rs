@@ -5,7 +5,9 @@ use mqlcal::model::Model;
 use mqlcal::train::score_table;
 use polars::prelude::*;
 
+use super::ui::Bars;
 use super::warn_all;
+use crate::say;
 
 /// Score new leads with a model file: score, calibrated probability, MQL flag and reasons.
 ///
@@ -36,19 +38,30 @@ pub struct Args {
     na: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// `--json`: counts a scheduler can check before passing the file on.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    out: &'a std::path::Path,
+    leads: usize,
+    mqls: usize,
+    lead_to_mql_rate: f64,
+    threshold: i64,
+    notes: &'a [String],
+}
+
+pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
     let mut na = model.training.na.clone();
     na.extend(args.na.iter().cloned());
-    let table = Table::load(
-        &args.data,
-        &LoadOptions {
-            na,
-            exclude: Vec::new(),
-        },
-    )?;
-    let scored = score_table(&model, &table)?;
+    let load = LoadOptions {
+        na,
+        exclude: Vec::new(),
+    };
+    let table = bars.spin(&format!("reading {}", args.data.display()), || {
+        Table::load(&args.data, &load)
+    })?;
+    let scored = bars.spin("scoring", || score_table(&model, &table))?;
     let mut columns = Vec::new();
     if let Some(id) = &model.id_column {
         if !table.has_column(id) {
@@ -82,16 +95,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .collect::<Vec<String>>(),
     ));
     let mut df = DataFrame::new(columns)?;
-    write_frame(&mut df, &args.out, args.force)?;
+    bars.spin(&format!("writing {}", args.out.display()), || {
+        write_frame(&mut df, &args.out, args.force)
+    })?;
     let mqls = scored.iter().filter(|s| s.mql).count();
+    let rate = mqls as f64 / scored.len() as f64;
     warn_all(&table.notes);
-    println!(
+    say!(
         "scored {} leads: {} MQLs ({}) at threshold {} points; written to {}",
         scored.len(),
         mqls,
-        super::pct(mqls as f64 / scored.len() as f64),
+        super::pct(rate),
         model.threshold.threshold.points,
         args.out.display()
     );
-    Ok(())
+    super::ui::summary(&Summary {
+        out: &args.out,
+        leads: scored.len(),
+        mqls,
+        lead_to_mql_rate: rate,
+        threshold: model.threshold.threshold.points,
+        notes: &table.notes,
+    })
 }

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::say;
 use mqlcal::data::write_frame;
 use mqlcal::synth::{generate, truth, SynthParams, DEFAULT_INTERCEPT};
 
@@ -43,15 +44,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .column("converted")?
         .as_materialized_series()
         .sum::<i64>()?;
-    println!(
+    say!(
         "wrote {} leads ({} converted) to {}",
         args.rows,
         converted,
         args.out.display()
     );
-    println!("true points (20 points double the odds):");
-    for (rule, w) in rules.iter().zip(weights) {
-        println!("  {:>5}  {}", scale.points(w).to_string(), rule.name);
+    say!("true points (20 points double the odds):");
+    for (rule, w) in rules.iter().zip(&weights) {
+        say!("  {:>5}  {}", scale.points(*w).to_string(), rule.name);
     }
-    Ok(())
+    let truth: Vec<serde_json::Value> = rules
+        .iter()
+        .zip(&weights)
+        .map(
+            |(r, &w)| serde_json::json!({"rule": r.name, "weight": w, "points": scale.points(w).0}),
+        )
+        .collect();
+    super::ui::summary(&serde_json::json!({
+        "out": args.out,
+        "leads": args.rows,
+        "converted": converted,
+        "true_rules": truth,
+    }))
 }

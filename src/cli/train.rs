@@ -6,9 +6,12 @@ use mqlcal::data::{LoadOptions, Table};
 use mqlcal::points::PointsScale;
 use mqlcal::rules::RulesFile;
 use mqlcal::threshold::Policy;
-use mqlcal::train::{train, TrainParams};
+use mqlcal::train::{train_with, TrainParams};
+use serde::Serialize;
 
+use super::ui::Bars;
 use super::{pct, warn_all};
+use crate::say;
 
 /// Learn the points of each scoring rule, the calibration and the MQL threshold.
 ///
@@ -83,7 +86,37 @@ pub struct Args {
     report_options: super::report::ReportOptions,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// `--json`: what a scheduler needs to decide what to do next.
+#[derive(Serialize)]
+struct Summary<'a> {
+    model: &'a std::path::Path,
+    rules_written: Option<&'a std::path::Path>,
+    report: Option<&'a std::path::Path>,
+    training: &'a mqlcal::model::Training,
+    threshold: &'a mqlcal::model::ModelThreshold,
+    metrics: &'a mqlcal::metrics::Metrics,
+    points: Vec<RulePoints<'a>>,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+pub(crate) struct RulePoints<'a> {
+    pub name: &'a str,
+    pub points: i64,
+}
+
+pub(crate) fn rule_points(model: &mqlcal::model::Model) -> Vec<RulePoints<'_>> {
+    model
+        .rules
+        .iter()
+        .map(|r| RulePoints {
+            name: &r.name,
+            points: r.points.0,
+        })
+        .collect()
+}
+
+pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     // Outputs are checked before any work, so a long run never ends in "file exists".
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     if let Some(path) = &args.write_rules {
@@ -111,7 +144,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         na: args.na.clone(),
         exclude: exclude.clone(),
     };
-    let table = Table::load(&args.data, &load)?;
+    let table = bars.spin(&format!("reading {}", args.data.display()), || {
+        Table::load(&args.data, &load)
+    })?;
 
     let mut params = TrainParams::new(target);
     params.id = id;
@@ -135,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     params.na = load.na.clone();
     params.exclude = exclude;
 
-    let trained = train(&table, &params)?;
+    let trained = train_with(&table, &params, bars)?;
     let model = &trained.model;
     model.save(&args.out, args.force)?;
     if let Some(path) = &args.write_rules {
@@ -158,14 +193,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("mqlcal: note: {note}");
     }
     let t = &model.training;
-    println!(
+    say!(
         "trained on {} leads from {} ({} converted, {})",
         t.rows,
         t.input,
         t.conversions,
         pct(t.conversion_rate)
     );
-    println!(
+    say!(
         "rules: {} ({}); penalty alpha = {} chosen by {}-fold cross-validated log loss",
         model.rules.len(),
         t.rules_source,
@@ -177,13 +212,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     super::inspect::print_metrics(model);
     warn_all(&model.warnings);
     if let Some(dir) = &args.report {
-        write_report(&args, &table, &trained, dir)?;
+        write_report(&args, &table, &trained, dir, bars)?;
     }
-    println!("model written to {}", args.out.display());
+    say!("model written to {}", args.out.display());
     if let Some(path) = &args.write_rules {
-        println!("rules written to {}", path.display());
+        say!("rules written to {}", path.display());
     }
-    Ok(())
+    super::ui::summary(&Summary {
+        model: &args.out,
+        rules_written: args.write_rules.as_deref(),
+        report: args.report.as_deref(),
+        training: &model.training,
+        threshold: &model.threshold,
+        metrics: &model.metrics,
+        points: rule_points(model),
+        warnings: &model.warnings,
+    })
 }
 
 /// The diagnostics report on the out-of-fold scores of training.
@@ -192,6 +236,7 @@ fn write_report(
     table: &Table,
     trained: &mqlcal::train::Trained,
     dir: &std::path::Path,
+    bars: &Bars,
 ) -> anyhow::Result<()> {
     let model = &trained.model;
     let probabilities: Vec<f64> = trained
@@ -212,6 +257,7 @@ fn write_report(
         trained.features.view(),
         &trained.outcomes,
         args.report_options.bootstrap,
+        bars,
     )?;
     let n = mqlcal::report::numbers::compute(
         model,

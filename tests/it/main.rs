@@ -8,6 +8,7 @@ mod model_file;
 mod recovery;
 mod report;
 mod score;
+mod workbench;
 mod xeducation;
 
 use std::path::{Path, PathBuf};
