@@ -277,72 +277,85 @@ pub fn search_alpha(
 
 /// Uncertainty of the points: refits on `resamples` bootstrap samples of the leads (drawn with
 /// replacement; resample `b` is seeded by `seed` and `b`, so threads do not change results) at
-/// strength `alpha`, each starting from `start`. Returns per rule the 5th and 95th percentile
-/// of its points: a 90% interval.
-pub fn bootstrap_points(
-    x: ArrayView2<f64>,
-    y: &[bool],
-    alpha: f64,
-    start: &Weights,
-    scale: crate::points::PointsScale,
-    resamples: usize,
-    seed: u64,
-    progress: &dyn Progress,
-) -> Result<Vec<(i64, i64)>> {
-    progress.begin("bootstrap refits", Some(resamples as u64));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let fits: Vec<Result<Vec<i64>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..resamples)
-                        .step_by(threads)
-                        .map(|b| {
-                            let mut rng = ChaCha8Rng::seed_from_u64(
-                                seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                            );
-                            let rows: Vec<usize> =
-                                (0..y.len()).map(|_| rng.gen_range(0..y.len())).collect();
-                            let yb: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
-                            let w = LogisticFit::new(alpha).fit_from(
-                                take_rows(x, &rows).view(),
-                                &yb,
-                                Some(start),
-                            )?;
-                            progress.advance(1);
-                            Ok((b, w.coef.iter().map(|&c| scale.points(c).0).collect()))
-                        })
-                        .collect::<Vec<Result<(usize, Vec<i64>)>>>()
+/// strength `alpha`, each starting from the final fit.
+#[derive(Debug, Clone, Copy)]
+pub struct Bootstrap {
+    pub alpha: f64,
+    pub scale: crate::points::PointsScale,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Bootstrap {
+    /// Per rule, the 5th and 95th percentile of its points over the refits: a 90% interval.
+    pub fn points(
+        &self,
+        x: ArrayView2<f64>,
+        y: &[bool],
+        start: &Weights,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(i64, i64)>> {
+        let Bootstrap {
+            alpha,
+            scale,
+            resamples,
+            seed,
+        } = *self;
+        progress.begin("bootstrap refits", Some(resamples as u64));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let fits: Vec<Result<Vec<i64>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        (t..resamples)
+                            .step_by(threads)
+                            .map(|b| {
+                                let mut rng = ChaCha8Rng::seed_from_u64(
+                                    seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                                );
+                                let rows: Vec<usize> =
+                                    (0..y.len()).map(|_| rng.gen_range(0..y.len())).collect();
+                                let yb: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
+                                let w = LogisticFit::new(alpha).fit_from(
+                                    take_rows(x, &rows).view(),
+                                    &yb,
+                                    Some(start),
+                                )?;
+                                progress.advance(1);
+                                Ok((b, w.coef.iter().map(|&c| scale.points(c).0).collect()))
+                            })
+                            .collect::<Vec<Result<(usize, Vec<i64>)>>>()
+                    })
                 })
+                .collect();
+            let mut all: Vec<Result<(usize, Vec<i64>)>> = handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("bootstrap thread panicked"))
+                .collect();
+            all.sort_by_key(|r| r.as_ref().map_or(0, |(b, _)| *b));
+            all.into_iter().map(|r| r.map(|(_, p)| p)).collect()
+        });
+        progress.end();
+        let fits: Vec<Vec<i64>> = fits.into_iter().collect::<Result<_>>()?;
+        if fits.is_empty() {
+            return Ok(start
+                .coef
+                .iter()
+                .map(|&c| (scale.points(c).0, scale.points(c).0))
+                .collect());
+        }
+        Ok((0..start.coef.len())
+            .map(|j| {
+                let mut v: Vec<i64> = fits.iter().map(|f| f[j]).collect();
+                v.sort_unstable();
+                let last = (v.len() - 1) as f64;
+                (
+                    v[(0.05 * last).floor() as usize],
+                    v[(0.95 * last).ceil() as usize],
+                )
             })
-            .collect();
-        let mut all: Vec<Result<(usize, Vec<i64>)>> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("bootstrap thread panicked"))
-            .collect();
-        all.sort_by_key(|r| r.as_ref().map_or(0, |(b, _)| *b));
-        all.into_iter().map(|r| r.map(|(_, p)| p)).collect()
-    });
-    progress.end();
-    let fits: Vec<Vec<i64>> = fits.into_iter().collect::<Result<_>>()?;
-    if fits.is_empty() {
-        return Ok(start
-            .coef
-            .iter()
-            .map(|&c| (scale.points(c).0, scale.points(c).0))
-            .collect());
+            .collect())
     }
-    Ok((0..start.coef.len())
-        .map(|j| {
-            let mut v: Vec<i64> = fits.iter().map(|f| f[j]).collect();
-            v.sort_unstable();
-            let last = (v.len() - 1) as f64;
-            (
-                v[(0.05 * last).floor() as usize],
-                v[(0.95 * last).ceil() as usize],
-            )
-        })
-        .collect())
 }
 
 /// The mean of several fits' weights (a warm start for the final fit).

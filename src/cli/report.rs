@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use mqlcal::data::{LoadOptions, Table};
-use mqlcal::fit::{bootstrap_points, Weights};
+use mqlcal::fit::{Bootstrap, Weights};
 use mqlcal::model::Model;
 use mqlcal::report::{self, numbers, DateColumns, ScoredTable};
 use ndarray::ArrayView2;
@@ -81,16 +81,13 @@ pub fn intervals(
         coef: model.rules.iter().map(|r| r.weight).collect(),
         gradient_norm: f64::NAN,
     };
-    let iv = bootstrap_points(
-        x,
-        y,
-        model.training.alpha,
-        &start,
-        model.scale,
+    let iv = Bootstrap {
+        alpha: model.training.alpha,
+        scale: model.scale,
         resamples,
-        model.training.seed,
-        progress,
-    )?;
+        seed: model.training.seed,
+    }
+    .points(x, y, &start, progress)?;
     Ok(Some(numbers::RuleIntervals {
         resamples,
         intervals: iv,
