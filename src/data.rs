@@ -83,7 +83,15 @@ impl Table {
                 ParquetReader::new(file).finish()
             }
         }
-        .map_err(|e| Error::data(path, format!("cannot parse the file: {e}")))?;
+        .map_err(|e| {
+            Error::data(
+                path,
+                format!(
+                "cannot parse the file: {e}; check it is comma-separated CSV with a header row, \
+                 or Parquet"
+            ),
+            )
+        })?;
         tracing::info!(
             rows = df.height(),
             columns = df.width(),
@@ -357,6 +365,11 @@ pub fn write_frame(df: &mut DataFrame, path: &Path, force: bool) -> Result<()> {
             Format::Csv => CsvWriter::new(out).include_header(true).finish(df),
             Format::Parquet => ParquetWriter::new(out).finish(df).map(|_| ()),
         }
-        .map_err(|e| Error::data(path, format!("cannot write: {e}")))
+        .map_err(|e| {
+            Error::data(
+                path,
+                format!("cannot write: {e}; check that the folder exists and is writable"),
+            )
+        })
     })
 }

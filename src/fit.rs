@@ -266,8 +266,11 @@ pub fn search_alpha(
         }
     }
     progress.end();
-    let (alpha, _, fold_weights) =
-        best.ok_or_else(|| Error::Fit("no regularisation strengths to try".into()))?;
+    let (alpha, _, fold_weights) = best.ok_or_else(|| {
+        Error::Fit(
+            "no regularisation strengths to try; pass --alphas with at least one value".into(),
+        )
+    })?;
     Ok(Search {
         table,
         alpha,

@@ -122,7 +122,10 @@ pub fn check_out(out: &Path, force: bool) -> Result<()> {
         });
     }
     if out.exists() && !out.is_dir() {
-        return Err(Error::data(out, "exists and is not a folder"));
+        return Err(Error::data(
+            out,
+            "exists and is not a folder; choose another --out for the report folder",
+        ));
     }
     Ok(())
 }
