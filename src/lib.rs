@@ -53,7 +53,11 @@ pub mod model;
 pub mod points;
 pub mod profile;
 #[cfg(feature = "data")]
+pub mod registry;
+#[cfg(feature = "data")]
 pub mod report;
+#[cfg(feature = "data")]
+pub mod retrain;
 pub mod rules;
 #[cfg(feature = "data")]
 pub mod synth;

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 
 mod export;
 mod inspect;
+mod models;
 mod report;
+mod retrain;
 mod score;
 mod synth;
 mod train;
@@ -19,6 +21,8 @@ mod train;
 ///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
 ///   mqlcal report --model models/lead-model.json --data holdout.csv --out reports/2026-11/
 ///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
+///   mqlcal retrain --champion models/current.json --data leads-2026-11.csv --out models/ --date created_at
+///   mqlcal models list --dir models/
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -34,6 +38,8 @@ enum Command {
     Report(report::Args),
     Synth(synth::Args),
     Export(export::Args),
+    Retrain(retrain::Args),
+    Models(models::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Export(args) => export::run(args),
+        Command::Retrain(args) => retrain::run(args),
+        Command::Models(args) => models::run(args),
     }
 }
 

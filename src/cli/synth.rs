@@ -35,6 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rows: args.rows,
         seed: args.seed,
         intercept: args.intercept,
+        ..SynthParams::default()
     })?;
     write_frame(&mut df, &args.out, args.force)?;
     let (_, rules, weights) = truth();

@@ -134,6 +134,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     params.policy = args.threshold;
     params.na = load.na.clone();
     params.exclude = exclude;
+    // The lead date column (also the report's cohort column) names the model's version by
+    // its newest lead when the model goes into a model directory.
+    params.date = args.report_options.date.clone();
 
     let trained = train(&table, &params)?;
     let model = &trained.model;

@@ -57,6 +57,14 @@ impl Workdir {
         p
     }
 
+    /// Synthetic leads from the given parameters (other truths, other dates).
+    pub fn synth_with(&self, name: &str, params: &SynthParams) -> PathBuf {
+        let p = self.path(name);
+        let mut df = generate(params).unwrap();
+        mqlcal::data::write_frame(&mut df, &p, true).unwrap();
+        p
+    }
+
     /// The bundled rules file, copied in.
     pub fn rules(&self) -> PathBuf {
         self.write("rules.toml", mqlcal::synth::RULES_TOML)
