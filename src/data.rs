@@ -296,7 +296,10 @@ impl Table {
     /// The column as dates (`YYYY-MM-DD` at the start of each cell, so timestamps work too);
     /// empty cells are `None`, anything else is an error naming the row.
     pub fn dates(&self, name: &str) -> Result<Vec<Option<chrono::NaiveDate>>> {
-        self.column(name, "pass the lead date column with --date")?;
+        self.column(
+            name,
+            "pass the lead date column with --date, or evaluate on a holdout (--holdout 0.2)",
+        )?;
         self.texts(name)?
             .iter()
             .enumerate()

@@ -69,16 +69,27 @@ impl Default for SynthParams {
 }
 
 impl SynthParams {
-    /// The defaults with one rule's true weight replaced (by rule name, as in
-    /// [`RULES_TOML`]); panics on an unknown name, since it is for tests and examples.
-    pub fn with_weight(mut self, rule: &str, weight: f64) -> Self {
+    /// These parameters with one rule's true weight replaced (by rule name, as in
+    /// [`RULES_TOML`]), e.g. `with_weight("Budget confirmed", 0.0)` for a rule that lost its
+    /// effect.
+    pub fn with_weight(mut self, rule: &str, weight: f64) -> Result<Self> {
         let (_, rules, _) = truth();
         let j = rules
             .iter()
             .position(|r| r.name == rule)
-            .unwrap_or_else(|| panic!("no bundled rule named '{rule}'"));
+            .ok_or_else(|| Error::Option {
+                option: "--weight",
+                message: format!(
+                    "no bundled rule named '{rule}'; the rules are: {}",
+                    rules
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
         self.weights[j] = weight;
-        self
+        Ok(self)
     }
 }
 

@@ -42,9 +42,10 @@ pub struct Args {
     /// With a date column: evaluate on the leads of the last N days (e.g. 90d, or 90).
     #[arg(long, default_value = "90d", value_name = "DAYS", value_parser = parse_days)]
     eval_last: u32,
-    /// Without a date column: the share of leads held out for evaluation.
-    #[arg(long, default_value_t = 0.2, value_name = "SHARE")]
-    holdout: f64,
+    /// Evaluate on a seeded stratified share of the leads instead (default 0.2 when there is
+    /// no date column).
+    #[arg(long, value_name = "SHARE", conflicts_with = "date")]
+    holdout: Option<f64>,
     /// Seed of the holdout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -69,13 +70,14 @@ fn parse_days(s: &str) -> Result<u32, String> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let champion = Model::load(&args.champion)?;
-    let evaluation = match args.date.clone().or(champion.training.date_column.clone()) {
-        Some(column) => Evaluation::LastDays {
+    let date = args.date.clone().or(champion.training.date_column.clone());
+    let evaluation = match (args.holdout, date) {
+        (None, Some(column)) => Evaluation::LastDays {
             column,
             days: args.eval_last,
         },
-        None => Evaluation::Holdout {
-            share: args.holdout,
+        (share, _) => Evaluation::Holdout {
+            share: share.unwrap_or(0.2),
             seed: args.seed,
         },
     };

@@ -7,6 +7,7 @@ mod export;
 mod model_file;
 mod recovery;
 mod report;
+mod retrain;
 mod score;
 mod xeducation;
 
