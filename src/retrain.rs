@@ -195,8 +195,7 @@ pub fn retrain(champion: &Model, table: &Table, params: &RetrainParams) -> Resul
     params.check()?;
     let y = table.outcomes(&champion.target)?;
     let mut notes = Vec::new();
-    let (train_rows, eval_rows, mut evaluation) =
-        split(table, &y, &params.evaluation, &mut notes)?;
+    let (train_rows, eval_rows, mut evaluation) = split(table, &y, &params.evaluation, &mut notes)?;
     let eval_y: Vec<bool> = eval_rows.iter().map(|&i| y[i]).collect();
     let conversions = eval_y.iter().filter(|&&t| t).count();
     if conversions == 0 || conversions == eval_y.len() {
@@ -481,18 +480,48 @@ mod tests {
     #[test]
     fn promotion_needs_the_margin() {
         let champ = metrics(0.300, 0.80);
-        let d = decide(&champ, &metrics(0.290, 0.80), PromoteIf::LogLoss, 0.002, false);
+        let d = decide(
+            &champ,
+            &metrics(0.290, 0.80),
+            PromoteIf::LogLoss,
+            0.002,
+            false,
+        );
         assert!(d.promote && !d.forced, "{}", d.reason);
-        let d = decide(&champ, &metrics(0.299, 0.80), PromoteIf::LogLoss, 0.002, false);
+        let d = decide(
+            &champ,
+            &metrics(0.299, 0.80),
+            PromoteIf::LogLoss,
+            0.002,
+            false,
+        );
         assert!(!d.promote && d.reason.contains("only"), "{}", d.reason);
-        let d = decide(&champ, &metrics(0.310, 0.80), PromoteIf::LogLoss, 0.002, false);
+        let d = decide(
+            &champ,
+            &metrics(0.310, 0.80),
+            PromoteIf::LogLoss,
+            0.002,
+            false,
+        );
         assert!(!d.promote && d.reason.contains("no better"), "{}", d.reason);
-        let d = decide(&champ, &metrics(0.310, 0.80), PromoteIf::LogLoss, 0.002, true);
+        let d = decide(
+            &champ,
+            &metrics(0.310, 0.80),
+            PromoteIf::LogLoss,
+            0.002,
+            true,
+        );
         assert!(d.promote && d.forced && d.reason.contains("--promote"));
         // AUC is better when higher.
         let d = decide(&champ, &metrics(0.310, 0.81), PromoteIf::Auc, 0.005, false);
         assert!(d.promote, "{}", d.reason);
-        let d = decide(&champ, &metrics(f64::NAN, f64::NAN), PromoteIf::Auc, 0.0, false);
+        let d = decide(
+            &champ,
+            &metrics(f64::NAN, f64::NAN),
+            PromoteIf::Auc,
+            0.0,
+            false,
+        );
         assert!(!d.promote);
     }
 
@@ -507,7 +536,13 @@ mod tests {
             margin: None,
             force_promote: false,
         };
-        assert!(matches!(p.check(), Err(Error::Option { option: "--holdout", .. })));
+        assert!(matches!(
+            p.check(),
+            Err(Error::Option {
+                option: "--holdout",
+                ..
+            })
+        ));
         let p = RetrainParams {
             evaluation: Evaluation::LastDays {
                 column: "d".into(),
@@ -515,6 +550,12 @@ mod tests {
             },
             ..p
         };
-        assert!(matches!(p.check(), Err(Error::Option { option: "--eval-last", .. })));
+        assert!(matches!(
+            p.check(),
+            Err(Error::Option {
+                option: "--eval-last",
+                ..
+            })
+        ));
     }
 }

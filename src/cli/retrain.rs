@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = PromoteIf::LogLoss)]
     promote_if: PromoteIf,
     /// How much better it must be (default: 0.002 log loss, 0.005 AUC).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     margin: Option<f64>,
     /// Promote the challenger whatever the metrics say (recorded in comparison.json).
     #[arg(long)]
@@ -127,7 +127,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     print_comparison(c);
     if imported {
-        println!("champion added to {} as {champion_name}", args.out.display());
+        println!(
+            "champion added to {} as {champion_name}",
+            args.out.display()
+        );
     }
     println!("challenger saved as {challenger_name}");
     if wrote_comparison {
@@ -162,17 +165,22 @@ fn print_comparison(c: &Comparison) {
         "challenger trained on {} leads of {}",
         c.challenger_training_rows, c.data
     );
-    println!(
-        "\n  {:<24} {:>12} {:>12}",
-        "", "champion", "challenger"
-    );
+    println!("\n  {:<24} {:>12} {:>12}", "", "champion", "challenger");
     let row = |name: &str, a: String, b: String| println!("  {name:<24} {a:>12} {b:>12}");
     let (a, b) = (&c.champion, &c.challenger);
     row("ROC AUC", f4(a.metrics.roc_auc), f4(b.metrics.roc_auc));
     row("log loss", f4(a.metrics.log_loss), f4(b.metrics.log_loss));
     row("Brier", f4(a.metrics.brier), f4(b.metrics.brier));
-    row("calibration error (ECE)", f4(a.metrics.ece), f4(b.metrics.ece));
-    row("threshold (points)", a.threshold.to_string(), b.threshold.to_string());
+    row(
+        "calibration error (ECE)",
+        f4(a.metrics.ece),
+        f4(b.metrics.ece),
+    );
+    row(
+        "threshold (points)",
+        a.threshold.to_string(),
+        b.threshold.to_string(),
+    );
     row(
         "lead→MQL rate",
         pct(a.funnel.lead_to_mql_rate),
@@ -185,7 +193,10 @@ fn print_comparison(c: &Comparison) {
     );
     println!("\npoints per rule (champion → challenger):");
     super::models::print_rule_changes(&c.rules);
-    println!("\ndrift from the champion's training leads (PSI): score {:.3}", c.score_psi);
+    println!(
+        "\ndrift from the champion's training leads (PSI): score {:.3}",
+        c.score_psi
+    );
     for d in c.drift.iter().filter(|d| d.flagged) {
         eprintln!(
             "mqlcal: warning: rule '{}' has drifted from the champion's training data (PSI \
@@ -228,14 +239,22 @@ fn write_comparison(
         &result.outcomes,
         c,
     );
-    mqlcal::report::write(&tmp.path().join("champion"), false, &c.champion.version, &champ)?;
+    mqlcal::report::write(
+        &tmp.path().join("champion"),
+        false,
+        &c.champion.version,
+        &champ,
+    )?;
     mqlcal::report::write(
         &tmp.path().join("challenger"),
         false,
         &c.challenger.version,
         &chall,
     )?;
-    std::fs::write(tmp.path().join("index.html"), side_by_side(c, &champ, &chall))?;
+    std::fs::write(
+        tmp.path().join("index.html"),
+        side_by_side(c, &champ, &chall),
+    )?;
     let built = tmp.keep();
     if let Err(e) = std::fs::rename(&built, out) {
         let _ = std::fs::remove_dir_all(&built);
@@ -301,9 +320,21 @@ fn side_by_side(c: &Comparison, a: &ReportNumbers, b: &ReportNumbers) -> String 
         ("ROC AUC", f4(a.metrics.roc_auc), f4(b.metrics.roc_auc)),
         ("log loss", f4(a.metrics.log_loss), f4(b.metrics.log_loss)),
         ("Brier", f4(a.metrics.brier), f4(b.metrics.brier)),
-        ("calibration error (ECE)", f4(a.metrics.ece), f4(b.metrics.ece)),
-        ("average precision", f4(a.average_precision), f4(b.average_precision)),
-        ("threshold (points)", a.threshold.to_string(), b.threshold.to_string()),
+        (
+            "calibration error (ECE)",
+            f4(a.metrics.ece),
+            f4(b.metrics.ece),
+        ),
+        (
+            "average precision",
+            f4(a.average_precision),
+            f4(b.average_precision),
+        ),
+        (
+            "threshold (points)",
+            a.threshold.to_string(),
+            b.threshold.to_string(),
+        ),
         (
             "lead→MQL rate",
             pct(a.funnel.lead_to_mql_rate),
@@ -316,10 +347,14 @@ fn side_by_side(c: &Comparison, a: &ReportNumbers, b: &ReportNumbers) -> String 
         ),
     ];
     for (name, x, y) in rows {
-        h.push_str(&format!("<tr><td>{name}</td><td>{x}</td><td>{y}</td></tr>\n"));
+        h.push_str(&format!(
+            "<tr><td>{name}</td><td>{x}</td><td>{y}</td></tr>\n"
+        ));
     }
-    h.push_str("</table>\n<h2>Points per rule</h2>\n<table>\n<tr><th>rule</th><th>champion</th>\
-                <th>challenger</th><th>change</th></tr>\n");
+    h.push_str(
+        "</table>\n<h2>Points per rule</h2>\n<table>\n<tr><th>rule</th><th>champion</th>\
+                <th>challenger</th><th>change</th></tr>\n",
+    );
     let opt = |v: Option<i64>| v.map_or("—".to_string(), |v| v.to_string());
     for r in &c.rules {
         h.push_str(&format!(

@@ -42,8 +42,14 @@ fn setup(wd: &Workdir, rows: usize, new_weight: Option<(&str, f64)>, new_seed: u
 
 fn retrain(wd: &Workdir, dir: &str) -> assert_cmd::Command {
     let mut c = wd.cmd();
-    c.args(["retrain", "--champion", "champion.json", "--data", "new.csv"])
-        .args(["--out", dir]);
+    c.args([
+        "retrain",
+        "--champion",
+        "champion.json",
+        "--data",
+        "new.csv",
+    ])
+    .args(["--out", dir]);
     c
 }
 
@@ -118,13 +124,25 @@ fn the_challenger_wins_when_a_rule_loses_its_effect() {
     );
     assert!(chall_version.starts_with("2026-10-02-"), "{chall_version}");
     assert_eq!(current.training.newest_lead.as_deref(), Some("2026-10-02"));
-    let list = wd.cmd().args(["models", "list", "--dir", "models"]).output().unwrap();
+    let list = wd
+        .cmd()
+        .args(["models", "list", "--dir", "models"])
+        .output()
+        .unwrap();
     assert!(list.status.success());
     let listed = stdout(&list);
     assert!(listed.contains(&format!("* {chall_version}")), "{listed}");
     assert!(listed.contains(c["champion"]["version"].as_str().unwrap()));
-    let report = std::fs::read_dir(dir.join("comparisons")).unwrap().next().unwrap().unwrap();
-    for f in ["index.html", "champion/index.html", "challenger/reliability.png"] {
+    let report = std::fs::read_dir(dir.join("comparisons"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    for f in [
+        "index.html",
+        "champion/index.html",
+        "challenger/reliability.png",
+    ] {
         assert!(report.path().join(f).is_file(), "{f}");
     }
 
@@ -148,7 +166,11 @@ fn the_champion_is_kept_when_nothing_changed() {
     setup(&wd, 20_000, None, 3);
     let out = retrain(&wd, "models").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("kept the champion"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("kept the champion"),
+        "{}",
+        stdout(&out)
+    );
     let dir = wd.path("models");
     let c = comparison(&dir);
     assert_eq!(c["decision"]["promote"], false, "{}", c["decision"]);
@@ -179,7 +201,11 @@ fn the_champion_is_kept_when_nothing_changed() {
 
 /// What `models list` and `current.json` look like after a run died.
 fn check_survives(wd: &Workdir, dir: &str, expected_current: Option<&Model>, what: &str) {
-    let list = wd.cmd().args(["models", "list", "--dir", dir]).output().unwrap();
+    let list = wd
+        .cmd()
+        .args(["models", "list", "--dir", dir])
+        .output()
+        .unwrap();
     assert!(list.status.success(), "{what}: {}", stderr(&list));
     let listed = stdout(&list);
     assert!(!listed.contains("cannot be read"), "{what}: {listed}");
@@ -251,7 +277,13 @@ fn a_retrain_killed_at_each_step_leaves_current_valid() {
 fn spawn_retrain(wd: &Workdir, dir: &str, fault: Option<&str>) -> std::process::Child {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("mqlcal"));
     c.current_dir(wd.dir.path())
-        .args(["retrain", "--champion", "champion.json", "--data", "new.csv"])
+        .args([
+            "retrain",
+            "--champion",
+            "champion.json",
+            "--data",
+            "new.csv",
+        ])
         .args(["--out", dir, "--promote"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -267,14 +299,21 @@ fn a_retrain_killed_at_a_random_moment_leaves_current_valid() {
     let wd = Workdir::new();
     setup(&wd, 4000, Some((BUDGET, 0.0)), 2);
     let champion = Model::load(&wd.path("champion.json")).unwrap();
+    let started = Instant::now();
     let challenger = expected_challenger(&wd);
-    // The delays are random on purpose (each run probes other moments); printed so a failure
-    // can be replayed.
+    // Kills land anywhere in a whole run (timed just now). The delays are random on purpose
+    // (each test run probes other moments); they are in the failure message for replay.
+    let run = started.elapsed().as_millis() as u64;
     let mut rng = rand::thread_rng();
-    for round in 0..4 {
+    for round in 0..5 {
         let dir = format!("models-{round}");
-        retrain(&wd, &dir).args(["--margin", "1"]).assert().success();
-        let delay = Duration::from_millis(rng.gen_range(0..2500));
+        // A directory whose current version is the champion, as a past run leaves it.
+        let d = ModelDir::create(&wd.path(&dir)).unwrap();
+        let lock = d.lock("test setup").unwrap();
+        let (name, _) = d.add(&champion, &lock).unwrap();
+        d.set_current(&name, &lock).unwrap();
+        drop(lock);
+        let delay = Duration::from_millis(rng.gen_range(0..=run));
         let mut child = spawn_retrain(&wd, &dir, None);
         std::thread::sleep(delay);
         let _ = child.kill();
@@ -285,7 +324,12 @@ fn a_retrain_killed_at_a_random_moment_leaves_current_valid() {
             current == champion || current == challenger,
             "killed after {delay:?}: current is neither model"
         );
-        check_survives(&wd, &dir, Some(&current), &format!("killed after {delay:?}"));
+        check_survives(
+            &wd,
+            &dir,
+            Some(&current),
+            &format!("killed after {delay:?}"),
+        );
     }
 }
 
@@ -298,7 +342,10 @@ fn a_second_retrain_on_the_same_directory_is_turned_away() {
     let lock = wd.path("models/.lock");
     let start = Instant::now();
     while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("pid")) {
-        assert!(start.elapsed() < Duration::from_secs(60), "the first run never locked");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first run never locked"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = retrain(&wd, "models").output().unwrap();
@@ -340,4 +387,60 @@ fn a_second_retrain_on_the_same_directory_is_turned_away() {
     assert!(finished >= 1);
     let current = Model::load(&wd.path("models-together/current.json")).unwrap();
     check_survives(&wd, "models-together", Some(&current), "two runs together");
+}
+
+#[test]
+fn bad_retrain_input_is_a_clear_error() {
+    let wd = Workdir::new();
+    setup(&wd, 1500, None, 3);
+    let run = |extra: &[&str]| retrain(&wd, "models").args(extra).output().unwrap();
+    // (extra arguments, exit code, words the message must hold)
+    let cases: [(&[&str], i32, &[&str]); 5] = [
+        (
+            &["--date", "signup"],
+            1,
+            &["new.csv", "'signup' not found", "--holdout"],
+        ),
+        (
+            &["--eval-last", "5000d"],
+            1,
+            &["every lead falls in the last 5000 days"],
+        ),
+        (
+            &["--holdout", "0.9"],
+            2,
+            &["--holdout", "between 0 and 0.5"],
+        ),
+        (
+            &["--eval-last", "soon"],
+            2,
+            &["'soon' is not a number of days"],
+        ),
+        (&["--margin", "-1"], 2, &["--margin"]),
+    ];
+    for (extra, code, words) in cases {
+        let out = run(extra);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{extra:?}: '{w}' not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Nothing was added by the failed runs.
+    let versions = wd.path("models/versions");
+    assert!(!versions.exists() || std::fs::read_dir(versions).unwrap().next().is_none());
+    assert!(std::fs::symlink_metadata(wd.path("models/current.json")).is_err());
+
+    let out = wd
+        .cmd()
+        .args(["models", "promote", "--dir", "nowhere", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a model directory"),
+        "{}",
+        stderr(&out)
+    );
 }
