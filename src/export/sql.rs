@@ -286,11 +286,12 @@ impl Sql {
         missing.extend(placeholders(model).iter().map(|s| d.string(s)));
         let missing = missing.join(", ");
         let mut cells = Vec::new();
-        for k in 0..columns.len() {
+        // `numeric` has one entry per column.
+        for (k, &is_numeric) in numeric.iter().enumerate() {
             cells.push(format!(
                 "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"
             ));
-            if d == Dialect::Sqlite && numeric[k] {
+            if d == Dialect::Sqlite && is_numeric {
                 cells.push(format!("{p}r{k}"));
             }
         }

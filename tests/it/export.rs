@@ -75,7 +75,7 @@ impl Leads {
     /// warehouse may hold either, and both must be missing.
     fn cell(&self, row: usize, col: usize) -> Option<&str> {
         let v = self.rows[row][col].as_str();
-        if v.is_empty() && row % 2 == 0 {
+        if v.is_empty() && row.is_multiple_of(2) {
             None
         } else {
             Some(v)
@@ -683,8 +683,7 @@ fn sqlite_names_a_missing_column_instead_of_reading_its_name() {
     db.execute("CREATE TABLE leads (lead_id TEXT)", []).unwrap();
     let err = db
         .prepare(&sql(&case, Dialect::Sqlite, "leads", None))
-        .err()
-        .expect("a missing column is an error");
+        .expect_err("a missing column is an error");
     assert!(err.to_string().contains("no such column"), "{err}");
 }
 
