@@ -139,7 +139,16 @@ impl Case {
 }
 
 /// Builds a case: writes the model and the leads into `wd` and scores them with the binary.
-fn case(wd: &Workdir, name: &'static str, model: Model, leads: Leads, typed: bool) -> Case {
+fn case(wd: &Workdir, name: &'static str, mut model: Model, leads: Leads, typed: bool) -> Case {
+    // A model file holds one training histogram per rule (checked on load); the hand-made
+    // models here add and replace rules without training, so any valid histogram does.
+    model.profile.rules.resize(
+        model.rules.len(),
+        mqlcal::profile::Histogram {
+            lower: vec![0.0, 1.0],
+            shares: vec![0.9, 0.1],
+        },
+    );
     let model_path = wd.path(&format!("{name}.json"));
     model.save(&model_path, true).unwrap();
     // CSV, as leads usually come; Parquet (all text columns, so the same reading) when a column
