@@ -109,9 +109,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The champion is kept as a version too, so the directory holds every model it served.
     let (champion_name, imported) = dir.add(&champion, &lock)?;
     fault_point("after-import-champion");
-    if dir.current()?.is_none() {
-        dir.set_current(&champion_name, &lock)?;
-        fault_point("after-first-current");
+    match dir.current()? {
+        None => {
+            dir.set_current(&champion_name, &lock)?;
+            fault_point("after-first-current");
+        }
+        Some(current) if current != champion_name => eprintln!(
+            "mqlcal: note: {} is {current}, not the champion given ({champion_name}); it \
+             stays current unless the challenger is promoted",
+            dir.current_path().display()
+        ),
+        Some(_) => {}
     }
     let (challenger_name, _) = dir.add(&result.challenger.model, &lock)?;
     fault_point("after-write-version");
@@ -251,6 +259,7 @@ fn write_comparison(
         &c.challenger.version,
         &chall,
     )?;
+    mqlcal::report::charts::draw_reliability_pair(tmp.path(), &champ, &chall)?;
     std::fs::write(
         tmp.path().join("index.html"),
         side_by_side(c, &champ, &chall),
@@ -378,7 +387,10 @@ fn side_by_side(c: &Comparison, a: &ReportNumbers, b: &ReportNumbers) -> String 
             if d.flagged { " (drifted)" } else { "" }
         ));
     }
-    h.push_str("</table>\n");
+    h.push_str(
+        "</table>\n<h2>Reliability of both models on the evaluation rows</h2>\n\
+         <img src=\"reliability-both.png\" alt=\"reliability of both models\">\n",
+    );
     for (stem, title) in [
         ("reliability", "Reliability"),
         ("gains-lift", "Gains and lift"),

@@ -140,6 +140,8 @@ fn the_challenger_wins_when_a_rule_loses_its_effect() {
         .unwrap();
     for f in [
         "index.html",
+        "reliability-both.png",
+        "reliability-both.svg",
         "champion/index.html",
         "challenger/reliability.png",
     ] {
