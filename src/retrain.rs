@@ -526,6 +526,23 @@ mod tests {
     }
 
     #[test]
+    fn a_model_from_before_retrain_gives_its_options_back() {
+        // The committed example model predates `training.alphas` and the date fields.
+        let model = Model::from_json(include_str!("../models/lead-model.json")).unwrap();
+        assert!(model.training.alphas.is_none() && model.training.newest_lead.is_none());
+        let p = TrainParams::from_model(&model);
+        assert_eq!(p.alphas, crate::fit::default_alphas());
+        assert_eq!(p.rules.as_deref(), Some(model.rules().as_slice()));
+        assert_eq!(p.policy, model.threshold.threshold.policy);
+        assert_eq!(p.calibration, model.calibration.method());
+        assert_eq!(
+            (p.folds, p.seed),
+            (model.training.folds, model.training.seed)
+        );
+        assert_eq!(p.date, None);
+    }
+
+    #[test]
     fn bad_options_are_usage_errors() {
         let p = RetrainParams {
             evaluation: Evaluation::Holdout {

@@ -446,3 +446,46 @@ fn bad_retrain_input_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// The champion's options are all in its model file: training again with the options read
+/// back from it, on its own data, gives the same bytes. Non-default options throughout, so a
+/// forgotten one shows.
+#[test]
+fn a_model_file_holds_every_option_needed_to_train_it_again() {
+    use mqlcal::data::{LoadOptions, Table};
+    use mqlcal::train::{train, TrainParams};
+    let wd = Workdir::new();
+    wd.synth("leads.csv", 3000, 8);
+    wd.train_bundled(
+        "leads.csv",
+        "champion.json",
+        &[
+            "--calibration",
+            "isotonic",
+            "--threshold",
+            "precision:0.3",
+            "--points-to-double-odds",
+            "30",
+            "--folds",
+            "4",
+            "--seed",
+            "11",
+            "--alphas",
+            "0.1,1,10",
+            "--na",
+            "unknown",
+            "--exclude",
+            "sales_notes",
+            "--date",
+            "created_at",
+        ],
+    );
+    let champion = Model::load(&wd.path("champion.json")).unwrap();
+    let load = LoadOptions {
+        na: champion.training.na.clone(),
+        exclude: champion.training.exclude.clone(),
+    };
+    let table = Table::load(&wd.path("leads.csv"), &load).unwrap();
+    let again = train(&table, &TrainParams::from_model(&champion)).unwrap();
+    assert_eq!(again.model.to_json(), champion.to_json());
+}
