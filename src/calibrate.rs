@@ -39,6 +39,14 @@ pub enum Calibration {
 }
 
 impl Calibration {
+    /// The method that fitted this map.
+    pub fn method(&self) -> Method {
+        match self {
+            Calibration::Platt { .. } => Method::Platt,
+            Calibration::Isotonic { .. } => Method::Isotonic,
+        }
+    }
+
     pub fn fit(method: Method, scores: &[i64], y: &[bool]) -> Result<Calibration> {
         let calibration = match method {
             Method::Platt if scores.iter().all(|&s| s == scores[0]) => {

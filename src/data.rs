@@ -307,6 +307,32 @@ impl Table {
         Ok(out)
     }
 
+    /// The column as dates (`YYYY-MM-DD` at the start of each cell, so timestamps work too);
+    /// empty cells are `None`, anything else is an error naming the row.
+    pub fn dates(&self, name: &str) -> Result<Vec<Option<chrono::NaiveDate>>> {
+        self.column(
+            name,
+            "pass the lead date column with --date, or evaluate on a holdout (--holdout 0.2)",
+        )?;
+        self.texts(name)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Ok(None),
+                Some(s) => s
+                    .get(..10)
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .map(Some)
+                    .ok_or_else(|| Error::BadValue {
+                        path: self.path.clone(),
+                        row: i + 1,
+                        column: name.to_string(),
+                        message: format!("'{s}' is not a date; expected YYYY-MM-DD"),
+                    }),
+            })
+            .collect()
+    }
+
     /// True when the column looks like dates or timestamps (a date type in Parquet, or text in
     /// `YYYY-MM-DD` form), which are never turned into rules.
     pub fn is_date(&self, name: &str) -> bool {

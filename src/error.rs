@@ -50,6 +50,12 @@ pub enum Error {
         message: String,
     },
 
+    #[error(
+        "{path} is in use by another mqlcal run ({holder}); wait for it to finish and run \
+         again"
+    )]
+    Locked { path: PathBuf, holder: String },
+
     #[error("cannot export the model: {0}")]
     Export(String),
 

@@ -54,7 +54,11 @@ pub mod points;
 pub mod profile;
 pub mod progress;
 #[cfg(feature = "data")]
+pub mod registry;
+#[cfg(feature = "data")]
 pub mod report;
+#[cfg(feature = "data")]
+pub mod retrain;
 pub mod rules;
 #[cfg(feature = "data")]
 pub mod synth;

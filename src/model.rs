@@ -79,6 +79,26 @@ pub struct Training {
     pub intercept: f64,
     pub na: Vec<String>,
     pub exclude: Vec<String>,
+    /// The strengths the search could choose from, so a retrain repeats the search. Files
+    /// written before this field existed used [`crate::fit::default_alphas`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alphas: Option<Vec<f64>>,
+    /// The column with each lead's creation date, when training was given one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_column: Option<String>,
+    /// The newest creation date among the training leads (`YYYY-MM-DD`); it names the model's
+    /// version in a model directory, so the name says how fresh the data was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_lead: Option<String>,
+}
+
+impl Training {
+    /// The strengths the search could choose from.
+    pub fn alpha_grid(&self) -> Vec<f64> {
+        self.alphas
+            .clone()
+            .unwrap_or_else(crate::fit::default_alphas)
+    }
 }
 
 /// A trained lead-scoring model.

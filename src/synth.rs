@@ -40,12 +40,19 @@ pub fn truth() -> (RulesFile, Vec<Rule>, Vec<f64>) {
     (file, rules, TRUE_WEIGHTS.to_vec())
 }
 
-/// How much data to make.
+/// How much data to make, and from which truth.
 #[derive(Debug, Clone)]
 pub struct SynthParams {
     pub rows: usize,
     pub seed: u64,
     pub intercept: f64,
+    /// The true weight of each rule, in file order (default [`TRUE_WEIGHTS`]). Changing one
+    /// makes data where the world moved, e.g. a rule that lost its effect, for retrain tests.
+    pub weights: Vec<f64>,
+    /// `created_at` is drawn uniformly from `days` days starting on `first_day`
+    /// (default: the 365 days of 2025).
+    pub first_day: chrono::NaiveDate,
+    pub days: u32,
 }
 
 impl Default for SynthParams {
@@ -54,7 +61,35 @@ impl Default for SynthParams {
             rows: 20_000,
             seed: 7,
             intercept: DEFAULT_INTERCEPT,
+            weights: TRUE_WEIGHTS.to_vec(),
+            first_day: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date"),
+            days: 365,
         }
+    }
+}
+
+impl SynthParams {
+    /// These parameters with one rule's true weight replaced (by rule name, as in
+    /// [`RULES_TOML`]), e.g. `with_weight("Budget confirmed", 0.0)` for a rule that lost its
+    /// effect.
+    pub fn with_weight(mut self, rule: &str, weight: f64) -> Result<Self> {
+        let (_, rules, _) = truth();
+        let j = rules
+            .iter()
+            .position(|r| r.name == rule)
+            .ok_or_else(|| Error::Option {
+                option: "--weight",
+                message: format!(
+                    "no bundled rule named '{rule}'; the rules are: {}",
+                    rules
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        self.weights[j] = weight;
+        Ok(self)
     }
 }
 
@@ -107,7 +142,20 @@ pub fn generate(params: &SynthParams) -> Result<DataFrame> {
             message: "must be at least 1".into(),
         });
     }
-    let (_, rules, weights) = truth();
+    let (_, rules, _) = truth();
+    let weights = &params.weights;
+    if weights.len() != rules.len() || weights.iter().any(|w| !w.is_finite()) {
+        return Err(Error::Option {
+            option: "weights",
+            message: format!("give {} finite true weights, one per rule", rules.len()),
+        });
+    }
+    if params.days == 0 {
+        return Err(Error::Option {
+            option: "days",
+            message: "must be at least 1".into(),
+        });
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let n = params.rows;
     let mut lead_id = Vec::with_capacity(n);
@@ -124,8 +172,10 @@ pub fn generate(params: &SynthParams) -> Result<DataFrame> {
     let mut converted = Vec::with_capacity(n);
     for i in 0..n {
         lead_id.push(format!("L{:07}", i + 1));
-        let day = rng.gen_range(0..365);
-        let date = chrono_like_date(day);
+        let day = rng.gen_range(0..params.days);
+        let date = (params.first_day + chrono::Days::new(day.into()))
+            .format("%Y-%m-%d")
+            .to_string();
         created.push(date);
         let engaged = rng.gen::<f64>() < 0.3;
         let m = if engaged { 2.0 } else { 0.4 };
@@ -169,7 +219,7 @@ pub fn generate(params: &SynthParams) -> Result<DataFrame> {
             + rules
                 .iter()
                 .zip(&cells)
-                .zip(&weights)
+                .zip(weights)
                 .map(|((r, v), w)| w * r.condition.eval(*v).expect("synthetic values are valid"))
                 .sum::<f64>();
         let y = rng.gen::<f64>() < crate::fit::sigmoid(logit);
@@ -202,19 +252,6 @@ pub fn generate(params: &SynthParams) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// `2025-01-01` plus `day` days, as `YYYY-MM-DD` (2025 is not a leap year).
-fn chrono_like_date(day: u32) -> String {
-    const MONTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut d = day;
-    for (m, len) in MONTHS.iter().enumerate() {
-        if d < *len {
-            return format!("2025-{:02}-{:02}", m + 1, d + 1);
-        }
-        d -= len;
-    }
-    unreachable!("day < 365")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +265,7 @@ mod tests {
         let a = generate(&p).unwrap();
         assert!(a.equals_missing(&generate(&p).unwrap()));
         assert_eq!(a.height(), 500);
-        assert_eq!(chrono_like_date(0), "2025-01-01");
-        assert_eq!(chrono_like_date(364), "2025-12-31");
+        let dates = a.column("created_at").unwrap().str().unwrap().clone();
+        assert!(dates.into_iter().flatten().all(|d| d.starts_with("2025-")));
     }
 }

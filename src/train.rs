@@ -43,6 +43,8 @@ pub struct TrainParams {
     /// Recorded in the model so a retrain can repeat the load.
     pub na: Vec<String>,
     pub exclude: Vec<String>,
+    /// Column with each lead's creation date (`YYYY-MM-DD`); recorded with the newest date.
+    pub date: Option<String>,
 }
 
 impl TrainParams {
@@ -62,6 +64,29 @@ impl TrainParams {
             policy: Policy::MqlRate(0.10),
             na: Vec::new(),
             exclude: Vec::new(),
+            date: None,
+        }
+    }
+
+    /// The options `model` was trained with, to train it again on new data: its rules (as
+    /// fixed rules, also when they were first proposed), target, id, scale, calibration,
+    /// threshold policy, folds, seed, strength grid, placeholders, exclusions and date column.
+    pub fn from_model(model: &Model) -> TrainParams {
+        let t = &model.training;
+        TrainParams {
+            target: model.target.clone(),
+            id: model.id_column.clone(),
+            rules: Some(model.rules()),
+            auto: AutoRulesParams::default(),
+            folds: t.folds,
+            seed: t.seed,
+            alphas: t.alpha_grid(),
+            scale: model.scale,
+            calibration: model.calibration.method(),
+            policy: model.threshold.threshold.policy,
+            na: t.na.clone(),
+            exclude: t.exclude.clone(),
+            date: t.date_column.clone(),
         }
     }
 
@@ -163,6 +188,15 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let metrics = Metrics::compute(&probabilities, &y);
 
     let conversions = y.iter().filter(|&&t| t).count();
+    let newest_lead = match &params.date {
+        Some(column) => table
+            .dates(column)?
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        None => None,
+    };
     let profile = training_profile(x.view(), &points);
     let model = Model {
         schema_version: SCHEMA_VERSION,
@@ -200,6 +234,9 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
             intercept: weights.intercept,
             na: params.na.clone(),
             exclude: params.exclude.clone(),
+            alphas: Some(params.alphas.clone()),
+            date_column: params.date.clone(),
+            newest_lead,
         },
         profile,
         warnings,

@@ -7,7 +7,9 @@ mod completions;
 mod export;
 mod inspect;
 mod man;
+mod models;
 mod report;
+mod retrain;
 mod score;
 mod synth;
 mod train;
@@ -22,6 +24,8 @@ pub mod ui;
 ///   mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
 ///   mqlcal report --model models/lead-model.json --data holdout.csv --out reports/2026-11/
 ///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
+///   mqlcal retrain --champion models/current.json --data leads-2026-11.csv --out models/ --date created_at
+///   mqlcal models list --dir models/
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version = version(), about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -54,6 +58,8 @@ enum Command {
     Export(export::Args),
     Completions(completions::Args),
     Man(man::Args),
+    Retrain(retrain::Args),
+    Models(models::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Retrain(args) => retrain::run(args, &bars),
+        Command::Models(args) => models::run(args),
     }
 }
 

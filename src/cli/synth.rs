@@ -25,20 +25,48 @@ pub struct Args {
     /// majority of conversions).
     #[arg(long, default_value_t = DEFAULT_INTERCEPT, allow_hyphen_values = true)]
     intercept: f64,
+    /// Change a rule's true log-odds weight, e.g. --weight "Budget confirmed=0" (repeatable):
+    /// data where the world moved, to try `mqlcal retrain`.
+    #[arg(long, value_name = "RULE=WEIGHT", value_parser = parse_weight, allow_hyphen_values = true)]
+    weight: Vec<(String, f64)>,
+    /// First creation date of the leads (YYYY-MM-DD); dates spread over --days days.
+    #[arg(long, default_value = "2025-01-01", value_name = "DATE")]
+    first_day: chrono::NaiveDate,
+    /// Number of days the creation dates spread over.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
     /// Replace --out if it exists.
     #[arg(long)]
     force: bool,
 }
 
+fn parse_weight(s: &str) -> Result<(String, f64), String> {
+    let (name, w) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{s}': give RULE=WEIGHT, e.g. \"Budget confirmed=0\""))?;
+    match w.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() => Ok((name.trim().to_string(), w)),
+        _ => Err(format!("'{w}' in '{s}' is not a finite number")),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
-    let mut df = generate(&SynthParams {
+    let mut params = SynthParams {
         rows: args.rows,
         seed: args.seed,
         intercept: args.intercept,
-    })?;
+        first_day: args.first_day,
+        days: args.days,
+        ..SynthParams::default()
+    };
+    for (rule, w) in &args.weight {
+        params = params.with_weight(rule, *w)?;
+    }
+    let mut df = generate(&params)?;
     write_frame(&mut df, &args.out, args.force)?;
-    let (_, rules, weights) = truth();
+    let (_, rules, _) = truth();
+    let weights = params.weights.clone();
     let scale = mqlcal::points::PointsScale::new(20.0)?;
     let converted = df
         .column("converted")?

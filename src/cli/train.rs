@@ -169,6 +169,9 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     params.policy = args.threshold;
     params.na = load.na.clone();
     params.exclude = exclude;
+    // The lead date column (also the report's cohort column) names the model's version by
+    // its newest lead when the model goes into a model directory.
+    params.date = args.report_options.date.clone();
 
     let trained = train_with(&table, &params, bars)?;
     let model = &trained.model;

@@ -286,6 +286,7 @@ impl Sql {
         missing.extend(placeholders(model).iter().map(|s| d.string(s)));
         let missing = missing.join(", ");
         let mut cells = Vec::new();
+        // `numeric` has one entry per column.
         for (k, &is_numeric) in numeric.iter().enumerate() {
             cells.push(format!(
                 "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"

@@ -252,6 +252,101 @@ where
     Ok(())
 }
 
+/// The reliability curves of two models on the same leads in one chart (for `mqlcal
+/// retrain`): `reliability-both.png` and `.svg` in `dir`. Each model's observed rate per
+/// probability bin, joined by a line, with its 95% Wilson interval.
+pub fn draw_reliability_pair(
+    dir: &Path,
+    champion: &ReportNumbers,
+    challenger: &ReportNumbers,
+) -> Result<()> {
+    register_font()?;
+    let png = dir.join("reliability-both.png");
+    finish(
+        &png,
+        BitMapBackend::new(&png, SIZE).into_drawing_area(),
+        |r| reliability_pair(r, champion, challenger),
+    )?;
+    let svg = dir.join("reliability-both.svg");
+    finish(&svg, SVGBackend::new(&svg, SIZE).into_drawing_area(), |r| {
+        reliability_pair(r, champion, challenger)
+    })
+}
+
+fn reliability_pair<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    champion: &ReportNumbers,
+    challenger: &ReportNumbers,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!(
+                "Reliability on the same {} leads: champion ECE {:.3}, challenger ECE {:.3}",
+                champion.metrics.rows, champion.metrics.ece, challenger.metrics.ece
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("predicted probability of conversion")
+        .y_desc("observed conversion rate")
+        .x_label_formatter(&pct)
+        .y_label_formatter(&pct)
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            6,
+            4,
+            GREY.stroke_width(1),
+        ))?
+        .label("perfect calibration")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
+    for (n, color, name) in [
+        (champion, BLUE, "champion"),
+        (challenger, ORANGE, "challenger"),
+    ] {
+        let bins: Vec<_> = n.reliability.iter().filter(|b| b.leads > 0).collect();
+        chart.draw_series(bins.iter().map(|b| {
+            ErrorBar::new_vertical(
+                b.mean_predicted,
+                b.wilson_low,
+                b.observed,
+                b.wilson_high,
+                color.stroke_width(1),
+                6,
+            )
+        }))?;
+        chart.draw_series(LineSeries::new(
+            bins.iter().map(|b| (b.mean_predicted, b.observed)),
+            color.stroke_width(2),
+        ))?;
+        chart
+            .draw_series(
+                bins.iter()
+                    .map(|b| Circle::new((b.mean_predicted, b.observed), 5, color.filled())),
+            )?
+            .label(format!("{name} (observed, 95% Wilson interval)"))
+            .legend(move |(x, y)| Circle::new((x + 9, y), 5, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
 fn bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, n: &ReportNumbers) -> DrawResult
 where
     DB::ErrorType: 'static,

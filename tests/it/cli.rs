@@ -5,7 +5,9 @@ use crate::{stdout, Workdir};
 #[test]
 fn every_subcommand_help_shows_an_example() {
     let wd = Workdir::new();
-    for sub in ["train", "score", "inspect", "synth", "export"] {
+    for sub in [
+        "train", "score", "inspect", "synth", "export", "retrain", "models",
+    ] {
         let out = wd.cmd().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub} --help failed");
         let text = stdout(&out);

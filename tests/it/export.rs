@@ -75,7 +75,7 @@ impl Leads {
     /// warehouse may hold either, and both must be missing.
     fn cell(&self, row: usize, col: usize) -> Option<&str> {
         let v = self.rows[row][col].as_str();
-        if v.is_empty() && row % 2 == 0 {
+        if v.is_empty() && row.is_multiple_of(2) {
             None
         } else {
             Some(v)
@@ -139,7 +139,16 @@ impl Case {
 }
 
 /// Builds a case: writes the model and the leads into `wd` and scores them with the binary.
-fn case(wd: &Workdir, name: &'static str, model: Model, leads: Leads, typed: bool) -> Case {
+fn case(wd: &Workdir, name: &'static str, mut model: Model, leads: Leads, typed: bool) -> Case {
+    // A model file holds one training histogram per rule (checked on load); the hand-made
+    // models here add and replace rules without training, so any valid histogram does.
+    model.profile.rules.resize(
+        model.rules.len(),
+        mqlcal::profile::Histogram {
+            lower: vec![0.0, 1.0],
+            shares: vec![0.9, 0.1],
+        },
+    );
     let model_path = wd.path(&format!("{name}.json"));
     model.save(&model_path, true).unwrap();
     // CSV, as leads usually come; Parquet (all text columns, so the same reading) when a column
@@ -214,19 +223,6 @@ fn example_model() -> Model {
     Model::load(&repo().join("models/lead-model.json")).unwrap()
 }
 
-/// Hand-built rules have no training leads: one single-bin drift profile per rule keeps the model
-/// file valid (the loader checks one profile entry per rule).
-fn profile_per_rule(model: &mut Model) {
-    model.profile.rules = model
-        .rules
-        .iter()
-        .map(|_| mqlcal::profile::Histogram {
-            lower: vec![0.0],
-            shares: vec![1.0],
-        })
-        .collect();
-}
-
 fn rule(name: &str, column: &str, condition: Condition, points: i64) -> ModelRule {
     ModelRule {
         name: name.into(),
@@ -299,7 +295,6 @@ fn edge(wd: &Workdir) -> Case {
         ),
         rule("Industry not given", "industry", Condition::IsMissing, -5),
     ]);
-    profile_per_rule(&mut model);
     let columns = [
         "lead_id",
         "pricing_page_visits",
@@ -469,7 +464,6 @@ fn nasty(wd: &Workdir) -> Case {
         ],
     };
     model.threshold.threshold.points = 30;
-    profile_per_rule(&mut model);
     let columns = [
         "lead id",
         "select",

@@ -7,6 +7,7 @@ mod export;
 mod model_file;
 mod recovery;
 mod report;
+mod retrain;
 mod score;
 mod workbench;
 mod xeducation;
@@ -54,6 +55,14 @@ impl Workdir {
             ..SynthParams::default()
         })
         .unwrap();
+        mqlcal::data::write_frame(&mut df, &p, true).unwrap();
+        p
+    }
+
+    /// Synthetic leads from the given parameters (other truths, other dates).
+    pub fn synth_with(&self, name: &str, params: &SynthParams) -> PathBuf {
+        let p = self.path(name);
+        let mut df = generate(params).unwrap();
         mqlcal::data::write_frame(&mut df, &p, true).unwrap();
         p
     }

@@ -33,7 +33,10 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
     // Every calibration, every threshold policy, rules from a file and proposed ones.
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 21);
-    let runs: [(&str, &[&str]); 4] = [
+    let runs: [(&str, &[&str]); 5] = [
+        // With a date column: the newest lead is recorded (it names the version in a model
+        // directory).
+        ("dated.json", &["--date", "created_at"]),
         ("platt.json", &["--threshold", "value:5000:150"]),
         (
             "isotonic.json",
@@ -62,6 +65,11 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
         .success();
     let doc = read(&wd.path("proposed.json"));
     assert_eq!(doc["training"]["rules_source"], "proposed");
+    let dated = read(&wd.path("dated.json"));
+    assert_eq!(dated["training"]["date_column"], "created_at");
+    assert!(dated["training"]["newest_lead"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("2025-12-")));
     assert_eq!(errors(&v, &doc), Vec::<String>::new());
 }
 

@@ -13,6 +13,7 @@ fn leads(rows: usize, seed: u64, intercept: f64) -> Table {
         rows,
         seed,
         intercept,
+        ..SynthParams::default()
     })
     .unwrap();
     Table::from_frame(
