@@ -349,12 +349,7 @@ fn split(
 }
 
 fn eval_scores(model: &Model, table: &Table) -> Result<EvalScores> {
-    let features = rule_features(table, &model.rules())?;
-    let scored: Vec<_> = features
-        .rows()
-        .into_iter()
-        .map(|row| model.score_features(row.iter().copied()))
-        .collect();
+    let (features, scored) = crate::train::score_table_with_features(model, table)?;
     Ok(EvalScores {
         scores: scored.iter().map(|s| s.score).collect(),
         probabilities: scored.iter().map(|s| s.probability.0).collect(),

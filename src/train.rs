@@ -443,9 +443,20 @@ fn training_profile(x: ArrayView2<f64>, points: &[Points]) -> Profile {
 
 /// Scores every lead of `table` with `model`, in input order.
 pub fn score_table(model: &Model, table: &Table) -> Result<Vec<crate::model::Scored>> {
+    Ok(score_table_with_features(model, table)?.1)
+}
+
+/// [`score_table`], also giving the leads' rule features (rows = leads), which the report and
+/// the champion/challenger comparison need for drift and intervals.
+pub fn score_table_with_features(
+    model: &Model,
+    table: &Table,
+) -> Result<(Array2<f64>, Vec<crate::model::Scored>)> {
     let x: Array2<f64> = rule_features(table, &model.rules())?;
-    Ok(x.rows()
+    let scored = x
+        .rows()
         .into_iter()
         .map(|row| model.score_features(row.iter().copied()))
-        .collect())
+        .collect();
+    Ok((x, scored))
 }

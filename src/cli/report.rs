@@ -1,6 +1,5 @@
 use std::path::{Path, PathBuf};
 
-use mqlcal::data::{LoadOptions, Table};
 use mqlcal::fit::{Bootstrap, Weights};
 use mqlcal::model::Model;
 use mqlcal::report::{self, numbers, DateColumns, ScoredTable};
@@ -103,21 +102,11 @@ pub fn model_name(path: &Path) -> String {
 pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     report::check_out(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
-    let mut na = model.training.na.clone();
-    na.extend(args.na.iter().cloned());
-    let load = LoadOptions {
-        na,
-        exclude: Vec::new(),
-    };
-    let table = bars.spin(&format!("reading {}", args.data.display()), || {
-        Table::load(&args.data, &load)
-    })?;
+    let table = super::score::load_leads(&model, &args.data, &args.na, bars)?;
     let scored = ScoredTable::score(&model, &table, &args.options.dates())?;
     let intervals = match &args.train_data {
         Some(path) => {
-            let train = bars.spin(&format!("reading {}", path.display()), || {
-                Table::load(path, &load)
-            })?;
+            let train = super::score::load_leads(&model, path, &args.na, bars)?;
             let x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
             let y = train.outcomes(&model.target)?;
             intervals(&model, x.view(), &y, args.options.bootstrap, bars)?

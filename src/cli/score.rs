@@ -49,18 +49,28 @@ struct Summary<'a> {
     notes: &'a [String],
 }
 
-pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
-    mqlcal::atomic::check_writable(&args.out, args.force)?;
-    let model = Model::load(&args.model)?;
+/// Reads leads to score with `model`: the "no value" texts it was trained with, plus `extra_na`.
+pub(crate) fn load_leads(
+    model: &Model,
+    data: &std::path::Path,
+    extra_na: &[String],
+    bars: &Bars,
+) -> anyhow::Result<Table> {
     let mut na = model.training.na.clone();
-    na.extend(args.na.iter().cloned());
+    na.extend(extra_na.iter().cloned());
     let load = LoadOptions {
         na,
         exclude: Vec::new(),
     };
-    let table = bars.spin(&format!("reading {}", args.data.display()), || {
-        Table::load(&args.data, &load)
-    })?;
+    Ok(bars.spin(&format!("reading {}", data.display()), || {
+        Table::load(data, &load)
+    })?)
+}
+
+pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
+    mqlcal::atomic::check_writable(&args.out, args.force)?;
+    let model = Model::load(&args.model)?;
+    let table = load_leads(&model, &args.data, &args.na, bars)?;
     let scored = bars.spin("scoring", || score_table(&model, &table))?;
     let mut columns = Vec::new();
     if let Some(id) = &model.id_column {

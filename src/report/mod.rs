@@ -14,7 +14,6 @@ use ndarray::Array2;
 use crate::data::Table;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::rules::features::rule_features;
 use numbers::{LeadDate, ReportNumbers, Scored};
 
 /// Date columns for the cohort view.
@@ -88,12 +87,7 @@ impl ScoredTable {
                 ),
             ));
         }
-        let features = rule_features(table, &model.rules())?;
-        let scored: Vec<_> = features
-            .rows()
-            .into_iter()
-            .map(|row| model.score_features(row.iter().copied()))
-            .collect();
+        let (features, scored) = crate::train::score_table_with_features(model, table)?;
         Ok(ScoredTable {
             scores: scored.iter().map(|s| s.score).collect(),
             probabilities: scored.iter().map(|s| s.probability.0).collect(),
