@@ -68,6 +68,25 @@ where
     root.present().map_err(|e| fail(e.into()))
 }
 
+/// The series legend, drawn the same way on every chart.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font(("sans-serif", font_size))
+        .draw()?;
+    Ok(())
+}
+
 fn pct(x: &f64) -> String {
     format!("{:.0}%", 100.0 * x)
 }
@@ -214,13 +233,7 @@ where
         )?
         .label("observed, 95% Wilson interval")
         .legend(|(x, y)| Circle::new((x + 9, y), 5, BLUE.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
 
     let max = n
         .reliability
@@ -337,13 +350,7 @@ where
             .label(format!("{name} (observed, 95% Wilson interval)"))
             .legend(move |(x, y)| Circle::new((x + 9, y), 5, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
     Ok(())
 }
 
@@ -452,13 +459,7 @@ where
                 .label(format!("MQL threshold ({} points)", n.threshold))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILLION));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font(("sans-serif", 13))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     Ok(())
 }
@@ -658,13 +659,7 @@ where
         ))?
         .label(format!("chosen threshold ({} points)", n.threshold))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILLION));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
     Ok(())
 }
 
@@ -815,13 +810,7 @@ where
         }))?
         .label(n.source.clone())
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], PURPLE.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
 
     // PSI per rule, most drifted first.
     let mut rules: Vec<_> = n.drift.iter().collect();
@@ -930,13 +919,7 @@ where
             .label(label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
 
     let velocity: Vec<(f64, f64)> = n
         .cohorts
