@@ -48,11 +48,27 @@ impl Calibration {
     }
 
     pub fn fit(method: Method, scores: &[i64], y: &[bool]) -> Result<Calibration> {
+        let mut groups: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        for (&s, &t) in scores.iter().zip(y) {
+            let g = groups.entry(s).or_default();
+            g.0 += 1;
+            g.1 += t as u64;
+        }
+        let counts: Vec<(i64, u64, u64)> =
+            groups.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
+        Calibration::fit_counts(method, &counts)
+    }
+
+    /// Fits on leads grouped by score: `(score, leads, conversions)`, scores ascending and
+    /// distinct (as [`Calibration::fit`] pools them). Any grouping of the same leads gives the
+    /// same calibration.
+    pub fn fit_counts(method: Method, counts: &[(i64, u64, u64)]) -> Result<Calibration> {
         let calibration = match method {
-            Method::Platt if scores.iter().all(|&s| s == scores[0]) => {
+            Method::Platt if counts.len() <= 1 => {
                 // One score for every lead (e.g. every rule got 0 points): the map is the
                 // base rate. Newton's method would divide by a zero determinant here.
-                let rate = y.iter().filter(|&&t| t).count() as f64 / y.len().max(1) as f64;
+                let (n, c) = counts.first().map_or((0, 0), |g| (g.1, g.2));
+                let rate = c as f64 / n.max(1) as f64;
                 let rate = rate.clamp(1e-6, 1.0 - 1e-6);
                 Calibration::Platt {
                     a: 0.0,
@@ -60,8 +76,19 @@ impl Calibration {
                 }
             }
             Method::Platt => {
-                let s = Array1::from_iter(scores.iter().map(|&s| s as f64));
-                let t = Array1::from_iter(y.iter().copied());
+                // linfa's Newton method takes one entry per lead: the leads are laid out in
+                // score order, conversions first within a score, so every grouping of the same
+                // leads feeds it the same sequence.
+                let total: u64 = counts.iter().map(|g| g.1).sum();
+                let mut s = Vec::with_capacity(total as usize);
+                let mut t = Vec::with_capacity(total as usize);
+                for &(score, n, c) in counts {
+                    s.extend(std::iter::repeat_n(score as f64, n as usize));
+                    t.extend(std::iter::repeat_n(true, c as usize));
+                    t.extend(std::iter::repeat_n(false, (n - c) as usize));
+                }
+                let s = Array1::from(s);
+                let t = Array1::from(t);
                 let params = PlattParams::<f64, ()>::default()
                     .maxiter(200)
                     .check()
@@ -71,16 +98,10 @@ impl Calibration {
                 Calibration::Platt { a, b }
             }
             Method::Isotonic => {
-                // Scores are integers with many ties: pool them first, one point per score.
-                let mut groups: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
-                for (&s, &t) in scores.iter().zip(y) {
-                    let g = groups.entry(s).or_default();
-                    g.0 += 1.0;
-                    g.1 += t as u8 as f64;
-                }
-                let xs: Vec<f64> = groups.keys().map(|&s| s as f64).collect();
-                let rates: Vec<f64> = groups.values().map(|(n, c)| c / n).collect();
-                let weights: Vec<f64> = groups.values().map(|(n, _)| *n).collect();
+                // Scores are integers with many ties: one point per score.
+                let xs: Vec<f64> = counts.iter().map(|g| g.0 as f64).collect();
+                let rates: Vec<f64> = counts.iter().map(|g| g.2 as f64 / g.1 as f64).collect();
+                let weights: Vec<f64> = counts.iter().map(|g| g.1 as f64).collect();
                 let fitted = pool_adjacent_violators(&rates, &weights);
                 Calibration::Isotonic {
                     knots: xs.into_iter().zip(fitted).collect(),

@@ -63,6 +63,22 @@ impl Table {
     /// them, so a stray `abc` in a numeric column is reported with its row rather than silently
     /// turning the column into text.
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Table> {
+        Table::load_inner(path, options, true, None)
+    }
+
+    /// [`Table::load`] of only the given `columns` (those the file has; a missing one is
+    /// reported when it is read) and without the file's SHA-256 ([`Table::sha256`] is empty):
+    /// for scoring, which records no input and should cost no more than reading the file.
+    pub fn load_columns(path: &Path, options: &LoadOptions, columns: &[String]) -> Result<Table> {
+        Table::load_inner(path, options, false, Some(columns))
+    }
+
+    fn load_inner(
+        path: &Path,
+        options: &LoadOptions,
+        hash: bool,
+        columns: Option<&[String]>,
+    ) -> Result<Table> {
         let format = Format::from_path(path)?;
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.len() == 0 {
@@ -71,13 +87,56 @@ impl Table {
                 "the file is empty; expected a header row and one row per lead",
             ));
         }
-        let sha256 = sha256_file(path)?;
-        let df = match format {
-            Format::Csv => CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish()),
+        // The file's hash is computed while polars parses it.
+        let (sha256, df) = std::thread::scope(|scope| {
+            let hash = scope.spawn(|| {
+                if hash {
+                    sha256_file(path)
+                } else {
+                    Ok(String::new())
+                }
+            });
+            let df = Table::read(path, format, columns);
+            (hash.join().expect("hash thread panicked"), df)
+        });
+        let df = df?;
+        tracing::info!(
+            rows = df.height(),
+            columns = df.width(),
+            "read {}",
+            path.display()
+        );
+        Table::from_frame(path, df, sha256?, options)
+    }
+
+    fn read(path: &Path, format: Format, columns: Option<&[String]>) -> Result<DataFrame> {
+        match format {
+            Format::Csv => {
+                // Only the wanted columns the header has (read with the csv crate, which
+                // quotes as polars does); the rest are never parsed.
+                let projection = match columns {
+                    Some(wanted) => {
+                        let header = csv::Reader::from_path(path)
+                            .and_then(|mut r| r.headers().cloned())
+                            .map_err(|e| {
+                                Error::data(path, format!("cannot read the header: {e}"))
+                            })?;
+                        let keep: Vec<PlSmallStr> = header
+                            .iter()
+                            .filter(|h| wanted.iter().any(|w| w == h))
+                            .map(PlSmallStr::from)
+                            .collect();
+                        (!keep.is_empty()).then(|| Arc::from(keep))
+                    }
+                    None => None,
+                };
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(0))
+                    .with_columns(projection)
+                    .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                    .and_then(|r| r.finish())
+            }
             Format::Parquet => {
                 let file = File::open(path).map_err(|e| Error::io(path, e))?;
                 ParquetReader::new(file).finish()
@@ -87,18 +146,11 @@ impl Table {
             Error::data(
                 path,
                 format!(
-                "cannot parse the file: {e}; check it is comma-separated CSV with a header row, \
-                 or Parquet"
-            ),
+                    "cannot parse the file: {e}; check it is comma-separated CSV with a header \
+                     row, or Parquet"
+                ),
             )
-        })?;
-        tracing::info!(
-            rows = df.height(),
-            columns = df.width(),
-            "read {}",
-            path.display()
-        );
-        Table::from_frame(path, df, sha256, options)
+        })
     }
 
     /// Wraps a frame already in memory (used by tests and by callers that load data themselves).
@@ -191,6 +243,14 @@ impl Table {
     /// The column as text, with placeholders and empty cells as `None`. Numbers in a Parquet
     /// file are formatted as polars formats them (`3`, `2.5`).
     pub fn texts(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(self.n_rows());
+        self.for_each_text(name, |v| out.push(v.map(str::to_string)))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each cell of the column as [`Table::texts`] reads it, in row order,
+    /// without copying the text (a copy per cell is most of the cost at millions of rows).
+    pub fn for_each_text(&self, name: &str, mut f: impl FnMut(Option<&str>)) -> Result<()> {
         let col = self.column(name, "check the column name in the rules file")?;
         let as_text;
         let ca = if Table::is_text(col) {
@@ -199,14 +259,42 @@ impl Table {
             as_text = col.cast(&DataType::String)?;
             as_text.str()?
         };
-        Ok(ca
-            .into_iter()
-            .map(|v| {
-                v.map(str::trim)
-                    .filter(|s| !s.is_empty() && !self.na.contains(*s))
-                    .map(str::to_string)
-            })
-            .collect())
+        for v in ca {
+            f(v.map(str::trim)
+                .filter(|s| !s.is_empty() && !self.na.contains(*s)));
+        }
+        Ok(())
+    }
+
+    /// Ids that appear more than once: how many repeats, and the first repeat (1-based row and
+    /// the id), or `None` when every id is unique. Missing ids are not compared.
+    pub fn repeated(&self, name: &str) -> Result<Option<(usize, usize, String)>> {
+        let col = self.column(name, "check the --id column name")?;
+        let as_text;
+        let ca = if Table::is_text(col) {
+            col.str()?
+        } else {
+            as_text = col.cast(&DataType::String)?;
+            as_text.str()?
+        };
+        // foldhash: a fast non-cryptographic hash (ids are not adversarial here).
+        let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
+            std::collections::HashSet::with_capacity_and_hasher(ca.len(), Default::default());
+        let mut repeats = 0;
+        let mut first = None;
+        for (i, v) in ca.into_iter().enumerate() {
+            let Some(v) = v
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && !self.na.contains(*s))
+            else {
+                continue;
+            };
+            if !seen.insert(v) {
+                repeats += 1;
+                first.get_or_insert((i + 1, v.to_string()));
+            }
+        }
+        Ok(first.map(|(row, v)| (repeats, row, v)))
     }
 
     /// The column as numbers, with placeholders and empty cells as `None`. Text that is not a
@@ -216,6 +304,16 @@ impl Table {
         let col = self.column(name, "check the column name in the rules file")?;
         let mut out = Vec::with_capacity(col.len());
         if Table::is_text(col) {
+            // Fast path: polars parses the whole column at once. Any cell it cannot read
+            // (white space, a placeholder, an empty text, a typo) or a non-finite number sends
+            // the column through the cell-by-cell reading below, which trims, knows the
+            // placeholders and names the row of a bad value.
+            if let Ok(parsed) = col.strict_cast(&DataType::Float64) {
+                let parsed = parsed.f64()?;
+                if parsed.into_iter().flatten().all(f64::is_finite) {
+                    return Ok(parsed.into_iter().collect());
+                }
+            }
             for (i, v) in col.str()?.into_iter().enumerate() {
                 let v = v
                     .map(str::trim)
@@ -267,6 +365,92 @@ impl Table {
                  files) to mark it missing"
             ),
         }
+    }
+
+    /// A counts table (from `mqlcal export --format sql-counts`, run in a warehouse): columns
+    /// `rule_1` … `rule_N` for the `n_rules` rules, `leads`, `conversions`, and optionally
+    /// `unreadable_outcomes`. Gives the rule patterns (one row per table row) and the counts.
+    /// Errors name the row and column: a missing cell, a feature that is not a whole number
+    /// from 0 up, a count that is not a whole number, leads with unreadable outcomes.
+    pub fn counts(&self, n_rules: usize) -> Result<(ndarray::Array2<f64>, Vec<u64>, Vec<u64>)> {
+        use crate::export::sql::{count_rule_column, COUNT_COLUMNS};
+        let expected: Vec<String> = (0..n_rules)
+            .map(count_rule_column)
+            .chain(COUNT_COLUMNS.iter().map(|s| s.to_string()))
+            .collect();
+        let extra: Vec<String> = self
+            .df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| !expected.contains(c))
+            .collect();
+        if !extra.is_empty() {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "column(s) {extra:?} are not in a counts table for {n_rules} rules (rule_1 \
+                     … rule_{n_rules}, leads, conversions); the counts must come from the \
+                     sql-counts query of the same rules file"
+                ),
+            ));
+        }
+        let hint = "the counts must come from `mqlcal export --format sql-counts` with the same \
+                    rules file";
+        let whole = |name: &str| -> Result<Vec<u64>> {
+            self.column(name, hint)?;
+            self.numbers(name)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e15 => Ok(x as u64),
+                    other => Err(Error::BadValue {
+                        path: self.path.clone(),
+                        row: i + 1,
+                        column: name.to_string(),
+                        message: format!(
+                            "{} is not a whole number from 0 up; {hint}",
+                            other.map_or("an empty cell".to_string(), |x| x.to_string())
+                        ),
+                    }),
+                })
+                .collect()
+        };
+        let n = self.n_rows();
+        let mut x = ndarray::Array2::<f64>::zeros(ndarray::ShapeBuilder::f((n, n_rules)));
+        for j in 0..n_rules {
+            for (i, v) in whole(&count_rule_column(j))?.into_iter().enumerate() {
+                x[[i, j]] = v as f64;
+            }
+        }
+        let leads = whole(COUNT_COLUMNS[0])?;
+        let conversions = whole(COUNT_COLUMNS[1])?;
+        if self.df.column(COUNT_COLUMNS[2]).is_ok() {
+            for (i, bad) in whole(COUNT_COLUMNS[2])?.into_iter().enumerate() {
+                if bad > 0 {
+                    return Err(Error::BadValue {
+                        path: self.path.clone(),
+                        row: i + 1,
+                        column: COUNT_COLUMNS[2].to_string(),
+                        message: format!(
+                            "{bad} leads have an outcome that is not 0/1, true/false or yes/no \
+                             (or none); fix or drop them in the warehouse table and count again"
+                        ),
+                    });
+                }
+            }
+        }
+        for (i, (&l, &c)) in leads.iter().zip(&conversions).enumerate() {
+            if c > l {
+                return Err(Error::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: COUNT_COLUMNS[1].to_string(),
+                    message: format!("{c} conversions but only {l} leads; {hint}"),
+                });
+            }
+        }
+        Ok((x, leads, conversions))
     }
 
     /// The outcome column as true (became an opportunity) / false. Accepts 0/1, true/false,

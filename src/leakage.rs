@@ -1,11 +1,13 @@
 //! The leakage guard: columns that look filled in after the outcome (for example a sales "tag"
 //! set after the first call) make a model look brilliant in training and useless on new
-//! leads. Takes rules, their features and outcomes; gives warnings naming the column.
+//! leads. Takes rules and their features with outcomes (per lead or grouped by pattern); gives
+//! warnings naming the column.
 
 use std::collections::BTreeMap;
 
 use ndarray::ArrayView2;
 
+use crate::group::Groups;
 use crate::rules::Rule;
 
 /// A rule on at least this share of leads (and 30 leads) counts as having large support.
@@ -18,11 +20,20 @@ pub const COLUMN_AUC: f64 = 0.95;
 
 /// Warnings, one per suspicious column (naming the rule or the AUC that raised it).
 pub fn scan(rules: &[Rule], x: ArrayView2<f64>, y: &[bool]) -> Vec<String> {
-    let n = y.len();
+    scan_groups(rules, &Groups::from_rows(x, y).0)
+}
+
+/// [`scan`] over leads grouped by rule pattern.
+pub fn scan_groups(rules: &[Rule], groups: &Groups) -> Vec<String> {
+    let n = groups.total_leads();
     let min_support = (LARGE_SUPPORT * n as f64).max(30.0);
     let mut flagged: BTreeMap<&str, String> = BTreeMap::new();
-    let counts = crate::rules::features::support(x, y);
-    for (rule, &(support, conv)) in rules.iter().zip(&counts) {
+    for (j, rule) in rules.iter().enumerate() {
+        let (support, conv) = (0..groups.len())
+            .filter(|&g| groups.x[[g, j]] > 0.0)
+            .fold((0u64, 0u64), |(s, c), g| {
+                (s + groups.leads[g], c + groups.conversions[g])
+            });
         let rate = conv as f64 / support.max(1) as f64;
         if support as f64 >= min_support && (rate >= RATE_HIGH || rate <= RATE_LOW) {
             flagged.entry(&rule.column).or_insert_with(|| {
@@ -42,23 +53,19 @@ pub fn scan(rules: &[Rule], x: ArrayView2<f64>, y: &[bool]) -> Vec<String> {
         columns.entry(&rule.column).or_default().push(j);
     }
     for (column, js) in columns {
-        let patterns: Vec<Vec<i64>> = (0..n)
-            .map(|i| js.iter().map(|&j| x[[i, j]] as i64).collect())
-            .collect();
-        let mut groups: BTreeMap<&[i64], (usize, usize)> = BTreeMap::new();
-        for (p, &t) in patterns.iter().zip(y) {
-            let g = groups.entry(p).or_default();
-            g.0 += 1;
-            g.1 += t as usize;
+        let mut sub: BTreeMap<Vec<i64>, (u64, u64)> = BTreeMap::new();
+        for g in 0..groups.len() {
+            let key: Vec<i64> = js.iter().map(|&j| groups.x[[g, j]] as i64).collect();
+            let e = sub.entry(key).or_default();
+            e.0 += groups.leads[g];
+            e.1 += groups.conversions[g];
         }
-        let score: Vec<f64> = patterns
-            .iter()
-            .map(|p| {
-                let (a, b) = groups[p.as_slice()];
-                b as f64 / a as f64
-            })
+        let scored: Vec<(f64, u64, u64)> = sub
+            .values()
+            .filter(|(a, _)| *a > 0)
+            .map(|&(a, b)| (b as f64 / a as f64, b, a - b))
             .collect();
-        let auc = crate::metrics::roc_auc(&score, y);
+        let auc = crate::metrics::roc_auc_counts(&scored);
         if auc >= COLUMN_AUC {
             flagged.insert(
                 column,

@@ -47,6 +47,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod fit;
+pub mod group;
 pub mod leakage;
 pub mod metrics;
 pub mod model;

@@ -1,8 +1,8 @@
-//! Metrics of predicted probabilities against outcomes: ROC AUC (linfa's ROC curve), log loss,
-//! Brier score and expected calibration error. Log loss, Brier and ECE are written here in f64:
-//! linfa's log loss works in f32 and it has no Brier or ECE.
+//! Metrics of predicted probabilities against outcomes: ROC AUC, log loss, Brier score and
+//! expected calibration error, per lead or over leads grouped by prediction (the same numbers
+//! either way). Written here in f64: linfa's log loss and ROC work in f32 per lead, and it has
+//! no Brier or ECE.
 
-use linfa::prelude::BinaryClassification;
 use serde::{Deserialize, Serialize};
 
 /// Bins of equal width for the expected calibration error.
@@ -22,24 +22,56 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn compute(p: &[f64], y: &[bool]) -> Metrics {
+        Metrics::compute_counts(
+            &p.iter()
+                .zip(y)
+                .map(|(&p, &t)| (p, t as u64, !t as u64))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The same metrics from leads grouped by prediction: `(probability, conversions,
+    /// non-conversions)`. Equal probabilities are pooled first, so any grouping of the same
+    /// leads gives the same numbers, to the last bit.
+    pub fn compute_counts(groups: &[(f64, u64, u64)]) -> Metrics {
+        let g = pool(groups);
+        let n: u64 = g.iter().map(|&(_, c, m)| c + m).sum();
+        let nf = n as f64;
         Metrics {
-            rows: y.len(),
-            roc_auc: roc_auc(p, y),
-            log_loss: p
+            rows: n as usize,
+            roc_auc: auc_pooled(&g),
+            log_loss: g
                 .iter()
-                .zip(y)
-                .map(|(&p, &t)| log_loss_one(p, t))
+                .map(|&(p, c, m)| {
+                    c as f64 * log_loss_one(p, true) + m as f64 * log_loss_one(p, false)
+                })
                 .sum::<f64>()
-                / y.len() as f64,
-            brier: p
+                / nf,
+            brier: g
                 .iter()
-                .zip(y)
-                .map(|(&p, &t)| (p - t as u8 as f64).powi(2))
+                .map(|&(p, c, m)| c as f64 * (p - 1.0).powi(2) + m as f64 * p * p)
                 .sum::<f64>()
-                / y.len() as f64,
-            ece: ece(p, y, ECE_BINS),
+                / nf,
+            ece: ece_pooled(&g, ECE_BINS),
         }
     }
+}
+
+/// Sorts by prediction and adds up equal predictions.
+fn pool(groups: &[(f64, u64, u64)]) -> Vec<(f64, u64, u64)> {
+    let mut g = groups.to_vec();
+    g.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, u64, u64)> = Vec::with_capacity(g.len());
+    for (p, c, m) in g {
+        match out.last_mut() {
+            Some(last) if last.0 == p => {
+                last.1 += c;
+                last.2 += m;
+            }
+            _ => out.push((p, c, m)),
+        }
+    }
+    out
 }
 
 /// Log loss of one prediction, clipped like scikit-learn so a 0 or 1 stays finite.
@@ -52,34 +84,66 @@ pub fn log_loss_one(p: f64, y: bool) -> f64 {
     }
 }
 
-/// Area under the ROC curve through linfa's ROC (ties handled as one step). Scores are only
-/// ranked, so any increasing transform of a probability gives the same AUC.
+/// Area under the ROC curve (ties handled as one step, i.e. the Mann–Whitney statistic with
+/// ties counted half). Scores are only ranked, so any increasing transform of a probability
+/// gives the same AUC. Computed here over pooled predictions, in f64, because linfa's ROC
+/// works per lead in f32 and grouped leads never exist one by one.
 pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
-    let probs: Vec<linfa::dataset::Pr> = p
-        .iter()
-        .map(|&v| linfa::dataset::Pr::new(v as f32))
-        .collect();
-    match probs.as_slice().roc(y) {
-        Ok(roc) => roc.area_under_curve() as f64,
-        Err(_) => f64::NAN,
+    roc_auc_counts(
+        &p.iter()
+            .zip(y)
+            .map(|(&p, &t)| (p, t as u64, !t as u64))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// [`roc_auc`] of grouped leads `(score, conversions, non-conversions)`.
+pub fn roc_auc_counts(groups: &[(f64, u64, u64)]) -> f64 {
+    auc_pooled(&pool(groups))
+}
+
+fn auc_pooled(g: &[(f64, u64, u64)]) -> f64 {
+    let pos: u64 = g.iter().map(|x| x.1).sum();
+    let neg: u64 = g.iter().map(|x| x.2).sum();
+    if pos == 0 || neg == 0 {
+        return f64::NAN;
     }
+    let mut below = 0.0;
+    let mut area = 0.0;
+    for &(_, c, m) in g {
+        area += c as f64 * (below + 0.5 * m as f64);
+        below += m as f64;
+    }
+    area / (pos as f64 * neg as f64)
 }
 
 /// Expected calibration error: Σ_bins (n_b / n) · |mean predicted − observed rate|.
 pub fn ece(p: &[f64], y: &[bool], bins: usize) -> f64 {
+    ece_pooled(
+        &pool(
+            &p.iter()
+                .zip(y)
+                .map(|(&p, &t)| (p, t as u64, !t as u64))
+                .collect::<Vec<_>>(),
+        ),
+        bins,
+    )
+}
+
+fn ece_pooled(g: &[(f64, u64, u64)], bins: usize) -> f64 {
     let mut sum_p = vec![0.0; bins];
     let mut sum_y = vec![0.0; bins];
-    let mut count = vec![0usize; bins];
-    for (&p, &t) in p.iter().zip(y) {
+    let mut count = vec![0u64; bins];
+    for &(p, c, m) in g {
         let b = ((p * bins as f64) as usize).min(bins - 1);
-        sum_p[b] += p;
-        sum_y[b] += t as u8 as f64;
-        count[b] += 1;
+        sum_p[b] += p * (c + m) as f64;
+        sum_y[b] += c as f64;
+        count[b] += c + m;
     }
-    let n = y.len() as f64;
+    let n: u64 = count.iter().sum();
     (0..bins)
         .filter(|&b| count[b] > 0)
-        .map(|b| (sum_p[b] - sum_y[b]).abs() / n)
+        .map(|b| (sum_p[b] - sum_y[b]).abs() / n as f64)
         .sum()
 }
 

@@ -48,6 +48,58 @@ impl Histogram {
         Histogram::with_bounds((0..n).map(|v| v as f64).collect(), values)
     }
 
+    /// [`Histogram::quantiles`] of values given with how many leads have each: the same
+    /// histogram as the values repeated.
+    pub fn quantiles_counts(values: &[(f64, u64)], bins: usize) -> Histogram {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let n: u64 = sorted.iter().map(|v| v.1).sum();
+        let at = |index: u64| {
+            let mut seen = 0;
+            for &(v, c) in &sorted {
+                seen += c;
+                if seen > index {
+                    return v;
+                }
+            }
+            0.0
+        };
+        let mut lower = vec![if n == 0 { 0.0 } else { at(0) }];
+        for k in 1..bins as u64 {
+            let q = at((k * n) / bins as u64);
+            if q > *lower.last().expect("non-empty") {
+                lower.push(q);
+            }
+        }
+        Histogram::with_bounds_counts(lower, values)
+    }
+
+    /// [`Histogram::levels`] of values given with counts.
+    pub fn levels_counts(values: &[(f64, u64)], max_bins: usize) -> Histogram {
+        let top = values
+            .iter()
+            .filter(|v| v.1 > 0)
+            .map(|v| v.0)
+            .fold(0.0, f64::max)
+            .floor();
+        let n = (top as usize + 1).clamp(2, max_bins);
+        Histogram::with_bounds_counts((0..n).map(|v| v as f64).collect(), values)
+    }
+
+    fn with_bounds_counts(lower: Vec<f64>, values: &[(f64, u64)]) -> Histogram {
+        let mut h = Histogram {
+            shares: vec![0.0; lower.len()],
+            lower,
+        };
+        let mut counts = vec![0u64; h.lower.len()];
+        for &(v, c) in values {
+            counts[h.bin(v)] += c;
+        }
+        let n = counts.iter().sum::<u64>().max(1) as f64;
+        h.shares = counts.into_iter().map(|c| c as f64 / n).collect();
+        h
+    }
+
     fn with_bounds(lower: Vec<f64>, values: &[f64]) -> Histogram {
         let mut h = Histogram {
             shares: vec![0.0; lower.len()],

@@ -5,7 +5,8 @@
 /// Receives the steps of a long computation, one step at a time. Called from worker threads,
 /// hence `Sync`.
 pub trait Progress: Sync {
-    /// A step begins, with `total` units of work (for example fits) when known.
+    /// A step begins, with `total` units of work (for example fits) when known; it ends the
+    /// step before it, if any.
     fn begin(&self, step: &str, total: Option<u64>);
     /// `n` more units of the current step are done.
     fn advance(&self, n: u64);

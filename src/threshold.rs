@@ -136,6 +136,23 @@ impl Funnel {
         Funnel::from_counts(scores.len(), y.iter().filter(|&&t| t).count(), mqls, hit)
     }
 
+    /// [`Funnel::at`] for leads pooled by score, `(score, leads, conversions)`.
+    pub fn at_counts(threshold: i64, counts: &[(i64, u64, u64)]) -> Funnel {
+        let sum = |f: &dyn Fn(&(i64, u64, u64)) -> u64, all: bool| {
+            counts
+                .iter()
+                .filter(|g| all || g.0 >= threshold)
+                .map(f)
+                .sum::<u64>() as usize
+        };
+        Funnel::from_counts(
+            sum(&|g| g.1, true),
+            sum(&|g| g.2, true),
+            sum(&|g| g.1, false),
+            sum(&|g| g.2, false),
+        )
+    }
+
     fn from_counts(leads: usize, conversions: usize, mqls: usize, hit: usize) -> Funnel {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         Funnel {
@@ -172,26 +189,38 @@ impl Funnel {
 
 /// Picks the threshold for `policy` from the scores and outcomes (out of fold, in training).
 pub fn choose(policy: Policy, scores: &[i64], y: &[bool]) -> Result<Threshold> {
-    if scores.is_empty() {
+    choose_counts(policy, &score_counts(scores, y))
+}
+
+/// Leads pooled by score: `(score, leads, conversions)`, scores ascending.
+pub fn score_counts(scores: &[i64], y: &[bool]) -> Vec<(i64, u64, u64)> {
+    let mut groups: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+    for (&s, &t) in scores.iter().zip(y) {
+        let g = groups.entry(s).or_default();
+        g.0 += 1;
+        g.1 += t as u64;
+    }
+    groups.into_iter().map(|(s, (n, c))| (s, n, c)).collect()
+}
+
+/// [`choose`] from leads pooled by score, `(score, leads, conversions)` with distinct scores.
+pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Threshold> {
+    if counts.is_empty() {
         return Err(Error::Fit(
             "no scored leads to choose a threshold on".into(),
         ));
     }
     // Candidates: every distinct score (highest first), each with the funnel at score >= it.
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].cmp(&scores[a]));
-    let conversions = y.iter().filter(|&&t| t).count();
+    let mut order: Vec<&(i64, u64, u64)> = counts.iter().collect();
+    order.sort_by_key(|g| std::cmp::Reverse(g.0));
+    let leads = counts.iter().map(|g| g.1).sum::<u64>() as usize;
+    let conversions = counts.iter().map(|g| g.2).sum::<u64>() as usize;
     let mut candidates: Vec<(i64, Funnel)> = Vec::new();
     let (mut mqls, mut hit) = (0, 0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i]];
-        while i < order.len() && scores[order[i]] == s {
-            mqls += 1;
-            hit += y[order[i]] as usize;
-            i += 1;
-        }
-        candidates.push((s, Funnel::from_counts(scores.len(), conversions, mqls, hit)));
+    for &&(s, n, c) in &order {
+        mqls += n as usize;
+        hit += c as usize;
+        candidates.push((s, Funnel::from_counts(leads, conversions, mqls, hit)));
     }
     let pick = |points: i64| Threshold { points, policy };
     let closest = |key: &dyn Fn(&Funnel) -> f64| {

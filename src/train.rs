@@ -1,15 +1,18 @@
 //! The training pipeline, start to finish: outcomes → rules (given or proposed) → features →
-//! regularisation search on seeded folds → out-of-fold scores → final fit → points →
-//! calibration → threshold → metrics → [`Model`]. Each step is a small named function.
+//! leads grouped by rule pattern → regularisation search on seeded folds → out-of-fold scores
+//! → final fit → points → calibration → threshold → metrics → [`Model`]. Each step is a small
+//! named function. Everything after the grouping works on pattern counts ([`crate::group`]), so
+//! [`train_groups`] trains from a counts table made elsewhere (a warehouse) as well.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
 use crate::data::Table;
 use crate::error::{Error, Result};
-use crate::fit::{self, LogisticFit, Weights};
+use crate::fit::{self, GroupedFit, Weights};
+use crate::group::Groups;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelRule, ModelThreshold, Training, SCHEMA_VERSION};
 use crate::points::{Points, PointsScale};
@@ -67,7 +70,6 @@ impl TrainParams {
             date: None,
         }
     }
-
     /// The options `model` was trained with, to train it again on new data: its rules (as
     /// fixed rules, also when they were first proposed), target, id, scale, calibration,
     /// threshold policy, folds, seed, strength grid, placeholders, exclusions and date column.
@@ -125,7 +127,31 @@ pub struct Trained {
     pub weights: Weights,
 }
 
-/// Trains a model on `table`.
+/// Where the training leads came from, as the model file records it.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// File name (no directories, so a model does not depend on where the file sat).
+    pub file: String,
+    pub sha256: String,
+    /// The newest lead's creation date (`YYYY-MM-DD`), when the leads have a date column.
+    pub newest_lead: Option<String>,
+}
+
+impl Input {
+    pub fn of(path: &std::path::Path, sha256: &str) -> Input {
+        Input {
+            file: path
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: sha256.to_string(),
+            newest_lead: None,
+        }
+    }
+}
+
+/// Trains a model on `table`: rule features per lead, grouped by pattern, then
+/// [`train_groups`]. The per-lead out-of-fold scores are kept for the report.
 pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
     train_with(table, params, &crate::progress::Silent)
 }
@@ -137,33 +163,126 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let mut notes = table.notes.clone();
     let mut warnings = Vec::new();
     let (rules, proposed) = resolve_rules(table, params, &mut notes)?;
+    progress.begin("rule features", None);
     let x = rule_features(table, &rules)?;
     if let Some(id) = &params.id {
         warnings.extend(duplicate_ids(table, id)?);
     }
-    warnings.extend(crate::leakage::scan(&rules, x.view(), &y));
-    warnings.extend(never_firing(&rules, x.view()));
-
-    let folds = fit::stratified_folds(&y, params.folds, params.seed);
+    progress.begin("grouping", None);
+    let (groups, lead_pattern) = Groups::from_rows(x.view(), &y);
+    progress.end();
     tracing::info!(
         leads = y.len(),
+        patterns = groups.len(),
         rules = rules.len(),
-        "rule features built; searching the penalty"
+        "leads grouped by rule pattern"
     );
-    let search = fit::search_alpha(x.view(), &y, &folds, params.folds, &params.alphas, progress)?;
+    let mut input = Input::of(table.path(), table.sha256());
+    if let Some(column) = &params.date {
+        input.newest_lead = table
+            .dates(column)?
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|d| d.format("%Y-%m-%d").to_string());
+    }
+    let fitted = fit_groups(
+        &groups,
+        &rules,
+        params,
+        input,
+        if proposed.is_some() {
+            "proposed"
+        } else {
+            "file"
+        },
+        warnings,
+        progress,
+    )?;
+    let k = params.folds;
+    let lead_folds = groups.lead_folds(&lead_pattern, &y, k, params.seed);
+    let oof_scores = lead_pattern
+        .iter()
+        .zip(&lead_folds)
+        .map(|(&p, &f)| fitted.oof[p as usize * k + f])
+        .collect();
+    Ok(Trained {
+        model: fitted.model,
+        proposed,
+        notes,
+        oof_scores,
+        outcomes: y,
+        features: x,
+        weights: fitted.weights,
+    })
+}
+
+/// Trains a model on leads already grouped by rule pattern (a counts table, e.g. computed in
+/// the warehouse by `mqlcal export --format sql-counts`). With the same leads, rules, options
+/// and seed it gives the model [`train`] gives from the rows, except the record of its input.
+pub fn train_groups(
+    groups: &Groups,
+    rules: &[Rule],
+    params: &TrainParams,
+    input: Input,
+    progress: &dyn Progress,
+) -> Result<Model> {
+    params.check()?;
+    let (n, c) = (groups.total_leads(), groups.total_conversions());
+    if c == 0 || c == n {
+        return Err(Error::Fit(format!(
+            "{}: the counts hold {} in all {n} leads; the model needs leads that converted and \
+             leads that did not",
+            input.file,
+            if c == 0 {
+                "no conversions"
+            } else {
+                "only conversions"
+            }
+        )));
+    }
+    Ok(fit_groups(groups, rules, params, input, "file", Vec::new(), progress)?.model)
+}
+
+struct Fitted {
+    model: Model,
+    weights: Weights,
+    /// Out-of-fold score of each pattern in each fold, at `pattern * folds + fold`.
+    oof: Vec<i64>,
+}
+
+/// The pipeline on grouped leads: folds → regularisation search → final fit → out-of-fold
+/// scores → calibration → threshold → metrics → [`Model`]. Nothing here costs per lead.
+fn fit_groups(
+    groups: &Groups,
+    rules: &[Rule],
+    params: &TrainParams,
+    input: Input,
+    rules_source: &str,
+    mut warnings: Vec<String>,
+    progress: &dyn Progress,
+) -> Result<Fitted> {
+    warnings.extend(crate::leakage::scan_groups(rules, groups));
+    warnings.extend(never_firing(rules, groups));
+
+    let k = params.folds;
+    let folds = groups.split_folds(k, params.seed);
+    let search = fit::search_alpha(groups, &folds, &params.alphas, progress)?;
     tracing::info!(alpha = search.alpha, "penalty chosen; final fit");
     warnings.extend(alpha_at_edge(search.alpha, &params.alphas));
     let start = fit::mean_weights(&search.fold_weights);
-    let weights = LogisticFit::new(search.alpha).fit_from(x.view(), &y, start.as_ref())?;
-    let oof_scores = out_of_fold_scores(
-        x.view(),
-        &folds,
+    let leads: Vec<f64> = groups.leads.iter().map(|&v| v as f64).collect();
+    let conv: Vec<f64> = groups.conversions.iter().map(|&v| v as f64).collect();
+    let weights =
+        GroupedFit::new(search.alpha).fit(groups.x.view(), &leads, &conv, start.as_ref())?;
+    let oof = out_of_fold_scores(
+        groups.x.view(),
         &search.fold_weights,
         weights.intercept,
         params.scale,
     );
-
-    if !weights.converged(y.len()) {
+    let rows = groups.total_leads() as usize;
+    if !weights.converged(rows) {
         warnings.push(format!(
             "the solver stopped before converging (gradient norm {:.2e}); the points may be \
              off. Perfectly separating rules or leakage are the usual cause",
@@ -177,34 +296,39 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         .collect();
 
     tracing::info!("calibrating and choosing the threshold on out-of-fold scores");
-    let calibration = Calibration::fit(params.calibration, &oof_scores, &y)?;
-    let threshold = threshold::choose(params.policy, &oof_scores, &y)?;
-    let funnel = Funnel::at(threshold.points, &oof_scores, &y);
+    // Out-of-fold leads pooled by score: (score, leads, conversions), scores ascending.
+    let mut by_score: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    for p in 0..groups.len() {
+        for f in 0..k {
+            let n = folds.leads(p, f);
+            if n > 0 {
+                let e = by_score.entry(oof[p * k + f]).or_default();
+                e.0 += n;
+                e.1 += folds.conversions(p, f);
+            }
+        }
+    }
+    let score_counts: Vec<(i64, u64, u64)> =
+        by_score.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
+    let calibration = Calibration::fit_counts(params.calibration, &score_counts)?;
+    let threshold = threshold::choose_counts(params.policy, &score_counts)?;
+    let funnel = Funnel::at_counts(threshold.points, &score_counts);
     warnings.extend(funnel.health());
-    let probabilities: Vec<f64> = oof_scores
+    let probability_counts: Vec<(f64, u64, u64)> = score_counts
         .iter()
-        .map(|&s| calibration.probability(s).0)
+        .map(|&(s, n, c)| (calibration.probability(s).0, c, n - c))
         .collect();
-    let metrics = Metrics::compute(&probabilities, &y);
+    let metrics = Metrics::compute_counts(&probability_counts);
 
-    let conversions = y.iter().filter(|&&t| t).count();
-    let newest_lead = match &params.date {
-        Some(column) => table
-            .dates(column)?
-            .into_iter()
-            .flatten()
-            .max()
-            .map(|d| d.format("%Y-%m-%d").to_string()),
-        None => None,
-    };
-    let profile = training_profile(x.view(), &points);
+    let conversions = groups.total_conversions() as usize;
+    let profile = training_profile(groups, &points);
     let model = Model {
         schema_version: SCHEMA_VERSION,
         generator: format!("mqlcal {}", env!("CARGO_PKG_VERSION")),
         id_column: params.id.clone(),
         target: params.target.clone(),
         scale: params.scale,
-        rules: model_rules(&rules, &weights, &points, x.view(), &y),
+        rules: model_rules(rules, &weights, &points, groups),
         calibration,
         threshold: ModelThreshold {
             threshold,
@@ -212,21 +336,12 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         },
         metrics,
         training: Training {
-            input: table
-                .path()
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            input_sha256: table.sha256().to_string(),
-            rows: y.len(),
+            input: input.file,
+            input_sha256: input.sha256,
+            rows,
             conversions,
-            conversion_rate: conversions as f64 / y.len() as f64,
-            rules_source: if proposed.is_some() {
-                "proposed"
-            } else {
-                "file"
-            }
-            .into(),
+            conversion_rate: conversions as f64 / rows as f64,
+            rules_source: rules_source.into(),
             seed: params.seed,
             folds: params.folds,
             alpha: search.alpha,
@@ -236,19 +351,15 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
             exclude: params.exclude.clone(),
             alphas: Some(params.alphas.clone()),
             date_column: params.date.clone(),
-            newest_lead,
+            newest_lead: input.newest_lead,
         },
         profile,
         warnings,
     };
-    Ok(Trained {
+    Ok(Fitted {
         model,
-        proposed,
-        notes,
-        oof_scores,
-        outcomes: y,
-        features: x,
         weights,
+        oof,
     })
 }
 
@@ -320,19 +431,7 @@ fn resolve_rules(
 }
 
 fn duplicate_ids(table: &Table, id: &str) -> Result<Option<String>> {
-    let ids = table.texts(id)?;
-    let mut seen = BTreeSet::new();
-    let mut dups = 0;
-    let mut first = None;
-    for (i, v) in ids.iter().enumerate() {
-        if let Some(v) = v {
-            if !seen.insert(v.as_str()) {
-                dups += 1;
-                first.get_or_insert((i + 1, v.clone()));
-            }
-        }
-    }
-    Ok(first.map(|(row, v)| {
+    Ok(table.repeated(id)?.map(|(dups, row, v)| {
         format!(
             "id column '{id}' has {dups} repeated ids (first: '{v}' again at row {row}); each \
              lead should appear once, or its outcome counts twice"
@@ -340,11 +439,11 @@ fn duplicate_ids(table: &Table, id: &str) -> Result<Option<String>> {
     }))
 }
 
-fn never_firing(rules: &[Rule], x: ArrayView2<f64>) -> Vec<String> {
+fn never_firing(rules: &[Rule], groups: &Groups) -> Vec<String> {
     rules
         .iter()
         .enumerate()
-        .filter(|(j, _)| x.column(*j).iter().all(|&f| f == 0.0))
+        .filter(|(j, _)| (0..groups.len()).all(|g| groups.x[[g, *j]] == 0.0))
         .map(|(_, r)| {
             format!(
                 "rule '{}' never applies in this data ({}), so it gets 0 points; check its \
@@ -366,14 +465,14 @@ fn alpha_at_edge(alpha: f64, alphas: &[f64]) -> Option<String> {
     })
 }
 
-/// Every lead scored in points by the fold model that did not see it, on the final model's
-/// scale. A score leaves out the intercept, and rules that cover every lead (all levels of a
-/// column, all bands) let a fit move log-odds between its intercept and its points; so each
-/// fold's scores are shifted by the difference of its intercept from the final model's,
-/// in points. Without the shift, calibration fitted on these scores is off by that difference.
+/// Every pattern scored in points by each fold's model (a lead in fold `f` is scored by the
+/// model that did not see fold `f`), on the final model's scale. A score leaves out the
+/// intercept, and rules that cover every lead (all levels of a column, all bands) let a fit
+/// move log-odds between its intercept and its points; so each fold's scores are shifted by
+/// the difference of its intercept from the final model's, in points. Without the shift,
+/// calibration fitted on these scores is off by that difference.
 fn out_of_fold_scores(
-    x: ArrayView2<f64>,
-    folds: &[usize],
+    patterns: ArrayView2<f64>,
     fold_weights: &[Weights],
     final_intercept: f64,
     scale: PointsScale,
@@ -385,10 +484,13 @@ fn out_of_fold_scores(
             (points, scale.points(w.intercept - final_intercept).0)
         })
         .collect();
-    (0..x.nrows())
-        .map(|i| {
-            let (points, shift) = &fold_points[folds[i]];
-            crate::points::score(points, x.row(i).iter().copied()) + shift
+    patterns
+        .rows()
+        .into_iter()
+        .flat_map(|row| {
+            fold_points.iter().map(move |(points, shift)| {
+                crate::points::score(points, row.iter().copied()) + shift
+            })
         })
         .collect()
 }
@@ -397,16 +499,18 @@ fn model_rules(
     rules: &[Rule],
     weights: &Weights,
     points: &[Points],
-    x: ArrayView2<f64>,
-    y: &[bool],
+    groups: &Groups,
 ) -> Vec<ModelRule> {
-    let n = y.len() as f64;
-    let counts = crate::rules::features::support(x, y);
+    let n = groups.total_leads() as f64;
     rules
         .iter()
         .enumerate()
         .map(|(j, r)| {
-            let (support, conv) = counts[j];
+            let (support, conv) = (0..groups.len())
+                .filter(|&g| groups.x[[g, j]] > 0.0)
+                .fold((0u64, 0u64), |(s, c), g| {
+                    (s + groups.leads[g], c + groups.conversions[g])
+                });
             ModelRule {
                 name: r.name.clone(),
                 column: r.column.clone(),
@@ -425,20 +529,47 @@ fn model_rules(
 }
 
 /// The training leads' score (under the final points) and rule feature distributions.
-fn training_profile(x: ArrayView2<f64>, points: &[Points]) -> Profile {
-    let scores: Vec<f64> = x
+fn training_profile(groups: &Groups, points: &[Points]) -> Profile {
+    let scores: Vec<(f64, u64)> = groups
+        .x
         .rows()
         .into_iter()
-        .map(|row| crate::points::score(points, row.iter().copied()) as f64)
+        .zip(&groups.leads)
+        .map(|(row, &n)| (crate::points::score(points, row.iter().copied()) as f64, n))
         .collect();
     Profile {
-        score: Histogram::quantiles(&scores, 10),
-        rules: x
+        score: Histogram::quantiles_counts(&scores, 10),
+        rules: groups
+            .x
             .columns()
             .into_iter()
-            .map(|c| Histogram::levels(&c.to_vec(), 11))
+            .map(|c| {
+                let values: Vec<(f64, u64)> = c
+                    .iter()
+                    .copied()
+                    .zip(groups.leads.iter().copied())
+                    .collect();
+                Histogram::levels_counts(&values, 11)
+            })
             .collect(),
     }
+}
+
+/// Every distinct rule pattern of `table` scored once, and each lead's pattern (input order).
+/// Leads share few patterns, so scoring and writing reasons per pattern rather than per lead
+/// is what lets scoring run at the speed of reading and writing the file.
+pub fn score_patterns(
+    model: &Model,
+    table: &Table,
+) -> Result<(Vec<crate::model::Scored>, Vec<u32>)> {
+    let x: Array2<f64> = rule_features(table, &model.rules())?;
+    let (patterns, lead_pattern) = crate::group::distinct_rows(x.view());
+    let scored = patterns
+        .rows()
+        .into_iter()
+        .map(|row| model.score_features(row.iter().copied()))
+        .collect();
+    Ok((scored, lead_pattern))
 }
 
 /// Scores every lead of `table` with `model`, in input order.

@@ -1,9 +1,11 @@
 use std::path::PathBuf;
 
-use crate::say;
 use mqlcal::export::sql::TableName;
-use mqlcal::export::{Dialect, Exporter, Format, Pmml, PointsSheet, Sql};
+use mqlcal::export::{Dialect, Exporter, Format, Pmml, PointsSheet, Sql, SqlCounts};
 use mqlcal::model::Model;
+
+use crate::say;
+use mqlcal::rules::RulesFile;
 
 /// Export a model to where leads are scored: SQL for a warehouse, a PMML scorecard, or a
 /// points sheet to enter into a marketing automation tool.
@@ -16,21 +18,40 @@ use mqlcal::model::Model;
 ///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
 ///   mqlcal export --model models/lead-model.json --format pmml --out lead-model.pmml
 ///   mqlcal export --model models/lead-model.json --format points-sheet --out points.csv
+///
+/// Training past one machine: `--format sql-counts` writes the GROUP BY query that turns a
+/// warehouse table of leads into rule-pattern counts; save its result as CSV or Parquet and
+/// fit it with `mqlcal train --counts`. The warehouse does the scan, mqlcal the fit.
+///   mqlcal export --format sql-counts --rules data/rules.toml --dialect duckdb --table leads --out counts.sql
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// The model file (from `mqlcal train`).
+    /// The model file (from `mqlcal train`). With --format sql-counts, its rules, target and
+    /// placeholders are counted (to retrain); give --rules instead before the first training.
+    #[arg(long, required_unless_present = "rules")]
+    model: Option<PathBuf>,
+    /// Rules file (with --format sql-counts, instead of --model).
+    #[arg(long, conflicts_with = "model")]
+    rules: Option<PathBuf>,
+    /// Outcome column (with --format sql-counts and --rules). Overrides `target` in the rules
+    /// file.
     #[arg(long)]
-    model: PathBuf,
-    /// What to write: sql (a query for a warehouse), pmml (a PMML 4.4 scorecard) or
-    /// points-sheet (CSV of the rules in words, their points and the threshold).
+    target: Option<String>,
+    /// Texts that mean "no value", comma-separated (with --format sql-counts and --rules);
+    /// train with the same --na.
+    #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
+    na: Vec<String>,
+    /// What to write: sql (a query for a warehouse), pmml (a PMML 4.4 scorecard),
+    /// points-sheet (CSV of the rules in words, their points and the threshold) or sql-counts
+    /// (a query counting leads and conversions per rule pattern, for `train --counts`).
     #[arg(long, value_enum)]
     format: Format,
-    /// SQL dialect (with --format sql): quoting and the few spellings that differ.
-    #[arg(long, value_enum, required_if_eq("format", "sql"))]
+    /// SQL dialect (with --format sql or sql-counts): quoting and the few spellings that differ.
+    #[arg(long, value_enum, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]))]
     dialect: Option<Dialect>,
-    /// The table holding one row per lead (with --format sql); `schema.table` is fine.
-    #[arg(long, required_if_eq("format", "sql"), value_name = "TABLE")]
+    /// The table holding one row per lead (with --format sql or sql-counts); `schema.table` is
+    /// fine.
+    #[arg(long, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]), value_name = "TABLE")]
     table: Option<TableName>,
     /// Write `CREATE VIEW NAME AS SELECT …` instead of a bare SELECT (with --format sql).
     #[arg(long, value_name = "NAME")]
@@ -44,23 +65,61 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.format != Format::Sql {
-        for (given, flag) in [
-            (args.dialect.is_some(), "--dialect"),
-            (args.table.is_some(), "--table"),
-            (args.view.is_some(), "--view"),
-        ] {
-            if given {
-                return Err(mqlcal::Error::Option {
-                    option: flag,
-                    message: "only applies with --format sql; leave it out".into(),
-                }
-                .into());
-            }
+    let option = |flag: &'static str, message: &str| -> anyhow::Error {
+        mqlcal::Error::Option {
+            option: flag,
+            message: message.into(),
+        }
+        .into()
+    };
+    let sql_like = matches!(args.format, Format::Sql | Format::SqlCounts);
+    let is_counts = args.format == Format::SqlCounts;
+    let from_rules = is_counts && args.rules.is_some();
+    let sql_or_counts = "--format sql or sql-counts";
+    for (given, flag, applies, when) in [
+        (args.dialect.is_some(), "--dialect", sql_like, sql_or_counts),
+        (args.table.is_some(), "--table", sql_like, sql_or_counts),
+        (
+            args.view.is_some(),
+            "--view",
+            args.format == Format::Sql,
+            "--format sql",
+        ),
+        (
+            args.rules.is_some(),
+            "--rules",
+            is_counts,
+            "--format sql-counts",
+        ),
+        (
+            args.target.is_some(),
+            "--target",
+            from_rules,
+            "--format sql-counts --rules",
+        ),
+        (
+            !args.na.is_empty(),
+            "--na",
+            from_rules,
+            "--format sql-counts --rules",
+        ),
+    ] {
+        if given && !applies {
+            return Err(option(
+                flag,
+                &format!("only applies with {when}; leave it out"),
+            ));
         }
     }
     mqlcal::atomic::check_writable(&args.out, args.force)?;
-    let model = Model::load(&args.model)?;
+    if args.format == Format::SqlCounts {
+        return counts(&args);
+    }
+    let model_path = args
+        .model
+        .as_ref()
+        .ok_or_else(|| option("--model", "this format exports a model; give --model"))?;
+    let model = Model::load(model_path)?;
     let (exporter, what): (Box<dyn Exporter>, String) = match args.format {
         Format::Sql => {
             // clap requires both with --format sql.
@@ -81,6 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Format::Pmml => (Box::new(Pmml), "PMML 4.4 scorecard".into()),
         Format::PointsSheet => (Box::new(PointsSheet), "points sheet".into()),
+        Format::SqlCounts => unreachable!("handled above"),
     };
     let bytes = exporter.export(&model)?;
     mqlcal::atomic::write_bytes(&args.out, &bytes, args.force)?;
@@ -95,5 +155,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "format": what,
         "rules": model.rules.len(),
         "threshold": model.threshold.threshold.points,
+    }))
+}
+
+/// `--format sql-counts`, from a rules file or a model's rules.
+fn counts(args: &Args) -> anyhow::Result<()> {
+    let (rules, target, na) = match (&args.model, &args.rules) {
+        (Some(path), _) => {
+            let model = Model::load(path)?;
+            let rules: Vec<_> = model
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), r.column.clone(), r.condition.clone()))
+                .collect();
+            (rules, model.target.clone(), model.training.na.clone())
+        }
+        (None, Some(path)) => {
+            let file = RulesFile::read(path)?;
+            let rules = file
+                .checked_rules()
+                .map_err(|message| mqlcal::Error::Rules {
+                    path: path.clone(),
+                    message,
+                })?
+                .into_iter()
+                .map(|r| (r.name, r.column, r.condition))
+                .collect();
+            let target =
+                args.target
+                    .clone()
+                    .or(file.target.clone())
+                    .ok_or(mqlcal::Error::Option {
+                        option: "--target",
+                        message: "no outcome column: pass --target, or set `target` in the rules \
+                              file"
+                            .into(),
+                    })?;
+            (rules, target, args.na.clone())
+        }
+        (None, None) => unreachable!("clap requires --model or --rules"),
+    };
+    let dialect = args.dialect.expect("required with --format sql-counts");
+    let n = rules.len();
+    let sql = SqlCounts {
+        dialect,
+        table: args
+            .table
+            .clone()
+            .expect("required with --format sql-counts"),
+        target,
+        rules,
+        na,
+    }
+    .query()?;
+    mqlcal::atomic::write_bytes(&args.out, sql.as_bytes(), args.force)?;
+    say!(
+        "wrote {} ({} GROUP BY over {n} rules; train on its result with `mqlcal train --counts`)",
+        args.out.display(),
+        dialect.label()
+    );
+    super::ui::summary(&serde_json::json!({
+        "out": args.out,
+        "format": format!("{} counts GROUP BY", dialect.label()),
+        "rules": n,
     }))
 }

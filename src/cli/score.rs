@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use mqlcal::data::{write_frame, LoadOptions, Table};
 use mqlcal::model::Model;
-use mqlcal::train::score_table;
+use mqlcal::train::score_patterns;
 use polars::prelude::*;
 
 use super::ui::Bars;
@@ -49,11 +49,13 @@ struct Summary<'a> {
     notes: &'a [String],
 }
 
-/// Reads leads to score with `model`: the "no value" texts it was trained with, plus `extra_na`.
+/// Reads leads to score with `model`: the "no value" texts it was trained with, plus `extra_na`;
+/// only `columns` when given.
 pub(crate) fn load_leads(
     model: &Model,
     data: &std::path::Path,
     extra_na: &[String],
+    columns: Option<&[String]>,
     bars: &Bars,
 ) -> anyhow::Result<Table> {
     let mut na = model.training.na.clone();
@@ -62,16 +64,26 @@ pub(crate) fn load_leads(
         na,
         exclude: Vec::new(),
     };
-    Ok(bars.spin(&format!("reading {}", data.display()), || {
-        Table::load(data, &load)
-    })?)
+    Ok(
+        bars.spin(&format!("reading {}", data.display()), || match columns {
+            Some(columns) => Table::load_columns(data, &load, columns),
+            None => Table::load(data, &load),
+        })?,
+    )
 }
 
 pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
-    let table = load_leads(&model, &args.data, &args.na, bars)?;
-    let scored = bars.spin("scoring", || score_table(&model, &table))?;
+    // Only the columns the model reads (and the id) are parsed.
+    let mut wanted: Vec<String> = model.rules.iter().map(|r| r.column.clone()).collect();
+    wanted.extend(model.id_column.clone());
+    let table = load_leads(&model, &args.data, &args.na, Some(&wanted), bars)?;
+    let (patterns, lead_pattern) = bars.spin("scoring", || score_patterns(&model, &table))?;
+    let reasons: Vec<String> = patterns
+        .iter()
+        .map(|s| model.reasons_text(s, args.reasons))
+        .collect();
     let mut columns = Vec::new();
     if let Some(id) = &model.id_column {
         if !table.has_column(id) {
@@ -82,38 +94,45 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             }
             .into());
         }
-        let ids: Vec<Option<String>> = table.texts(id)?;
-        columns.push(Column::new(id.as_str().into(), ids));
+        // Ids as `mqlcal` reads them (trimmed; placeholders missing), without a copy per cell.
+        let mut ids = StringChunkedBuilder::new(id.as_str().into(), table.n_rows());
+        table.for_each_text(id, |v| ids.append_option(v))?;
+        columns.push(ids.finish().into_column());
     }
-    columns.push(Column::new(
-        "score".into(),
-        scored.iter().map(|s| s.score).collect::<Vec<i64>>(),
-    ));
+    let per_lead = |f: &dyn Fn(&mqlcal::model::Scored) -> i64| -> Vec<i64> {
+        lead_pattern
+            .iter()
+            .map(|&p| f(&patterns[p as usize]))
+            .collect()
+    };
+    columns.push(Column::new("score".into(), per_lead(&|s| s.score)));
     columns.push(Column::new(
         "probability".into(),
-        scored.iter().map(|s| s.probability.0).collect::<Vec<f64>>(),
-    ));
-    columns.push(Column::new(
-        "mql".into(),
-        scored.iter().map(|s| s.mql).collect::<Vec<bool>>(),
-    ));
-    columns.push(Column::new(
-        "reasons".into(),
-        scored
+        lead_pattern
             .iter()
-            .map(|s| model.reasons_text(s, args.reasons))
-            .collect::<Vec<String>>(),
+            .map(|&p| patterns[p as usize].probability.0)
+            .collect::<Vec<f64>>(),
     ));
+    let mql: Vec<bool> = lead_pattern
+        .iter()
+        .map(|&p| patterns[p as usize].mql)
+        .collect();
+    let mqls = mql.iter().filter(|&&m| m).count();
+    columns.push(Column::new("mql".into(), mql));
+    let mut text = StringChunkedBuilder::new("reasons".into(), lead_pattern.len());
+    for &p in &lead_pattern {
+        text.append_value(&reasons[p as usize]);
+    }
+    columns.push(text.finish().into_column());
     let mut df = DataFrame::new(columns)?;
     bars.spin(&format!("writing {}", args.out.display()), || {
         write_frame(&mut df, &args.out, args.force)
     })?;
-    let mqls = scored.iter().filter(|s| s.mql).count();
-    let rate = mqls as f64 / scored.len() as f64;
+    let rate = mqls as f64 / lead_pattern.len() as f64;
     warn_all(&table.notes);
     say!(
         "scored {} leads: {} MQLs ({}) at threshold {} points; written to {}",
-        scored.len(),
+        lead_pattern.len(),
         mqls,
         super::pct(rate),
         model.threshold.threshold.points,
@@ -121,7 +140,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     );
     super::ui::summary(&Summary {
         out: &args.out,
-        leads: scored.len(),
+        leads: lead_pattern.len(),
         mqls,
         lead_to_mql_rate: rate,
         threshold: model.threshold.threshold.points,

@@ -3,10 +3,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use mqlcal::calibrate::Method;
 use mqlcal::data::{LoadOptions, Table};
+use mqlcal::group::Groups;
 use mqlcal::points::PointsScale;
 use mqlcal::rules::RulesFile;
 use mqlcal::threshold::Policy;
-use mqlcal::train::{train_with, TrainParams};
+use mqlcal::train::{train_groups, train_with, Input, TrainParams};
 use serde::Serialize;
 
 use super::ui::Bars;
@@ -24,12 +25,21 @@ use crate::say;
 ///   mqlcal train --data data/leads.csv --rules data/rules.toml --out models/lead-model.json
 ///   mqlcal train --data Leads.csv --target Converted --id "Prospect ID" --na Select \
 ///       --exclude "Tags,Lead Quality" --write-rules proposed.toml --out models/x.json
+///
+/// Past one machine: count rule patterns in the warehouse (`mqlcal export --format
+/// sql-counts`), save the result as CSV or Parquet, and fit from it; the model is the one the
+/// rows would give (only the record of its input differs):
+///   mqlcal train --counts counts.parquet --rules data/rules.toml --out models/lead-model.json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Leads with known outcomes: a .csv or .parquet file, one row per lead.
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, required_unless_present = "counts", conflicts_with = "counts")]
+    data: Option<PathBuf>,
+    /// Instead of --data: leads counted per rule pattern (.csv or .parquet, from the query of
+    /// `mqlcal export --format sql-counts`). Needs --rules, the rules file the query counted.
+    #[arg(long, requires = "rules", conflicts_with_all = ["report", "exclude"])]
+    counts: Option<PathBuf>,
     /// Rules file (TOML) listing the scoring rules to learn points for. Without it, rules are
     /// proposed from the data (see --write-rules).
     #[arg(long)]
@@ -144,10 +154,6 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         na: args.na.clone(),
         exclude: exclude.clone(),
     };
-    let table = bars.spin(&format!("reading {}", args.data.display()), || {
-        Table::load(&args.data, &load)
-    })?;
-
     let mut params = TrainParams::new(target);
     params.id = id;
     params.rules = rules_file
@@ -173,11 +179,56 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     // its newest lead when the model goes into a model directory.
     params.date = args.report_options.date.clone();
 
+    if let Some(counts) = &args.counts {
+        let table = bars.spin(&format!("reading {}", counts.display()), || {
+            Table::load(counts, &LoadOptions::default())
+        })?;
+        let rules = params
+            .rules
+            .clone()
+            .expect("clap requires --rules with --counts");
+        let (x, leads, conversions) = table.counts(rules.len())?;
+        let groups = Groups::from_counts(x.view(), &leads, &conversions)?;
+        let model = train_groups(
+            &groups,
+            &rules,
+            &params,
+            Input::of(table.path(), table.sha256()),
+            bars,
+        )?;
+        finish(&args, &model, None, &[])?;
+        return written(&args, &model);
+    }
+    let data = args
+        .data
+        .as_ref()
+        .expect("clap requires --data or --counts");
+    let table = bars.spin(&format!("reading {}", data.display()), || {
+        Table::load(data, &load)
+    })?;
     let trained = train_with(&table, &params, bars)?;
-    let model = &trained.model;
+    finish(
+        &args,
+        &trained.model,
+        Some(&trained.proposed),
+        &trained.notes,
+    )?;
+    if let Some(dir) = &args.report {
+        write_report(&args, &table, &trained, dir, bars)?;
+    }
+    written(&args, &trained.model)
+}
+
+/// Writes the model (and rules) and prints what was learnt.
+fn finish(
+    args: &Args,
+    model: &mqlcal::model::Model,
+    proposed: Option<&Option<RulesFile>>,
+    notes: &[String],
+) -> anyhow::Result<()> {
     model.save(&args.out, args.force)?;
     if let Some(path) = &args.write_rules {
-        let file = trained.proposed.clone().unwrap_or_else(|| RulesFile {
+        let file = proposed.cloned().flatten().unwrap_or_else(|| RulesFile {
             id: model.id_column.clone(),
             target: Some(model.target.clone()),
             rules: model.rules().iter().map(|r| r.to_spec()).collect(),
@@ -192,7 +243,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             .with_context(|| format!("writing rules to {}", path.display()))?;
     }
 
-    for note in &trained.notes {
+    for note in notes {
         eprintln!("mqlcal: note: {note}");
     }
     let t = &model.training;
@@ -214,9 +265,11 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     super::inspect::print_threshold(model);
     super::inspect::print_metrics(model);
     warn_all(&model.warnings);
-    if let Some(dir) = &args.report {
-        write_report(&args, &table, &trained, dir, bars)?;
-    }
+    Ok(())
+}
+
+/// Says where the files went, and prints the `--json` summary.
+fn written(args: &Args, model: &mqlcal::model::Model) -> anyhow::Result<()> {
     say!("model written to {}", args.out.display());
     if let Some(path) = &args.write_rules {
         say!("rules written to {}", path.display());

@@ -137,12 +137,16 @@ impl Bars {
 
 impl mqlcal::progress::Progress for Bars {
     fn begin(&self, step: &str, total: Option<u64>) {
+        // A count when there is one, a spinner when not.
+        let style = match total {
+            Some(_) => ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+            None => ProgressStyle::with_template("{msg:>18} {spinner} {elapsed}")
+                .expect("a valid template"),
+        };
         let bar = ProgressBar::with_draw_target(total, self.target())
-            .with_style(
-                ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {elapsed}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-            )
+            .with_style(style)
             .with_message(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         let old = self.bar.lock().expect("no panics while held").replace(bar);

@@ -18,7 +18,7 @@ use crate::model::Model;
 
 pub use pmml::Pmml;
 pub use points_sheet::PointsSheet;
-pub use sql::{Dialect, Sql};
+pub use sql::{Dialect, Sql, SqlCounts};
 
 /// One export format: the model in, the file's bytes out.
 pub trait Exporter {
@@ -34,6 +34,9 @@ pub enum Format {
     Pmml,
     /// The rules in plain words with their points and the threshold, as CSV.
     PointsSheet,
+    /// A GROUP BY query that counts leads and conversions per rule pattern in the warehouse,
+    /// for `mqlcal train --counts` (from a rules file, or a model's rules to retrain).
+    SqlCounts,
 }
 
 /// The characters Rust's `str::trim` removes (Unicode `White_Space`), which is how

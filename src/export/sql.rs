@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::rules::{format_number, Condition};
 
-use super::{check_model_texts, placeholders, rule_columns, Exporter, WHITE_SPACE};
+use super::{check_model_texts, placeholders, Exporter, WHITE_SPACE};
 
 /// Where the query will run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -247,110 +247,24 @@ impl Sql {
                 p.insert(0, 'x');
             }
         }
-        let columns = rule_columns(model);
-        let numeric: Vec<bool> = columns
-            .iter()
-            .map(|c| {
-                model
-                    .rules
-                    .iter()
-                    .any(|r| r.column == *c && r.condition.needs_numbers())
-            })
-            .collect();
         let id: Vec<String> = model.id_column.iter().map(|c| d.ident(c)).collect();
+        let rules: Vec<(&str, &Condition)> = model
+            .rules
+            .iter()
+            .map(|r| (r.column.as_str(), &r.condition))
+            .collect();
+        let FeatureLayers {
+            layers: mut feature_layers,
+            features,
+        } = feature_layers(d, &p, &rules, &placeholders(model), &id, &id);
         let with_id = |mut items: Vec<String>| -> String {
             let mut all = id.clone();
             all.append(&mut items);
             all.join(",\n")
         };
-        let indent = |text: &str, by: usize| -> String {
-            let pad = " ".repeat(by);
-            text.lines()
-                .map(|l| format!("{pad}{l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-
-        // 1. trimmed text (SQLite also keeps the raw cell: see `values`).
-        let ws = d.white_space();
-        let mut trimmed = Vec::new();
-        for (k, c) in columns.iter().enumerate() {
-            let text = format!("CAST({} AS {})", d.ident(c), d.text_type());
-            trimmed.push(format!("{} AS {p}t{k}", d.trim(&text, &ws)));
-            if d == Dialect::Sqlite && numeric[k] {
-                trimmed.push(format!("{} AS {p}r{k}", d.ident(c)));
-            }
-        }
-        // 2. cells: empty and placeholders are NULL.
-        let mut missing = vec![d.string("")];
-        missing.extend(placeholders(model).iter().map(|s| d.string(s)));
-        let missing = missing.join(", ");
-        let mut cells = Vec::new();
-        // `numeric` has one entry per column.
-        for (k, &is_numeric) in numeric.iter().enumerate() {
-            cells.push(format!(
-                "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"
-            ));
-            if d == Dialect::Sqlite && is_numeric {
-                cells.push(format!("{p}r{k}"));
-            }
-        }
-        // 3. numbers for numeric rules.
-        let mut values = Vec::new();
-        for (k, &is_numeric) in numeric.iter().enumerate() {
-            values.push(format!("{p}c{k}"));
-            if !is_numeric {
-                continue;
-            }
-            let number = match d {
-                // A REAL read back from text keeps 15 digits only; take numbers as stored.
-                Dialect::Sqlite => format!(
-                    "CASE WHEN typeof({p}r{k}) IN ('integer', 'real') THEN {p}r{k} \
-                     ELSE CAST({p}c{k} AS REAL) END"
-                ),
-                _ => format!("CAST({p}c{k} AS {})", d.double_type()),
-            };
-            values.push(format!("{number} AS {p}n{k}"));
-        }
         // 4. the score, one term per rule.
         let mut terms = Vec::new();
-        for (j, r) in model.rules.iter().enumerate() {
-            let k = columns
-                .iter()
-                .position(|c| *c == r.column)
-                .expect("rule columns are listed");
-            let (cell, num) = (format!("{p}c{k}"), format!("{p}n{k}"));
-            let feature = match &r.condition {
-                Condition::PerUnit { cap: Some(cap) } => {
-                    let cap = cap.floor();
-                    format!(
-                        "CASE WHEN {num} >= {c} THEN {c} WHEN {num} >= 1 THEN {w} ELSE 0 END",
-                        c = d.double(cap),
-                        w = d.whole(&num)
-                    )
-                }
-                Condition::PerUnit { cap: None } => {
-                    format!("CASE WHEN {num} >= 1 THEN {} ELSE 0 END", d.whole(&num))
-                }
-                Condition::Range { at_least, below } => {
-                    let mut tests = Vec::new();
-                    if let Some(a) = at_least {
-                        tests.push(format!("{num} >= {}", d.double(*a)));
-                    }
-                    if let Some(b) = below {
-                        tests.push(format!("{num} < {}", d.double(*b)));
-                    }
-                    format!("CASE WHEN {} THEN 1 ELSE 0 END", tests.join(" AND "))
-                }
-                Condition::OneOf { values } => {
-                    let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
-                    format!(
-                        "CASE WHEN {cell} IN ({}) THEN 1 ELSE 0 END",
-                        list.join(", ")
-                    )
-                }
-                Condition::IsMissing => format!("CASE WHEN {cell} IS NULL THEN 1 ELSE 0 END"),
-            };
+        for (j, (r, feature)) in model.rules.iter().zip(features).enumerate() {
             let points = r.points.0;
             let points = if points < 0 {
                 format!("({points})")
@@ -429,28 +343,12 @@ impl Sql {
         ]);
 
         // Innermost first: each layer selects from the one before.
-        let mut layers = vec![
-            (with_id(trimmed), format!("{p}trimmed")),
-            (with_id(cells), format!("{p}cells")),
-            (with_id(values), format!("{p}values")),
-            (with_id(vec![score_expr]), format!("{p}scores")),
-        ];
+        let mut layers = std::mem::take(&mut feature_layers);
+        layers.push((with_id(vec![score_expr]), format!("{p}scores")));
         if let Some(z) = calibrated {
             layers.push((with_id(vec![s.clone(), z]), format!("{p}odds")));
         }
-        let mut query = format!(
-            "SELECT\n{}\nFROM {}",
-            indent(&layers[0].0, 2),
-            self.table.quoted(d)
-        );
-        for k in 1..layers.len() {
-            query = format!(
-                "SELECT\n{}\nFROM (\n{}\n) AS {}",
-                indent(&layers[k].0, 2),
-                indent(&query, 2),
-                layers[k - 1].1
-            );
-        }
+        let mut query = nest(&layers, &self.table.quoted(d));
         query = format!(
             "SELECT\n{}\nFROM (\n{}\n) AS {}",
             indent(&outer, 2),
@@ -510,6 +408,316 @@ impl Sql {
             out.push('\n');
         }
         out
+    }
+}
+
+/// The counts query (`mqlcal export --format sql-counts`): the warehouse scans the leads and
+/// returns one row per distinct rule pattern, which `mqlcal train --counts` fits. Columns:
+/// `rule_1` … `rule_N` (each rule's feature, in rules-file order, computed exactly as
+/// `mqlcal score` and the scoring SQL compute it), `leads`, `conversions`, and
+/// `unreadable_outcomes` (leads whose outcome is not 0/1, true/false or yes/no; training refuses
+/// counts with any, as it refuses such rows).
+#[derive(Debug, Clone)]
+pub struct SqlCounts {
+    pub dialect: Dialect,
+    pub table: TableName,
+    /// The outcome column.
+    pub target: String,
+    /// (name, column, condition) of each rule, in order.
+    pub rules: Vec<(String, String, Condition)>,
+    /// Placeholders that mean missing (`--na`), as training will be told.
+    pub na: Vec<String>,
+}
+
+/// The counts table's columns besides the rules.
+pub const COUNT_COLUMNS: [&str; 3] = ["leads", "conversions", "unreadable_outcomes"];
+
+/// The counts table's column for rule `j` (0-based).
+pub fn count_rule_column(j: usize) -> String {
+    format!("rule_{}", j + 1)
+}
+
+impl SqlCounts {
+    /// The statement, ending in `;` and a line break.
+    pub fn query(&self) -> Result<String> {
+        let d = self.dialect;
+        super::check_text("target column", &self.target)?;
+        for (name, column, condition) in &self.rules {
+            super::check_text("rule name", name)?;
+            super::check_text("column", column)?;
+            if let Condition::OneOf { values } = condition {
+                for v in values {
+                    super::check_text("value", v)?;
+                }
+            }
+        }
+        if self.rules.is_empty() {
+            return Err(Error::Export("no rules to count patterns of".into()));
+        }
+        let mut p = String::from("mqlcal_");
+        while self.target.to_ascii_lowercase().starts_with(&p) {
+            p.insert(0, 'x');
+        }
+        let mut na: Vec<String> = self
+            .na
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        na.sort();
+        na.dedup();
+        // The outcome read as `mqlcal train` reads it: trimmed, any case; NULL when unreadable.
+        let outcome = format!(
+            "LOWER({})",
+            d.trim(
+                &format!("CAST({} AS {})", d.ident(&self.target), d.text_type()),
+                &d.white_space()
+            )
+        );
+        let yes = ["1", "1.0", "true", "yes"].map(|v| d.string(v)).join(", ");
+        let no = ["0", "0.0", "false", "no"].map(|v| d.string(v)).join(", ");
+        let y = format!("{p}y");
+        let first = vec![format!(
+            "CASE WHEN {outcome} IN ({yes}) THEN 1 WHEN {outcome} IN ({no}) THEN 0 END AS {y}"
+        )];
+        let rules: Vec<(&str, &Condition)> = self
+            .rules
+            .iter()
+            .map(|(_, c, cond)| (c.as_str(), cond))
+            .collect();
+        let FeatureLayers {
+            mut layers,
+            features,
+        } = feature_layers(d, &p, &rules, &na, &first, std::slice::from_ref(&y));
+        let names: Vec<String> = (0..self.rules.len())
+            .map(|j| d.ident(&count_rule_column(j)))
+            .collect();
+        let mut items = vec![y.clone()];
+        for ((f, name), (rule, column, condition)) in features.iter().zip(&names).zip(&self.rules) {
+            items.push(format!(
+                "{f} AS {name}\n  -- {}: {}",
+                comment(rule),
+                comment(&condition.describe(column))
+            ));
+        }
+        // A comment cannot end a select item that a comma follows on the same line.
+        let items: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item.split_once("\n") {
+                Some((expr, note)) if i + 1 < items.len() => {
+                    format!("{expr},\n{}", note.trim_start())
+                }
+                Some((expr, note)) => format!("{expr}\n{}", note.trim_start()),
+                None if i + 1 < items.len() => format!("{item},"),
+                None => item.clone(),
+            })
+            .collect();
+        layers.push((items.join("\n"), format!("{p}features")));
+        let inner = nest(&layers, &self.table.quoted(d));
+        let group = names.join(", ");
+        let count_type = match d {
+            Dialect::Bigquery => "INT64",
+            _ => "BIGINT",
+        };
+        let query = format!(
+            "SELECT\n{},\n  COUNT(*) AS {},\n  CAST(COALESCE(SUM({y}), 0) AS {count_type}) AS {},\n  \
+             COUNT(*) - COUNT({y}) AS {}\nFROM (\n{}\n) AS {}\nGROUP BY {group}\nORDER BY {group}",
+            indent(&names.join(",\n"), 2),
+            d.ident(COUNT_COLUMNS[0]),
+            d.ident(COUNT_COLUMNS[1]),
+            d.ident(COUNT_COLUMNS[2]),
+            indent(&inner, 2),
+            layers[layers.len() - 1].1
+        );
+        let mut sql = String::new();
+        let mut header = vec![
+            format!(
+                "Rule pattern counts for `mqlcal train --counts`, {} dialect.",
+                d.label()
+            ),
+            format!(
+                "Reads {} (one row per lead, outcome in {}); returns one row per distinct",
+                comment(&self.table.plain()),
+                comment(&self.target)
+            ),
+            "pattern of rule features with its leads and conversions. Rules:".into(),
+        ];
+        for (j, (rule, _, _)) in self.rules.iter().enumerate() {
+            header.push(format!("  {}: {}", count_rule_column(j), comment(rule)));
+        }
+        header.push(if na.is_empty() {
+            "Cells are trimmed; empty cells are missing.".into()
+        } else {
+            format!(
+                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
+                 the same --na).",
+                comment(&format!("{na:?}"))
+            )
+        });
+        header.push("Save the result as CSV or Parquet and train with the same rules file.".into());
+        for l in header {
+            sql.push_str("-- ");
+            sql.push_str(&l);
+            sql.push('\n');
+        }
+        sql.push_str(&query);
+        sql.push_str(";\n");
+        Ok(sql)
+    }
+}
+
+/// Indents every line of `text` by `by` spaces.
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Layers `(select list, alias)`, innermost first, each selecting from the one before; the
+/// first from `table`.
+fn nest(layers: &[(String, String)], table: &str) -> String {
+    let mut query = format!("SELECT\n{}\nFROM {}", indent(&layers[0].0, 2), table);
+    for k in 1..layers.len() {
+        query = format!(
+            "SELECT\n{}\nFROM (\n{}\n) AS {}",
+            indent(&layers[k].0, 2),
+            indent(&query, 2),
+            layers[k - 1].1
+        );
+    }
+    query
+}
+
+/// Layers 1–3 of the module docs (trimmed text, cells, numbers) and each rule's feature (its
+/// 0/1 or whole units, as `mqlcal score` computes it) as an expression over the last layer.
+struct FeatureLayers {
+    layers: Vec<(String, String)>,
+    features: Vec<String>,
+}
+
+/// `rules` are (column, condition); `carry_first` are select items the first layer adds (read
+/// from the table) and `carry` the names later layers pass on.
+fn feature_layers(
+    d: Dialect,
+    p: &str,
+    rules: &[(&str, &Condition)],
+    na: &[String],
+    carry_first: &[String],
+    carry: &[String],
+) -> FeatureLayers {
+    let mut columns: Vec<&str> = Vec::new();
+    for (c, _) in rules {
+        if !columns.contains(c) {
+            columns.push(c);
+        }
+    }
+    let numeric: Vec<bool> = columns
+        .iter()
+        .map(|c| {
+            rules
+                .iter()
+                .any(|(rc, cond)| rc == c && cond.needs_numbers())
+        })
+        .collect();
+    let with = |first: bool, mut items: Vec<String>| -> String {
+        let mut all = if first {
+            carry_first.to_vec()
+        } else {
+            carry.to_vec()
+        };
+        all.append(&mut items);
+        all.join(",\n")
+    };
+    // 1. trimmed text (SQLite also keeps the raw cell: see `values`).
+    let ws = d.white_space();
+    let mut trimmed = Vec::new();
+    for (k, c) in columns.iter().enumerate() {
+        let text = format!("CAST({} AS {})", d.ident(c), d.text_type());
+        trimmed.push(format!("{} AS {p}t{k}", d.trim(&text, &ws)));
+        if d == Dialect::Sqlite && numeric[k] {
+            trimmed.push(format!("{} AS {p}r{k}", d.ident(c)));
+        }
+    }
+    // 2. cells: empty and placeholders are NULL.
+    let mut missing = vec![d.string("")];
+    missing.extend(na.iter().map(|s| d.string(s)));
+    let missing = missing.join(", ");
+    let mut cells = Vec::new();
+    for (k, &is_numeric) in numeric.iter().enumerate() {
+        cells.push(format!(
+            "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"
+        ));
+        if d == Dialect::Sqlite && is_numeric {
+            cells.push(format!("{p}r{k}"));
+        }
+    }
+    // 3. numbers for numeric rules.
+    let mut values = Vec::new();
+    for (k, &is_numeric) in numeric.iter().enumerate() {
+        values.push(format!("{p}c{k}"));
+        if !is_numeric {
+            continue;
+        }
+        let number = match d {
+            // A REAL read back from text keeps 15 digits only; take numbers as stored.
+            Dialect::Sqlite => format!(
+                "CASE WHEN typeof({p}r{k}) IN ('integer', 'real') THEN {p}r{k} \
+                 ELSE CAST({p}c{k} AS REAL) END"
+            ),
+            _ => format!("CAST({p}c{k} AS {})", d.double_type()),
+        };
+        values.push(format!("{number} AS {p}n{k}"));
+    }
+    let mut features = Vec::new();
+    for (column, condition) in rules {
+        let k = columns
+            .iter()
+            .position(|c| c == column)
+            .expect("rule columns are listed");
+        let (cell, num) = (format!("{p}c{k}"), format!("{p}n{k}"));
+        let feature = match condition {
+            Condition::PerUnit { cap: Some(cap) } => {
+                let cap = cap.floor();
+                format!(
+                    "CASE WHEN {num} >= {c} THEN {c} WHEN {num} >= 1 THEN {w} ELSE 0 END",
+                    c = d.double(cap),
+                    w = d.whole(&num)
+                )
+            }
+            Condition::PerUnit { cap: None } => {
+                format!("CASE WHEN {num} >= 1 THEN {} ELSE 0 END", d.whole(&num))
+            }
+            Condition::Range { at_least, below } => {
+                let mut tests = Vec::new();
+                if let Some(a) = at_least {
+                    tests.push(format!("{num} >= {}", d.double(*a)));
+                }
+                if let Some(b) = below {
+                    tests.push(format!("{num} < {}", d.double(*b)));
+                }
+                format!("CASE WHEN {} THEN 1 ELSE 0 END", tests.join(" AND "))
+            }
+            Condition::OneOf { values } => {
+                let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
+                format!(
+                    "CASE WHEN {cell} IN ({}) THEN 1 ELSE 0 END",
+                    list.join(", ")
+                )
+            }
+            Condition::IsMissing => format!("CASE WHEN {cell} IS NULL THEN 1 ELSE 0 END"),
+        };
+        features.push(feature);
+    }
+    FeatureLayers {
+        layers: vec![
+            (with(true, trimmed), format!("{p}trimmed")),
+            (with(false, cells), format!("{p}cells")),
+            (with(false, values), format!("{p}values")),
+        ],
+        features,
     }
 }
 

@@ -10,62 +10,83 @@ use ndarray::ArrayView2;
 mod from_table {
     use std::collections::BTreeMap;
 
-    use ndarray::{Array2, ShapeBuilder};
+    use ndarray::{Array2, Axis, ShapeBuilder};
 
     use crate::data::Table;
     use crate::error::Result;
     use crate::rules::Rule;
 
-    /// Parsed columns, each read once however many rules use it.
-    #[derive(Default)]
-    struct ColumnCache {
-        numbers: BTreeMap<String, Vec<Option<f64>>>,
-        texts: BTreeMap<String, Vec<Option<String>>>,
-    }
-
-    impl ColumnCache {
-        fn numbers(&mut self, table: &Table, column: &str) -> Result<&[Option<f64>]> {
-            if !self.numbers.contains_key(column) {
-                let values = table.numbers(column)?;
-                self.numbers.insert(column.to_string(), values);
-            }
-            Ok(&self.numbers[column])
-        }
-
-        fn texts(&mut self, table: &Table, column: &str) -> Result<&[Option<String>]> {
-            if !self.texts.contains_key(column) {
-                let values = table.texts(column)?;
-                self.texts.insert(column.to_string(), values);
-            }
-            Ok(&self.texts[column])
-        }
-    }
-
     /// The feature matrix of `rules` over every lead of `table`: rows are leads, columns rules.
     /// Errors name the missing column or the row holding a value a numeric rule cannot read.
+    ///
+    /// Numeric columns are parsed once each however many rules use them, and columns and rules
+    /// are worked on in parallel threads (parsing millions of cells is most of the cost); the
+    /// result and the error reported (the first in rule order) do not depend on the threads.
     pub fn rule_features(table: &Table, rules: &[Rule]) -> Result<Array2<f64>> {
         let n = table.n_rows();
-        let mut x = Array2::<f64>::zeros((n, rules.len()).f());
-        let mut cache = ColumnCache::default();
-        for (j, rule) in rules.iter().enumerate() {
-            let mut col = x.column_mut(j);
-            let cond = &rule.condition;
-            // `one_of` always compares the text as written, so that `3.0` in a file and `3` in a
-            // rule never match by accident; missingness is the same in either reading.
-            let numeric = cond.needs_numbers()
-                || (!cond.needs_text() && cache.numbers.contains_key(&rule.column));
-            if numeric {
-                let values = cache.numbers(table, &rule.column)?;
-                for (out, v) in col.iter_mut().zip(values) {
-                    *out = cond.eval_number(*v);
+        // Which rules read numbers: `one_of` always compares the text as written, so that
+        // `3.0` in a file and `3` in a rule never match by accident; `is_missing` reads numbers
+        // when an earlier rule made the column numeric (missingness is the same either way).
+        let mut numeric_columns: Vec<&str> = Vec::new();
+        let numeric: Vec<bool> = rules
+            .iter()
+            .map(|rule| {
+                let cond = &rule.condition;
+                let numeric = cond.needs_numbers()
+                    || (!cond.needs_text() && numeric_columns.contains(&rule.column.as_str()));
+                if numeric && !numeric_columns.contains(&rule.column.as_str()) {
+                    numeric_columns.push(&rule.column);
                 }
-            } else {
-                let values = cache.texts(table, &rule.column)?;
-                for (out, v) in col.iter_mut().zip(values) {
-                    *out = cond.eval_text(v.as_deref());
-                }
-            }
+                numeric
+            })
+            .collect();
+        let parsed: Vec<Result<Vec<Option<f64>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = numeric_columns
+                .iter()
+                .map(|c| scope.spawn(move || table.numbers(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("column thread panicked"))
+                .collect()
+        });
+        let mut numbers: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
+        for (c, values) in numeric_columns.iter().zip(parsed) {
+            numbers.insert(c, values?);
         }
+        let mut x = Array2::<f64>::zeros((n, rules.len()).f());
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = x
+                .axis_iter_mut(Axis(1))
+                .zip(rules.iter().zip(&numeric))
+                .map(|(mut col, (rule, &is_numeric))| {
+                    let numbers = &numbers;
+                    scope.spawn(move || -> Result<()> {
+                        let cond = &rule.condition;
+                        if is_numeric {
+                            let values = &numbers[rule.column.as_str()];
+                            for (out, v) in col.iter_mut().zip(values) {
+                                *out = cond.eval_number(*v);
+                            }
+                        } else {
+                            // Text rules read the cells in place (no copies).
+                            let mut out = col.iter_mut();
+                            table.for_each_text(&rule.column, |v| {
+                                if let Some(o) = out.next() {
+                                    *o = cond.eval_text(v);
+                                }
+                            })?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rule thread panicked"))
+                .collect()
+        });
+        results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(x)
     }
 }

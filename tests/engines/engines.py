@@ -9,6 +9,9 @@ Usage: python engines.py ENGINE REQUEST.json  (the answer is JSON on stdout)
   pmml     {"jobs": [{"pmml": path, "columns": [...], "rows": [...]}]}
            -> [[[score, probability, mql, reason_1, reason_2, reason_3] or {"error": text}, ...]]
            Evaluates with JPMML-Evaluator (jpmml_evaluator, through JPype), one JVM for all jobs.
+  duckdb_counts {"csv": path, "typed": bool, "sql": "...", "out": path.parquet} -> {"rows": n}
+           Loads a CSV of leads into a table `leads` (all text, or numbers typed as numbers),
+           runs the sql-counts query and writes its result to Parquet, as a warehouse user would.
   sqlglot  {"dialect": "bigquery", "sql": "..."} -> {"statements": n, "duckdb": "..."}
            Parses in that dialect (syntax errors are raised, not warned) and transpiles to DuckDB.
 
@@ -59,6 +62,29 @@ def run_pmml(req):
     return answers
 
 
+def run_duckdb_counts(req):
+    import duckdb
+
+    con = duckdb.connect()
+    if req["typed"]:
+        # Numbers as numbers; texts stay text (DuckDB would otherwise turn yes/no into BOOLEAN,
+        # which reads back as true/false: a different table, not the same leads typed).
+        con.execute(
+            "CREATE TABLE leads AS SELECT * FROM read_csv(?, header=true, "
+            "auto_type_candidates=['BIGINT', 'DOUBLE', 'VARCHAR'])",
+            [req["csv"]],
+        )
+    else:
+        con.execute(
+            "CREATE TABLE leads AS SELECT * FROM read_csv(?, header=true, all_varchar=true)",
+            [req["csv"]],
+        )
+    query = req["sql"].rstrip().rstrip(";")
+    out = req["out"].replace("'", "''")
+    con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
+    return {"rows": con.execute(f"SELECT COUNT(*) FROM read_parquet('{out}')").fetchone()[0]}
+
+
 def run_sqlglot(req):
     import sqlglot
     from sqlglot.errors import ErrorLevel
@@ -73,7 +99,12 @@ def main():
     engine, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as f:
         req = json.load(f)
-    run = {"duckdb": run_duckdb, "pmml": run_pmml, "sqlglot": run_sqlglot}[engine]
+    run = {
+        "duckdb": run_duckdb,
+        "duckdb_counts": run_duckdb_counts,
+        "pmml": run_pmml,
+        "sqlglot": run_sqlglot,
+    }[engine]
     json.dump(run(req), sys.stdout)
 
 

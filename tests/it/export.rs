@@ -223,6 +223,19 @@ fn example_model() -> Model {
     Model::load(&repo().join("models/lead-model.json")).unwrap()
 }
 
+/// Hand-built rules have no training leads: one single-bin drift profile per rule keeps the model
+/// file valid (the loader checks one profile entry per rule).
+fn profile_per_rule(model: &mut Model) {
+    model.profile.rules = model
+        .rules
+        .iter()
+        .map(|_| mqlcal::profile::Histogram {
+            lower: vec![0.0],
+            shares: vec![1.0],
+        })
+        .collect();
+}
+
 fn rule(name: &str, column: &str, condition: Condition, points: i64) -> ModelRule {
     ModelRule {
         name: name.into(),
@@ -295,6 +308,7 @@ fn edge(wd: &Workdir) -> Case {
         ),
         rule("Industry not given", "industry", Condition::IsMissing, -5),
     ]);
+    profile_per_rule(&mut model);
     let columns = [
         "lead_id",
         "pricing_page_visits",
@@ -464,6 +478,7 @@ fn nasty(wd: &Workdir) -> Case {
         ],
     };
     model.threshold.threshold.points = 30;
+    profile_per_rule(&mut model);
     let columns = [
         "lead id",
         "select",

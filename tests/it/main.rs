@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod counts;
 mod export;
 mod model_file;
 mod recovery;

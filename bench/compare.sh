@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# mqlcal against the usual Python pipeline, whole processes on the same machine in one run.
+#
+#   bash bench/compare.sh [ROWS ...]        (default: 1000000; e.g. 1000000 10000000)
+#
+# For each size: makes synthetic leads (`mqlcal synth`), then times, RUNS times each (default 3,
+# the median is reported) with peak memory from /usr/bin/time:
+#   train   `mqlcal train` (given rules, 5-fold CV over 11 strengths, Platt calibration) against
+#           bench/reference.py (polars read, the same rule features, scikit-learn
+#           LogisticRegressionCV(lbfgs) over the same strengths, CalibratedClassifierCV);
+#   weights scikit-learn's LogisticRegression at mqlcal's chosen strength, strictly converged,
+#           against mqlcal's weights (largest absolute difference; not timed);
+#   score   `mqlcal score` CSV -> CSV against polars reading and writing the same CSV with no
+#           work in between (the disk-and-parse floor);
+#   help    `mqlcal --help`.
+# The Python side is installed into bench/.venv (polars, scikit-learn) on first use. The binary
+# is the project's one build profile (Cargo.toml: optimised dev profile), $CARGO_TARGET_DIR or
+# target/. Data goes to bench/data/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+sizes=("$@")
+[ ${#sizes[@]} -eq 0 ] && sizes=(1000000)
+
+cargo build --quiet --locked --all-targets
+bin="${CARGO_TARGET_DIR:-target}/debug/mqlcal"
+venv=bench/.venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import polars, sklearn" 2>/dev/null; then
+  echo "compare: installing the Python reference into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r bench/requirements.txt
+fi
+py="$venv/bin/python"
+mkdir -p bench/data
+
+# measure CMD...: runs CMD $RUNS times; prints "median_seconds max_peak_MB".
+measure() {
+  local times=() peaks=() out stats
+  stats=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    if ! /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1; then
+      echo "compare: failed: $*" >&2
+      "$@" >/dev/null
+      exit 1
+    fi
+    out=$(tail -n1 "$stats")
+    times+=("${out% *}")
+    peaks+=("${out#* }")
+  done
+  rm -f "$stats"
+  python3 - "${times[*]}" "${peaks[*]}" <<'PY'
+import statistics, sys
+t = [float(x) for x in sys.argv[1].split()]
+m = [int(x) for x in sys.argv[2].split()]
+print(f"{statistics.median(t):.3f} {max(m) / 1024:.0f}")
+PY
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB RAM; $(uname -sr)"
+echo "mqlcal: $("$bin" --version); python: $("$py" -c 'import polars, sklearn, sys; print(sys.version.split()[0], "polars", polars.__version__, "scikit-learn", sklearn.__version__)')"
+echo "runs per measurement: $RUNS (median time, largest peak memory)"
+echo
+for n in "${sizes[@]}"; do
+  data="bench/data/leads-$n.csv"
+  [ -f "$data" ] || "$bin" synth --rows "$n" --seed 7 --out "$data" >/dev/null
+  model="bench/data/model-$n.json"
+  echo "== $n leads ($(du -h "$data" | cut -f1) CSV)"
+  read -r mt mm < <(measure "$bin" train --data "$data" --rules data/rules.toml --out "$model" --force)
+  read -r pt pm < <(measure "$py" bench/reference.py "$data" data/rules.toml)
+  printf "train   mqlcal %8.2f s %6s MB | python %8.2f s %6s MB | mqlcal %.1fx faster\n" \
+    "$mt" "$mm" "$pt" "$pm" "$(python3 -c "print($pt / $mt)")"
+  "$py" bench/reference.py "$data" data/rules.toml --check "$model" 2>/dev/null |
+    python3 -c 'import json, sys; r = json.load(sys.stdin); a, d = r["alpha"], r["max_abs_weight_difference"]; print(f"weights largest |mqlcal - scikit-learn| at alpha {a:.4g}: {d:.2e}")'
+  read -r st sm < <(measure "$bin" score --model "$model" --data "$data" --out "bench/data/scored-$n.csv" --force)
+  read -r ft fm < <(measure "$py" bench/floor.py "$data" "bench/data/copy-$n.csv")
+  printf "score   mqlcal %8.2f s %6s MB | polars read+write %6.2f s %6s MB | mqlcal at %.0f%% of the floor's throughput\n" \
+    "$st" "$sm" "$ft" "$fm" "$(python3 -c "print(100 * $ft / $st)")"
+  echo
+done
+python3 - "$bin" <<'PY'
+import statistics, subprocess, sys, time
+t = []
+for _ in range(21):
+    start = time.perf_counter()
+    subprocess.run([sys.argv[1], "--help"], stdout=subprocess.DEVNULL, check=True)
+    t.append(time.perf_counter() - start)
+print(f"help    mqlcal --help {1000 * statistics.median(t):.1f} ms (median of 21 runs)")
+PY

@@ -1,0 +1,349 @@
+//! Leads → rule patterns with counts. Every rule turns a lead into a small integer, so the rule
+//! feature matrix has few distinct rows: leads with the same pattern are one row with two
+//! counts (leads, conversions). The log-likelihood of the logistic model is a sum over leads
+//! that depends on a lead only through its pattern and outcome, so it is exactly the same sum
+//! over patterns weighted by the counts: the fit, the folds, the out-of-fold scores, the
+//! calibration, the threshold and the metrics all work on [`Groups`] and cost nothing per lead.
+//!
+//! Takes rule features and outcomes (one row per lead) or a counts table (one row per pattern,
+//! e.g. from the warehouse: `mqlcal export --format sql-counts`); gives [`Groups`] (patterns in
+//! a canonical order) and, with a fold count and seed, [`FoldCounts`].
+//!
+//! Folds are dealt per pattern count, so that a counts table and the rows it came from give the
+//! same folds (a warehouse cannot reproduce a per-lead shuffle): within each outcome, patterns
+//! are visited in a seeded random order and their leads dealt round-robin to the folds, as a
+//! dealer deals cards. Leads in one pattern are interchangeable to the model, so this is a
+//! stratified k-fold split (stratified by outcome and by pattern) with a seeded assignment.
+
+use std::collections::HashMap;
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+
+/// Distinct rule patterns with how many leads had each and how many of those converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Groups {
+    /// One row per distinct pattern, one column per rule; rows sorted ascending (first rule
+    /// first), column-major.
+    pub x: Array2<f64>,
+    pub leads: Vec<u64>,
+    pub conversions: Vec<u64>,
+}
+
+impl Groups {
+    /// Groups the rows of `x` (one per lead) with outcomes `y`. Also returns each lead's
+    /// pattern index, in input order.
+    pub fn from_rows(x: ArrayView2<f64>, y: &[bool]) -> (Groups, Vec<u32>) {
+        let (patterns, mut lead_pattern) = distinct_rows(x);
+        let mut leads = vec![0u64; patterns.nrows()];
+        let mut conversions = vec![0u64; patterns.nrows()];
+        for (&g, &t) in lead_pattern.iter().zip(y) {
+            leads[g as usize] += 1;
+            conversions[g as usize] += t as u64;
+        }
+        let (groups, new_id) = Groups::sorted(patterns, leads, conversions);
+        for g in &mut lead_pattern {
+            *g = new_id[*g as usize];
+        }
+        (groups, lead_pattern)
+    }
+
+    /// Groups a counts table: row `r` is a pattern `x.row(r)` seen on `leads[r]` leads of
+    /// which `conversions[r]` converted. Repeated patterns are added up; rows with no leads
+    /// are dropped. Errors name the row (1-based) that has more conversions than leads.
+    pub fn from_counts(x: ArrayView2<f64>, leads: &[u64], conversions: &[u64]) -> Result<Groups> {
+        let p = x.ncols();
+        let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+        let mut rows: Vec<(Vec<f64>, u64, u64)> = Vec::new();
+        for (r, (&n, &c)) in leads.iter().zip(conversions).enumerate() {
+            if c > n {
+                return Err(Error::Fit(format!(
+                    "counts row {} has {c} conversions but only {n} leads; conversions must \
+                     count leads of the row that converted",
+                    r + 1
+                )));
+            }
+            if n == 0 {
+                continue;
+            }
+            let values: Vec<f64> = x.row(r).iter().map(|&v| normal(v)).collect();
+            let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+            match index.get(&key) {
+                Some(&g) => {
+                    rows[g].1 += n;
+                    rows[g].2 += c;
+                }
+                None => {
+                    index.insert(key, rows.len());
+                    rows.push((values, n, c));
+                }
+            }
+        }
+        let patterns = Array2::from_shape_fn((rows.len(), p).f(), |(g, j)| rows[g].0[j]);
+        let leads = rows.iter().map(|r| r.1).collect();
+        let conversions = rows.iter().map(|r| r.2).collect();
+        Ok(Groups::sorted(patterns, leads, conversions).0)
+    }
+
+    /// Sorts patterns ascending so the order never depends on where leads sat in the input;
+    /// also returns old index → new index.
+    fn sorted(x: Array2<f64>, leads: Vec<u64>, conversions: Vec<u64>) -> (Groups, Vec<u32>) {
+        let mut order: Vec<usize> = (0..x.nrows()).collect();
+        order.sort_by(|&a, &b| {
+            x.row(a)
+                .iter()
+                .zip(x.row(b).iter())
+                .map(|(u, v)| u.total_cmp(v))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let mut new_id = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old] = new as u32;
+        }
+        let sorted = Array2::from_shape_fn((order.len(), x.ncols()).f(), |(g, j)| x[[order[g], j]]);
+        (
+            Groups {
+                x: sorted,
+                leads: order.iter().map(|&g| leads[g]).collect(),
+                conversions: order.iter().map(|&g| conversions[g]).collect(),
+            },
+            new_id,
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.leads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leads.is_empty()
+    }
+
+    pub fn total_leads(&self) -> u64 {
+        self.leads.iter().sum()
+    }
+
+    pub fn total_conversions(&self) -> u64 {
+        self.conversions.iter().sum()
+    }
+
+    /// Deals each pattern's leads to `k` folds (see the module docs), seeded by `seed`.
+    pub fn split_folds(&self, k: usize, seed: u64) -> FoldCounts {
+        let deal = self.deal(seed);
+        let g = self.len();
+        let mut leads = vec![0u64; g * k];
+        let mut conversions = vec![0u64; g * k];
+        for p in 0..g {
+            let pos = self.conversions[p];
+            let neg = self.leads[p] - pos;
+            for f in 0..k {
+                let c = dealt(deal.start[2 * p], pos, f, k);
+                let n = dealt(deal.start[2 * p + 1], neg, f, k);
+                conversions[p * k + f] = c;
+                leads[p * k + f] = c + n;
+            }
+        }
+        FoldCounts {
+            k,
+            leads,
+            conversions,
+        }
+    }
+
+    /// Each lead's fold, consistent with [`Groups::split_folds`]: within a pattern and outcome,
+    /// leads take the dealt slots in input order.
+    pub fn lead_folds(&self, lead_pattern: &[u32], y: &[bool], k: usize, seed: u64) -> Vec<usize> {
+        let deal = self.deal(seed);
+        let mut next = deal.start;
+        lead_pattern
+            .iter()
+            .zip(y)
+            .map(|(&p, &t)| {
+                let slot = &mut next[2 * p as usize + usize::from(!t)];
+                let f = (*slot % k as u64) as usize;
+                *slot += 1;
+                f
+            })
+            .collect()
+    }
+
+    /// The first dealt slot of each (pattern, outcome): index 2p for conversions, 2p+1 for
+    /// the rest. Conversions are dealt first, then non-conversions, continuing the count, so
+    /// every fold gets nearly the same number of each.
+    fn deal(&self, seed: u64) -> Deal {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut start = vec![0u64; 2 * self.len()];
+        let mut slot = 0u64;
+        for outcome in 0..2 {
+            let mut order: Vec<usize> = (0..self.len()).collect();
+            order.shuffle(&mut rng);
+            for p in order {
+                let m = if outcome == 0 {
+                    self.conversions[p]
+                } else {
+                    self.leads[p] - self.conversions[p]
+                };
+                start[2 * p + outcome] = slot;
+                slot += m;
+            }
+        }
+        Deal { start }
+    }
+}
+
+/// The distinct rows of `x` in order of first appearance (column-major), and each row's index
+/// among them.
+pub fn distinct_rows(x: ArrayView2<f64>) -> (Array2<f64>, Vec<u32>) {
+    let (n, p) = x.dim();
+    // Keys are the features' bit patterns (features are small whole numbers, never NaN).
+    // foldhash: a fast non-cryptographic hash; patterns are not adversarial.
+    let mut index: HashMap<Box<[u64]>, u32, foldhash::fast::FixedState> = HashMap::default();
+    let mut first_rows: Vec<usize> = Vec::new();
+    let mut lead_pattern = Vec::with_capacity(n);
+    let mut key = vec![0u64; p];
+    let columns: Vec<_> = x.columns().into_iter().collect();
+    for i in 0..n {
+        for (k, c) in key.iter_mut().zip(&columns) {
+            *k = normal(c[i]).to_bits();
+        }
+        let id = match index.get(key.as_slice()) {
+            Some(&id) => id,
+            None => {
+                let id = first_rows.len() as u32;
+                index.insert(key.clone().into_boxed_slice(), id);
+                first_rows.push(i);
+                id
+            }
+        };
+        lead_pattern.push(id);
+    }
+    let patterns = Array2::from_shape_fn((first_rows.len(), p).f(), |(g, j)| {
+        normal(x[[first_rows[g], j]])
+    });
+    (patterns, lead_pattern)
+}
+
+struct Deal {
+    start: Vec<u64>,
+}
+
+/// How many of the slots `start..start + m` fall on fold `f` when slot `s` goes to `s % k`.
+fn dealt(start: u64, m: u64, f: usize, k: usize) -> u64 {
+    let k64 = k as u64;
+    let first = (f as u64 + k64 - start % k64) % k64;
+    m / k64 + u64::from(first < m % k64)
+}
+
+/// -0.0 and 0.0 are one pattern.
+fn normal(v: f64) -> f64 {
+    if v == 0.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// Per pattern and fold: leads and conversions, at index `pattern * k + fold`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldCounts {
+    pub k: usize,
+    pub leads: Vec<u64>,
+    pub conversions: Vec<u64>,
+}
+
+impl FoldCounts {
+    pub fn leads(&self, pattern: usize, fold: usize) -> u64 {
+        self.leads[pattern * self.k + fold]
+    }
+
+    pub fn conversions(&self, pattern: usize, fold: usize) -> u64 {
+        self.conversions[pattern * self.k + fold]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> (Array2<f64>, Vec<bool>) {
+        let x = Array2::from_shape_fn((40, 2).f(), |(i, j)| ((i * (j + 2)) % 3) as f64);
+        let y: Vec<bool> = (0..40).map(|i| i % 3 == 0 || i % 7 == 0).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn grouping_keeps_every_lead_and_conversion() {
+        let (x, y) = data();
+        let (g, lead_pattern) = Groups::from_rows(x.view(), &y);
+        assert_eq!(g.total_leads(), 40);
+        assert_eq!(
+            g.total_conversions() as usize,
+            y.iter().filter(|&&t| t).count()
+        );
+        for (i, &p) in lead_pattern.iter().enumerate() {
+            assert_eq!(g.x.row(p as usize), x.row(i));
+        }
+        // The same leads in another order give the same groups.
+        let rev: Vec<usize> = (0..40).rev().collect();
+        let xr = crate::fit::take_rows(x.view(), &rev);
+        let yr: Vec<bool> = rev.iter().map(|&i| y[i]).collect();
+        assert_eq!(Groups::from_rows(xr.view(), &yr).0, g);
+    }
+
+    #[test]
+    fn counts_table_gives_the_rows_groups() {
+        let (x, y) = data();
+        let (g, _) = Groups::from_rows(x.view(), &y);
+        // Split every group into two rows (as a warehouse might across partitions).
+        let mut rows = Vec::new();
+        let (mut n, mut c) = (Vec::new(), Vec::new());
+        for p in (0..g.len()).rev() {
+            let half = g.leads[p] / 2;
+            let ch = g.conversions[p].min(half);
+            for (a, b) in [(half, ch), (g.leads[p] - half, g.conversions[p] - ch)] {
+                rows.push(g.x.row(p).to_vec());
+                n.push(a);
+                c.push(b);
+            }
+        }
+        let xc = Array2::from_shape_fn((rows.len(), 2), |(r, j)| rows[r][j]);
+        assert_eq!(Groups::from_counts(xc.view(), &n, &c).unwrap(), g);
+        c[0] = n[0] + 1;
+        assert!(Groups::from_counts(xc.view(), &n, &c).is_err());
+    }
+
+    #[test]
+    fn folds_partition_the_counts_and_match_per_lead_folds() {
+        let (x, y) = data();
+        let (g, lead_pattern) = Groups::from_rows(x.view(), &y);
+        let k = 5;
+        let folds = g.split_folds(k, 7);
+        let lead_folds = g.lead_folds(&lead_pattern, &y, k, 7);
+        for p in 0..g.len() {
+            assert_eq!((0..k).map(|f| folds.leads(p, f)).sum::<u64>(), g.leads[p]);
+            for f in 0..k {
+                let here: Vec<usize> = (0..40)
+                    .filter(|&i| lead_pattern[i] as usize == p && lead_folds[i] == f)
+                    .collect();
+                assert_eq!(here.len() as u64, folds.leads(p, f));
+                assert_eq!(
+                    here.iter().filter(|&&i| y[i]).count() as u64,
+                    folds.conversions(p, f)
+                );
+            }
+        }
+        // Stratified: each fold has 40/5 leads and nearly the same number of conversions.
+        for f in 0..k {
+            let n: u64 = (0..g.len()).map(|p| folds.leads(p, f)).sum();
+            assert!((7..=9).contains(&n), "fold {f} has {n} leads");
+        }
+        // The seed moves leads between folds (with few patterns two seeds may coincide).
+        assert!((8..20).any(|seed| g.split_folds(k, seed) != folds));
+        assert_eq!(g.split_folds(k, 7), folds);
+    }
+}

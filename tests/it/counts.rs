@@ -1,0 +1,266 @@
+//! Training past one machine: the warehouse runs `mqlcal export --format sql-counts`, mqlcal
+//! fits the counts (`mqlcal train --counts`). The model must be the one the rows give: same
+//! points, calibration, threshold, metrics and warnings; only the record of its input differs.
+//! Run against real engines: PostgreSQL via psql (leads stored as text, as a CSV load leaves
+//! them) and DuckDB via tests/engines/engines.py (as text, and with numbers typed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::{repo, stderr, Workdir};
+
+/// Trains on the rows of `data` with the bundled rules.
+fn train_rows(wd: &Workdir, data: &Path, out: &str, extra: &[&str]) -> Value {
+    let rules = wd.rules();
+    let o = wd
+        .cmd()
+        .args(["train", "--data"])
+        .arg(data)
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--out", out])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "train --data: {}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(wd.path(out)).unwrap()).unwrap()
+}
+
+fn train_counts(wd: &Workdir, counts: &Path, out: &str, extra: &[&str]) -> Value {
+    let rules = wd.rules();
+    let o = wd
+        .cmd()
+        .args(["train", "--counts"])
+        .arg(counts)
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--out", out])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "train --counts: {}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(wd.path(out)).unwrap()).unwrap()
+}
+
+fn counts_sql(wd: &Workdir, dialect: &str, table: &str) -> String {
+    let rules = wd.rules();
+    let out = wd.path(&format!("counts-{dialect}.sql"));
+    let o = wd
+        .cmd()
+        .args(["export", "--format", "sql-counts", "--rules"])
+        .arg(&rules)
+        .args(["--dialect", dialect, "--table", table, "--force", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "export sql-counts: {}", stderr(&o));
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// The two models agree on everything but where their leads came from.
+fn assert_same_model(rows: &Value, counts: &Value, what: &str) {
+    let (mut a, mut b) = (rows.clone(), counts.clone());
+    for m in [&mut a, &mut b] {
+        let t = m["training"].as_object_mut().unwrap();
+        t.remove("input").unwrap();
+        t.remove("input_sha256").unwrap();
+    }
+    assert_eq!(a, b, "{what}: the counts model differs from the rows model");
+    // The record of the input does differ, so the comparison above did compare something.
+    assert_ne!(
+        rows["training"]["input_sha256"],
+        counts["training"]["input_sha256"]
+    );
+    assert!(rows["rules"].as_array().unwrap().len() == 12);
+}
+
+/// Synthetic leads with ids, and the bundled example leads.
+fn datasets(wd: &Workdir) -> Vec<PathBuf> {
+    vec![
+        wd.synth("synth.csv", 6000, 3),
+        repo().join("data/leads.csv"),
+    ]
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("MQLCAL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv-engines/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python with DuckDB at {}: run the tests with `bash scripts/test.sh`, which \
+         installs it, or set MQLCAL_PYTHON",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn duckdb_counts_train_the_rows_model() {
+    let wd = Workdir::new();
+    let sql = counts_sql(&wd, "duckdb", "leads");
+    for (d, data) in datasets(&wd).iter().enumerate() {
+        for typed in [false, true] {
+            for (k, extra) in [
+                &[][..],
+                &[
+                    "--calibration",
+                    "isotonic",
+                    "--threshold",
+                    "value:5000:150",
+                    "--seed",
+                    "9",
+                ],
+            ]
+            .iter()
+            .enumerate()
+            {
+                let rows = train_rows(&wd, data, &format!("rows-{d}-{k}-{typed}.json"), extra);
+                let counts = wd.path(&format!("counts-{d}-{typed}.parquet"));
+                let request = wd.path("request.json");
+                std::fs::write(
+                    &request,
+                    serde_json::to_vec(&serde_json::json!({
+                        "csv": data, "typed": typed, "sql": sql, "out": counts,
+                    }))
+                    .unwrap(),
+                )
+                .unwrap();
+                let o = Command::new(python())
+                    .arg(repo().join("tests/engines/engines.py"))
+                    .arg("duckdb_counts")
+                    .arg(&request)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "DuckDB: {}", stderr(&o));
+                let model =
+                    train_counts(&wd, &counts, &format!("counts-{d}-{k}-{typed}.json"), extra);
+                assert_same_model(
+                    &rows,
+                    &model,
+                    &format!(
+                        "DuckDB, {}, typed {typed}, options {extra:?}",
+                        data.display()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn postgres_counts_train_the_rows_model() {
+    let url = std::env::var("MQLCAL_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "MQLCAL_PG_URL is not set: run the tests with `bash scripts/test.sh`, which starts \
+             PostgreSQL (scripts/engines.sh), or point it at a database this test may create \
+             schemas in"
+        )
+    });
+    let wd = Workdir::new();
+    let schema = format!("mqlcal_counts_{}", std::process::id());
+    let sql = counts_sql(&wd, "postgres", &format!("{schema}.leads"));
+    let psql = |script: &str, what: &str| -> String {
+        let path = wd.path("script.sql");
+        std::fs::write(&path, script).unwrap();
+        let o = Command::new("psql")
+            .arg(&url)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "-f"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql ({e}); scripts/engines.sh installs it"));
+        assert!(o.status.success(), "PostgreSQL, {what}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for (d, data) in datasets(&wd).iter().enumerate() {
+        let header = std::fs::read_to_string(data).unwrap();
+        let columns: Vec<String> = header
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(|c| format!("\"{c}\" TEXT"))
+            .collect();
+        let result = psql(
+            &format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;\nCREATE SCHEMA {schema};\n\
+                 CREATE TABLE {schema}.leads ({});\n\
+                 \\copy {schema}.leads FROM '{}' WITH (FORMAT csv, HEADER true)\n{sql}\
+                 DROP SCHEMA {schema} CASCADE;\n",
+                columns.join(", "),
+                data.display()
+            ),
+            "counting",
+        );
+        let counts = wd.write(&format!("counts-pg-{d}.csv"), &result);
+        let rows = train_rows(&wd, data, &format!("rows-{d}.json"), &[]);
+        let model = train_counts(&wd, &counts, &format!("counts-{d}.json"), &[]);
+        assert_same_model(&rows, &model, &format!("PostgreSQL, {}", data.display()));
+    }
+}
+
+/// A counts table that does not fit the rules, or holds unreadable outcomes, is refused with
+/// the file, row and column named (exit code 1), and no model is written.
+#[test]
+fn bad_counts_are_refused_with_row_and_column() {
+    let wd = Workdir::new();
+    let rules = wd.rules();
+    let header: Vec<String> = (1..=12)
+        .map(|j| format!("rule_{j}"))
+        .chain(["leads", "conversions", "unreadable_outcomes"].map(String::from))
+        .collect();
+    let row = |cells: &[&str]| cells.join(",");
+    let ok = "0,0,0,0,0,0,0,0,0,0,0,0";
+    let cases = [
+        (
+            format!(
+                "{}\n{},10,2,0\n{},10,12,0\n",
+                header.join(","),
+                ok,
+                row(&["1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"])
+            ),
+            "row 2, column 'conversions'",
+        ),
+        (
+            format!("{}\n{},10,2,3\n", header.join(","), ok),
+            "row 1, column 'unreadable_outcomes'",
+        ),
+        (
+            format!("{}\n{},10,2.5,0\n", header.join(","), ok),
+            "row 1, column 'conversions'",
+        ),
+        (
+            format!("{},extra\n{},10,2,0,1\n", header.join(","), ok),
+            "[\"extra\"]",
+        ),
+        (
+            format!(
+                "{}\n{}\n",
+                header[1..].join(","),
+                "0,0,0,0,0,0,0,0,0,0,0,10,2,0"
+            ),
+            "column 'rule_1' not found",
+        ),
+    ];
+    for (text, expected) in cases {
+        let counts = wd.write("counts.csv", &text);
+        let o = wd
+            .cmd()
+            .args(["train", "--counts"])
+            .arg(&counts)
+            .arg("--rules")
+            .arg(&rules)
+            .args(["--out", "m.json"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("counts.csv") && err.contains(expected),
+            "expected {expected:?} in: {err}"
+        );
+        assert!(!wd.path("m.json").exists());
+    }
+}
