@@ -240,6 +240,16 @@ impl Table {
         matches!(col.dtype(), DataType::String)
     }
 
+    /// The column's cells as text: itself when it is text (a cheap shared copy), else cast
+    /// (numbers in a Parquet file, formatted as polars formats them).
+    fn as_text(col: &Column) -> Result<StringChunked> {
+        Ok(if Table::is_text(col) {
+            col.str()?.clone()
+        } else {
+            col.cast(&DataType::String)?.str()?.clone()
+        })
+    }
+
     /// The column as text, with placeholders and empty cells as `None`. Numbers in a Parquet
     /// file are formatted as polars formats them (`3`, `2.5`).
     pub fn texts(&self, name: &str) -> Result<Vec<Option<String>>> {
@@ -252,14 +262,8 @@ impl Table {
     /// without copying the text (a copy per cell is most of the cost at millions of rows).
     pub fn for_each_text(&self, name: &str, mut f: impl FnMut(Option<&str>)) -> Result<()> {
         let col = self.column(name, "check the column name in the rules file")?;
-        let as_text;
-        let ca = if Table::is_text(col) {
-            col.str()?
-        } else {
-            as_text = col.cast(&DataType::String)?;
-            as_text.str()?
-        };
-        for v in ca {
+        let ca = Table::as_text(col)?;
+        for v in &ca {
             f(v.map(str::trim)
                 .filter(|s| !s.is_empty() && !self.na.contains(*s)));
         }
@@ -270,13 +274,7 @@ impl Table {
     /// the id), or `None` when every id is unique. Missing ids are not compared.
     pub fn repeated(&self, name: &str) -> Result<Option<(usize, usize, String)>> {
         let col = self.column(name, "check the --id column name")?;
-        let as_text;
-        let ca = if Table::is_text(col) {
-            col.str()?
-        } else {
-            as_text = col.cast(&DataType::String)?;
-            as_text.str()?
-        };
+        let ca = Table::as_text(col)?;
         // foldhash: a fast non-cryptographic hash (ids are not adversarial here).
         let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
             std::collections::HashSet::with_capacity_and_hasher(ca.len(), Default::default());

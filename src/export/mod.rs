@@ -50,9 +50,12 @@ pub const WHITE_SPACE: &[char] = &[
 /// The model's placeholder texts as `mqlcal score` compares them: trimmed, empty ones dropped.
 /// (An empty cell is missing anyway.)
 pub(crate) fn placeholders(model: &Model) -> Vec<String> {
-    let mut na: Vec<String> = model
-        .training
-        .na
+    trimmed_placeholders(&model.training.na)
+}
+
+/// Placeholder texts trimmed, without empty ones, sorted and unique.
+pub(crate) fn trimmed_placeholders(na: &[String]) -> Vec<String> {
+    let mut na: Vec<String> = na
         .iter()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())

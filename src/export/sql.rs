@@ -458,14 +458,7 @@ impl SqlCounts {
         while self.target.to_ascii_lowercase().starts_with(&p) {
             p.insert(0, 'x');
         }
-        let mut na: Vec<String> = self
-            .na
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        na.sort();
-        na.dedup();
+        let na = super::trimmed_placeholders(&self.na);
         // The outcome read as `mqlcal train` reads it: trimmed, any case; NULL when unreadable.
         let outcome = format!(
             "LOWER({})",

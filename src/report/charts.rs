@@ -181,19 +181,24 @@ pub fn draw_all(dir: &Path, n: &ReportNumbers) -> Result<Vec<Chart>> {
     Ok(charts)
 }
 
-fn reliability<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, n: &ReportNumbers) -> DrawResult
+/// Axes of a reliability diagram (probability against observed rate, both 0–100%) with the
+/// diagonal of perfect calibration, for one model or two.
+fn reliability_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: String,
+) -> std::result::Result<
+    ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    Box<dyn std::error::Error>,
+>
 where
     DB::ErrorType: 'static,
 {
-    let (top, bottom) = root.split_vertically(430);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(
-            format!(
-                "Reliability ({}): ECE {:.3} over {} leads",
-                n.source, n.metrics.ece, n.metrics.rows
-            ),
-            ("sans-serif", 20),
-        )
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
@@ -215,6 +220,21 @@ where
         ))?
         .label("perfect calibration")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
+    Ok(chart)
+}
+
+fn reliability<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, n: &ReportNumbers) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (top, bottom) = root.split_vertically(430);
+    let mut chart = reliability_axes(
+        &top,
+        format!(
+            "Reliability ({}): ECE {:.3} over {} leads",
+            n.source, n.metrics.ece, n.metrics.rows
+        ),
+    )?;
     let bins: Vec<_> = n.reliability.iter().filter(|b| b.leads > 0).collect();
     chart.draw_series(bins.iter().map(|b| {
         ErrorBar::new_vertical(
@@ -294,35 +314,13 @@ fn reliability_pair<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!(
-                "Reliability on the same {} leads: champion ECE {:.3}, challenger ECE {:.3}",
-                champion.metrics.rows, champion.metrics.ece, challenger.metrics.ece
-            ),
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("predicted probability of conversion")
-        .y_desc("observed conversion rate")
-        .x_label_formatter(&pct)
-        .y_label_formatter(&pct)
-        .label_style(("sans-serif", 14))
-        .draw()?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, 0.0), (1.0, 1.0)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))?
-        .label("perfect calibration")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
+    let mut chart = reliability_axes(
+        root,
+        format!(
+            "Reliability on the same {} leads: champion ECE {:.3}, challenger ECE {:.3}",
+            champion.metrics.rows, champion.metrics.ece, challenger.metrics.ece
+        ),
+    )?;
     for (n, color, name) in [
         (champion, BLUE, "champion"),
         (challenger, ORANGE, "challenger"),
