@@ -11,37 +11,31 @@ use serde_json::Value;
 
 use crate::{repo, stderr, Workdir};
 
-/// Trains on the rows of `data` with the bundled rules.
-fn train_rows(wd: &Workdir, data: &Path, out: &str, extra: &[&str]) -> Value {
+/// Trains with the bundled rules from `input` given as `flag` (`--data` rows or `--counts`),
+/// expecting success; returns the model file.
+fn train_from(wd: &Workdir, flag: &str, input: &Path, out: &str, extra: &[&str]) -> Value {
     let rules = wd.rules();
     let o = wd
         .cmd()
-        .args(["train", "--data"])
-        .arg(data)
+        .args(["train", flag])
+        .arg(input)
         .arg("--rules")
         .arg(&rules)
         .args(["--out", out])
         .args(extra)
         .output()
         .unwrap();
-    assert!(o.status.success(), "train --data: {}", stderr(&o));
+    assert!(o.status.success(), "train {flag}: {}", stderr(&o));
     serde_json::from_slice(&std::fs::read(wd.path(out)).unwrap()).unwrap()
 }
 
+/// Trains on the rows of `data` with the bundled rules.
+fn train_rows(wd: &Workdir, data: &Path, out: &str, extra: &[&str]) -> Value {
+    train_from(wd, "--data", data, out, extra)
+}
+
 fn train_counts(wd: &Workdir, counts: &Path, out: &str, extra: &[&str]) -> Value {
-    let rules = wd.rules();
-    let o = wd
-        .cmd()
-        .args(["train", "--counts"])
-        .arg(counts)
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--out", out])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "train --counts: {}", stderr(&o));
-    serde_json::from_slice(&std::fs::read(wd.path(out)).unwrap()).unwrap()
+    train_from(wd, "--counts", counts, out, extra)
 }
 
 fn counts_sql(wd: &Workdir, dialect: &str, table: &str) -> String {
