@@ -54,6 +54,9 @@ pub struct Table {
     df: DataFrame,
     na: BTreeSet<String>,
     sha256: String,
+    /// Rows of the file before this table's first row: non-zero for a batch of a streamed file
+    /// (see [`scan_batches`]), so that errors name the row of the file.
+    first_row: usize,
     /// Things the user should know about the load (e.g. an `--exclude` column that is absent).
     pub notes: Vec<String>,
 }
@@ -142,15 +145,7 @@ impl Table {
                 ParquetReader::new(file).finish()
             }
         }
-        .map_err(|e| {
-            Error::data(
-                path,
-                format!(
-                    "cannot parse the file: {e}; check it is comma-separated CSV with a header \
-                     row, or Parquet"
-                ),
-            )
-        })
+        .map_err(|e| unparsable(path, e))
     }
 
     /// Wraps a frame already in memory (used by tests and by callers that load data themselves).
@@ -180,15 +175,16 @@ impl Table {
         Ok(Table {
             path: path.to_path_buf(),
             df,
-            na: options
-                .na
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            na: na_set(&options.na),
             sha256,
+            first_row: 0,
             notes,
         })
+    }
+
+    /// The file's row number (1-based, header not counted) of this table's row `i` (0-based).
+    fn row(&self, i: usize) -> usize {
+        self.first_row + i + 1
     }
 
     pub fn path(&self) -> &Path {
@@ -273,26 +269,31 @@ impl Table {
     /// Ids that appear more than once: how many repeats, and the first repeat (1-based row and
     /// the id), or `None` when every id is unique. Missing ids are not compared.
     pub fn repeated(&self, name: &str) -> Result<Option<(usize, usize, String)>> {
-        let col = self.column(name, "check the --id column name")?;
-        let ca = Table::as_text(col)?;
+        let ca = self.ids(name)?;
         // foldhash: a fast non-cryptographic hash (ids are not adversarial here).
         let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
             std::collections::HashSet::with_capacity_and_hasher(ca.len(), Default::default());
         let mut repeats = 0;
         let mut first = None;
-        for (i, v) in ca.into_iter().enumerate() {
-            let Some(v) = v
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && !self.na.contains(*s))
-            else {
-                continue;
-            };
+        for (i, v) in ca.iter().enumerate() {
+            let Some(v) = self.id(v) else { continue };
             if !seen.insert(v) {
                 repeats += 1;
-                first.get_or_insert((i + 1, v.to_string()));
+                first.get_or_insert((self.row(i), v.to_string()));
             }
         }
         Ok(first.map(|(row, v)| (repeats, row, v)))
+    }
+
+    /// The id column as text.
+    fn ids(&self, name: &str) -> Result<StringChunked> {
+        Table::as_text(self.column(name, "check the --id column name")?)
+    }
+
+    /// An id as compared: trimmed; empty cells and placeholders are no id.
+    fn id<'a>(&self, cell: Option<&'a str>) -> Option<&'a str> {
+        cell.map(str::trim)
+            .filter(|s| !s.is_empty() && !self.na.contains(*s))
     }
 
     /// The column as numbers, with placeholders and empty cells as `None`. Text that is not a
@@ -343,7 +344,7 @@ impl Table {
             Ok(_) => Err(self.non_finite(row, column, s)),
             Err(_) => Err(Error::BadValue {
                 path: self.path.clone(),
-                row: row + 1,
+                row: self.row(row),
                 column: column.to_string(),
                 message: format!(
                     "'{s}' is not a number, but a rule on this column needs numbers; \
@@ -356,7 +357,7 @@ impl Table {
     fn non_finite(&self, row: usize, column: &str, s: &str) -> Error {
         Error::BadValue {
             path: self.path.clone(),
-            row: row + 1,
+            row: self.row(row),
             column: column.to_string(),
             message: format!(
                 "{s} is not a finite number; leave the cell empty (or pass --na \"{s}\" for text \
@@ -404,7 +405,7 @@ impl Table {
                     Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e15 => Ok(x as u64),
                     other => Err(Error::BadValue {
                         path: self.path.clone(),
-                        row: i + 1,
+                        row: self.row(i),
                         column: name.to_string(),
                         message: format!(
                             "{} is not a whole number from 0 up; {hint}",
@@ -428,7 +429,7 @@ impl Table {
                 if bad > 0 {
                     return Err(Error::BadValue {
                         path: self.path.clone(),
-                        row: i + 1,
+                        row: self.row(i),
                         column: COUNT_COLUMNS[2].to_string(),
                         message: format!(
                             "{bad} leads have an outcome that is not 0/1, true/false or yes/no \
@@ -442,7 +443,7 @@ impl Table {
             if c > l {
                 return Err(Error::BadValue {
                     path: self.path.clone(),
-                    row: i + 1,
+                    row: self.row(i),
                     column: COUNT_COLUMNS[1].to_string(),
                     message: format!("{c} conversions but only {l} leads; {hint}"),
                 });
@@ -472,7 +473,7 @@ impl Table {
                 other => {
                     return Err(Error::BadValue {
                         path: self.path.clone(),
-                        row: i + 1,
+                        row: self.row(i),
                         column: name.to_string(),
                         message: format!(
                             "outcome {} is not one of 0/1, true/false, yes/no; fix the row or \
@@ -507,7 +508,7 @@ impl Table {
                     .map(Some)
                     .ok_or_else(|| Error::BadValue {
                         path: self.path.clone(),
-                        row: i + 1,
+                        row: self.row(i),
                         column: name.to_string(),
                         message: format!("'{s}' is not a date; expected YYYY-MM-DD"),
                     }),
@@ -542,6 +543,239 @@ impl Table {
             }
             _ => false,
         }
+    }
+}
+
+fn unparsable(path: &Path, e: PolarsError) -> Error {
+    Error::data(
+        path,
+        format!(
+            "cannot parse the file: {e}; check it is comma-separated CSV with a header row, or \
+             Parquet"
+        ),
+    )
+}
+
+/// The `--na` placeholders as compared: trimmed, empty ones dropped.
+fn na_set(na: &[String]) -> BTreeSet<String> {
+    na.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Rows per batch when a file is streamed: small enough that a batch's rule features are a few
+/// megabytes, large enough that per-batch costs vanish.
+pub const BATCH_ROWS: usize = 1 << 18;
+
+/// What [`scan_batches`] saw of the whole file.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub rows: usize,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// As [`Table::notes`].
+    pub notes: Vec<String>,
+}
+
+/// Streams the given `columns` of a CSV or Parquet file through polars' streaming engine, in
+/// file order, handing `each` one [`Table`] of at most `batch_rows` rows at a time (errors name
+/// rows of the file). Memory holds a few batches whatever the file's size. Columns the file
+/// lacks are left out, so that reading one reports it as [`Table::load`] would; `--exclude`d
+/// columns are left out with the same notes. Stops when `each` breaks or fails; `rows` then
+/// counts the rows read so far.
+pub fn scan_batches(
+    path: &Path,
+    options: &LoadOptions,
+    columns: &[String],
+    batch_rows: usize,
+    mut each: impl FnMut(Table) -> Result<std::ops::ControlFlow<()>>,
+) -> Result<Scanned> {
+    let format = Format::from_path(path)?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() == 0 {
+        return Err(Error::data(
+            path,
+            "the file is empty; expected a header row and one row per lead",
+        ));
+    }
+    let source = PlPath::Local(Arc::from(path));
+    let lazy = match format {
+        // All cells as text, as Table::load reads CSV.
+        Format::Csv => LazyCsvReader::new(source)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish(),
+        Format::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
+    };
+    let mut lazy = lazy.map_err(|e| unparsable(path, e))?;
+    let schema = lazy.collect_schema().map_err(|e| unparsable(path, e))?;
+    let notes: Vec<String> = options
+        .exclude
+        .iter()
+        .filter(|c| !schema.contains(c))
+        .map(|c| {
+            format!(
+                "--exclude: column '{c}' is not in {}; nothing to exclude",
+                path.display()
+            )
+        })
+        .collect();
+    let mut keep: Vec<Expr> = Vec::new();
+    for c in columns {
+        if schema.contains(c) && !options.exclude.contains(c) && !keep.contains(&col(c.as_str())) {
+            keep.push(col(c.as_str()));
+        }
+    }
+    if keep.is_empty() {
+        // A frame of no columns has no rows to stream: stream a row number instead, so that
+        // `each` sees the rows and reports the first column it misses.
+        lazy = lazy.with_row_index("mqlcal row", None);
+        keep.push(col("mqlcal row"));
+    }
+
+    // polars calls back on its own threads and wants a 'static callback: batches go through
+    // a bounded channel to this thread, which keeps at most two waiting (back-pressure).
+    let (send, receive) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+    let query = lazy
+        .select(keep)
+        .sink_batches(
+            PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
+            true,
+            std::num::NonZeroUsize::new(batch_rows.max(1)),
+        )
+        .map_err(|e| unparsable(path, e))?;
+    let na = na_set(&options.na);
+    std::thread::scope(|scope| {
+        let hash = scope.spawn(|| sha256_file(path));
+        // The streaming engine: `collect` would run the in-memory one, which reads every row
+        // before the first batch.
+        let run = scope.spawn(move || query.collect_with_engine(Engine::Streaming));
+        let mut rows = 0;
+        let mut failed = None;
+        for df in receive.iter() {
+            let table = Table {
+                path: path.to_path_buf(),
+                first_row: rows,
+                df,
+                na: na.clone(),
+                sha256: String::new(),
+                notes: Vec::new(),
+            };
+            rows += table.n_rows();
+            match each(table) {
+                Ok(std::ops::ControlFlow::Continue(())) => {}
+                Ok(std::ops::ControlFlow::Break(())) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // Dropping the receiver makes the next send fail, which stops the query.
+        drop(receive);
+        let ran = run.join().expect("polars query thread panicked");
+        let sha256 = hash.join().expect("hash thread panicked");
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        ran.map_err(|e| unparsable(path, e))?;
+        if rows == 0 {
+            return Err(Error::data(
+                path,
+                "the file has a header but no rows; expected one row per lead",
+            ));
+        }
+        Ok(Scanned {
+            rows,
+            sha256: sha256?,
+            notes,
+        })
+    })
+}
+
+/// Repeated ids of a streamed file ([`Table::repeated`] of the whole file) in 8 bytes per lead:
+/// a 64-bit hash of each id is kept, not the id. Written by hand: no crate counts repeats of a
+/// column larger than memory. Repeats are counted on the hashes (two different ids share one
+/// with probability about n²/2⁶⁵: 3·10⁻⁴ at 100M leads), and the first repeat reported is
+/// checked on the ids themselves by a second read of the id column, which only happens when
+/// the hashes repeat.
+#[derive(Debug)]
+pub struct IdHashes {
+    column: String,
+    hashes: Vec<u64>,
+}
+
+impl IdHashes {
+    pub fn new(column: &str) -> IdHashes {
+        IdHashes {
+            column: column.to_string(),
+            hashes: Vec::new(),
+        }
+    }
+
+    fn hash(id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        // A fixed seed: the same ids give the same hashes in both reads.
+        foldhash::quality::FixedState::with_seed(0).hash_one(id)
+    }
+
+    /// Adds the ids of one batch.
+    pub fn add(&mut self, batch: &Table) -> Result<()> {
+        let ca = batch.ids(&self.column)?;
+        self.hashes
+            .extend(ca.iter().filter_map(|v| batch.id(v)).map(IdHashes::hash));
+        Ok(())
+    }
+
+    /// As [`Table::repeated`]: how many repeats, and the first repeat (row of the file, id).
+    pub fn repeated(
+        mut self,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Result<Option<(usize, usize, String)>> {
+        self.hashes.sort_unstable();
+        let mut twice: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        for pair in self.hashes.windows(2) {
+            if pair[0] == pair[1] {
+                twice.insert(pair[0]);
+            }
+        }
+        let repeats = self.hashes.len() - {
+            self.hashes.dedup();
+            self.hashes.len()
+        };
+        if repeats == 0 {
+            return Ok(None);
+        }
+        drop(self.hashes);
+        // The first id that really repeats, in file order; only ids whose hash repeats are kept.
+        let mut seen: std::collections::HashMap<u64, Vec<String>> = Default::default();
+        let mut first = None;
+        scan_batches(
+            path,
+            options,
+            std::slice::from_ref(&self.column),
+            BATCH_ROWS,
+            |batch| {
+                let ca = batch.ids(&self.column)?;
+                for (i, v) in ca.iter().enumerate() {
+                    let Some(v) = batch.id(v) else { continue };
+                    let h = IdHashes::hash(v);
+                    if !twice.contains(&h) {
+                        continue;
+                    }
+                    let ids = seen.entry(h).or_default();
+                    if ids.iter().any(|s| s == v) {
+                        first = Some((batch.row(i), v.to_string()));
+                        return Ok(std::ops::ControlFlow::Break(()));
+                    }
+                    ids.push(v.to_string());
+                }
+                Ok(std::ops::ControlFlow::Continue(()))
+            },
+        )?;
+        Ok(first.map(|(row, v)| (repeats, row, v)))
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
-use crate::data::Table;
+use crate::data::{scan_batches, IdHashes, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::fit::{self, GroupedFit, Weights};
 use crate::group::Groups;
@@ -217,6 +217,127 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     })
 }
 
+/// A model trained by [`train_file`], with the notes of the load.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub model: Model,
+    pub notes: Vec<String>,
+}
+
+/// Trains on a CSV or Parquet file of any size with given rules (`params.rules`): the file is
+/// streamed in batches of `batch_rows` leads ([`crate::data::scan_batches`], polars' streaming
+/// engine), each batch turned into rule features and added to the pattern counts, and the
+/// counts go to the pipeline of [`train_groups`]. Memory holds a few batches and the patterns,
+/// plus 8 bytes per lead when an id column is checked for repeats; never the leads' values.
+/// Gives the model [`train`] gives for the same file and options, byte for byte (warnings and
+/// errors included, errors naming rows of the file).
+pub fn train_file(
+    path: &std::path::Path,
+    load: &LoadOptions,
+    params: &TrainParams,
+    batch_rows: usize,
+    progress: &dyn Progress,
+) -> Result<Streamed> {
+    params.check()?;
+    let rules = params.rules.clone().ok_or(Error::Option {
+        option: "--rules",
+        message: "training from a stream needs the rules given (proposing rules reads every \
+                  value of every column)"
+            .into(),
+    })?;
+    check_given_rules(&rules, params)?;
+    let mut columns = vec![params.target.clone()];
+    columns.extend(rules.iter().map(|r| r.column.clone()));
+    columns.extend(params.id.iter().cloned());
+    columns.extend(params.date.iter().cloned());
+
+    let mut counts = PatternCounts::new(rules.len());
+    let mut ids = params.id.as_deref().map(IdHashes::new);
+    let mut newest: Option<chrono::NaiveDate> = None;
+    progress.begin("reading and grouping leads", None);
+    let scanned = scan_batches(path, load, &columns, batch_rows, |batch| {
+        let y = batch.outcomes(&params.target)?;
+        let x = rule_features(&batch, &rules)?;
+        counts.add(x.view(), &y);
+        if let Some(ids) = &mut ids {
+            ids.add(&batch)?;
+        }
+        if let Some(column) = &params.date {
+            newest = newest.max(batch.dates(column)?.into_iter().flatten().max());
+        }
+        progress.advance(y.len() as u64);
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
+    progress.end();
+    let groups = counts.groups()?;
+    both_outcomes(path, &params.target, &groups)?;
+    tracing::info!(
+        leads = scanned.rows,
+        patterns = groups.len(),
+        rules = rules.len(),
+        "leads grouped by rule pattern"
+    );
+    let mut warnings = Vec::new();
+    if let (Some(ids), Some(id)) = (ids, &params.id) {
+        warnings.extend(
+            ids.repeated(path, load)?
+                .map(|r| repeated_ids_warning(id, r)),
+        );
+    }
+    let mut input = Input::of(path, &scanned.sha256);
+    input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
+    let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
+    Ok(Streamed {
+        model: fitted.model,
+        notes: scanned.notes,
+    })
+}
+
+/// Pattern counts added up batch by batch (patterns in order of first appearance).
+struct PatternCounts {
+    rules: usize,
+    /// Pattern (features' bit patterns) → index into `rows`.
+    index: std::collections::HashMap<Box<[u64]>, usize, foldhash::fast::FixedState>,
+    rows: Vec<(Vec<f64>, u64, u64)>,
+}
+
+impl PatternCounts {
+    fn new(rules: usize) -> PatternCounts {
+        PatternCounts {
+            rules,
+            index: Default::default(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, x: ArrayView2<f64>, y: &[bool]) {
+        let (patterns, lead_pattern) = crate::group::distinct_rows(x);
+        let global: Vec<usize> = patterns
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let key: Box<[u64]> = row.iter().map(|v| v.to_bits()).collect();
+                *self.index.entry(key).or_insert_with(|| {
+                    self.rows.push((row.to_vec(), 0, 0));
+                    self.rows.len() - 1
+                })
+            })
+            .collect();
+        for (&p, &t) in lead_pattern.iter().zip(y) {
+            let row = &mut self.rows[global[p as usize]];
+            row.1 += 1;
+            row.2 += u64::from(t);
+        }
+    }
+
+    fn groups(self) -> Result<Groups> {
+        let x = Array2::from_shape_fn((self.rows.len(), self.rules), |(g, j)| self.rows[g].0[j]);
+        let leads: Vec<u64> = self.rows.iter().map(|r| r.1).collect();
+        let conversions: Vec<u64> = self.rows.iter().map(|r| r.2).collect();
+        Groups::from_counts(x.view(), &leads, &conversions)
+    }
+}
+
 /// Trains a model on leads already grouped by rule pattern (a counts table, e.g. computed in
 /// the warehouse by `mqlcal export --format sql-counts`). With the same leads, rules, options
 /// and seed it gives the model [`train`] gives from the rows, except the record of its input.
@@ -367,22 +488,35 @@ fn fit_groups(
 fn outcomes(table: &Table, target: &str) -> Result<Vec<bool>> {
     let y = table.outcomes(target)?;
     let conversions = y.iter().filter(|&&t| t).count();
-    if conversions == 0 || conversions == y.len() {
-        return Err(Error::data(
-            table.path(),
+    one_outcome_error(table.path(), target, conversions, y.len()).map_or(Ok(y), Err)
+}
+
+/// The error of [`outcomes`] for a streamed file.
+fn both_outcomes(path: &std::path::Path, target: &str, groups: &Groups) -> Result<()> {
+    let (n, c) = (groups.total_leads(), groups.total_conversions());
+    one_outcome_error(path, target, c as usize, n as usize).map_or(Ok(()), Err)
+}
+
+fn one_outcome_error(
+    path: &std::path::Path,
+    target: &str,
+    conversions: usize,
+    rows: usize,
+) -> Option<Error> {
+    (conversions == 0 || conversions == rows).then(|| {
+        Error::data(
+            path,
             format!(
-                "target '{target}' has only {} in all {} rows; the model needs leads that \
+                "target '{target}' has only {} in all {rows} rows; the model needs leads that \
                  converted and leads that did not",
                 if conversions == 0 {
                     "non-conversions"
                 } else {
                     "conversions"
                 },
-                y.len()
             ),
-        ));
-    }
-    Ok(y)
+        )
+    })
 }
 
 fn resolve_rules(
@@ -397,18 +531,7 @@ fn resolve_rules(
         .collect();
     match &params.rules {
         Some(rules) => {
-            for rule in rules {
-                if reserved.contains(&rule.column) {
-                    return Err(Error::Option {
-                        option: "--rules",
-                        message: format!(
-                            "rule '{}' uses column '{}', which is the target or id column; a \
-                             rule on the outcome is leakage",
-                            rule.name, rule.column
-                        ),
-                    });
-                }
-            }
+            check_given_rules(rules, params)?;
             Ok((rules.clone(), None))
         }
         None => {
@@ -430,13 +553,32 @@ fn resolve_rules(
     }
 }
 
+/// No given rule reads the target or the id.
+fn check_given_rules(rules: &[Rule], params: &TrainParams) -> Result<()> {
+    for rule in rules {
+        if rule.column == params.target || params.id.as_ref() == Some(&rule.column) {
+            return Err(Error::Option {
+                option: "--rules",
+                message: format!(
+                    "rule '{}' uses column '{}', which is the target or id column; a rule on \
+                     the outcome is leakage",
+                    rule.name, rule.column
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn duplicate_ids(table: &Table, id: &str) -> Result<Option<String>> {
-    Ok(table.repeated(id)?.map(|(dups, row, v)| {
-        format!(
-            "id column '{id}' has {dups} repeated ids (first: '{v}' again at row {row}); each \
-             lead should appear once, or its outcome counts twice"
-        )
-    }))
+    Ok(table.repeated(id)?.map(|r| repeated_ids_warning(id, r)))
+}
+
+fn repeated_ids_warning(id: &str, (repeats, row, value): (usize, usize, String)) -> String {
+    format!(
+        "id column '{id}' has {repeats} repeated ids (first: '{value}' again at row {row}); each \
+         lead should appear once, or its outcome counts twice"
+    )
 }
 
 fn never_firing(rules: &[Rule], groups: &Groups) -> Vec<String> {

@@ -2,12 +2,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use mqlcal::calibrate::Method;
-use mqlcal::data::{LoadOptions, Table};
+use mqlcal::data::{LoadOptions, Table, BATCH_ROWS};
 use mqlcal::group::Groups;
 use mqlcal::points::PointsScale;
 use mqlcal::rules::RulesFile;
 use mqlcal::threshold::Policy;
-use mqlcal::train::{train_groups, train_with, Input, TrainParams};
+use mqlcal::train::{train_file, train_groups, train_with, Input, TrainParams};
 use serde::Serialize;
 
 use super::ui::Bars;
@@ -203,6 +203,13 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         .data
         .as_ref()
         .expect("clap requires --data or --counts");
+    if params.rules.is_some() && args.report.is_none() {
+        // Given rules and no per-lead report: stream the file, whatever its size (the same
+        // model as loading it whole).
+        let streamed = train_file(data, &load, &params, BATCH_ROWS, bars)?;
+        finish(&args, &streamed.model, None, &streamed.notes)?;
+        return written(&args, &streamed.model);
+    }
     let table = bars.spin(&format!("reading {}", data.display()), || {
         Table::load(data, &load)
     })?;

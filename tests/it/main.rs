@@ -10,6 +10,7 @@ mod recovery;
 mod report;
 mod retrain;
 mod score;
+mod stream;
 mod workbench;
 mod xeducation;
 
