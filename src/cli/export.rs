@@ -20,9 +20,11 @@ use mqlcal::rules::RulesFile;
 ///   mqlcal export --model models/lead-model.json --format points-sheet --out points.csv
 ///
 /// Training past one machine: `--format sql-counts` writes the GROUP BY query that turns a
-/// warehouse table of leads into rule-pattern counts; save its result as CSV or Parquet and
-/// fit it with `mqlcal train --counts`. The warehouse does the scan, mqlcal the fit.
+/// warehouse table of leads into rule-pattern counts (PostgreSQL, DuckDB, BigQuery, Snowflake,
+/// Spark SQL and SQLite run it); save its result as CSV or Parquet and fit it with
+/// `mqlcal train --counts`. The warehouse does the scan, mqlcal the fit.
 ///   mqlcal export --format sql-counts --rules data/rules.toml --dialect duckdb --table leads --out counts.sql
+///   mqlcal export --format sql-counts --rules data/rules.toml --dialect spark --table crm.leads --out counts.sql
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -46,14 +48,16 @@ pub struct Args {
     /// (a query counting leads and conversions per rule pattern, for `train --counts`).
     #[arg(long, value_enum)]
     format: Format,
-    /// SQL dialect (with --format sql or sql-counts): quoting and the few spellings that differ.
+    /// SQL dialect (with --format sql or sql-counts): postgres, sqlite, duckdb, bigquery,
+    /// snowflake or spark. It sets the quoting and the few spellings that differ.
     #[arg(long, value_enum, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]))]
     dialect: Option<Dialect>,
     /// The table holding one row per lead (with --format sql or sql-counts); `schema.table` is
     /// fine.
     #[arg(long, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]), value_name = "TABLE")]
     table: Option<TableName>,
-    /// Write `CREATE VIEW NAME AS SELECT …` instead of a bare SELECT (with --format sql).
+    /// Write `CREATE VIEW NAME AS SELECT …` instead of a bare SELECT (with --format sql). Spark
+    /// SQL's catalog takes view names of letters, digits and _ only.
     #[arg(long, value_name = "NAME")]
     view: Option<TableName>,
     /// Where to write the export.

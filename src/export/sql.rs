@@ -5,8 +5,9 @@
 //!
 //! The query is plain SQL that every offered dialect runs; the dialect only decides how names
 //! and texts are quoted and the few spellings that differ (type names, `BTRIM`, the cast to a
-//! whole number). It works whether the table holds numbers as text (as a CSV load does) or as
-//! numbers. It is built in layers, innermost first, so each cell is read once:
+//! whole number, double literals, and in Spark SQL a cast to double that fails on text whatever
+//! the ANSI setting). It works whether the table holds numbers as text (as a CSV load does) or
+//! as numbers. It is built in layers, innermost first, so each cell is read once:
 //!
 //! 1. `mqlcal_trimmed`: every rule column as text, trimmed of Unicode white space;
 //! 2. `mqlcal_cells`: empty cells and the model's placeholders (`Select`) become NULL;
@@ -38,6 +39,8 @@ pub enum Dialect {
     Bigquery,
     /// Snowflake.
     Snowflake,
+    /// Apache Spark SQL 3.2 or later, with ANSI mode on or off.
+    Spark,
 }
 
 impl Dialect {
@@ -48,17 +51,19 @@ impl Dialect {
             Dialect::Duckdb => "DuckDB",
             Dialect::Bigquery => "BigQuery",
             Dialect::Snowflake => "Snowflake",
+            Dialect::Spark => "Spark SQL",
         }
     }
 
     /// A quoted identifier. SQLite takes backticks: a double-quoted name that matches no column
-    /// silently becomes a text literal there, a backtick-quoted one is an error.
+    /// silently becomes a text literal there, a backtick-quoted one is an error. Spark SQL reads
+    /// "…" as text, so backticks there too (a backslash inside them is literal).
     pub fn ident(self, name: &str) -> String {
         match self {
             Dialect::Postgres | Dialect::Duckdb | Dialect::Snowflake => {
                 format!("\"{}\"", name.replace('"', "\"\""))
             }
-            Dialect::Sqlite => format!("`{}`", name.replace('`', "``")),
+            Dialect::Sqlite | Dialect::Spark => format!("`{}`", name.replace('`', "``")),
             Dialect::Bigquery => format!("`{}`", escape_backslashed(name, '`')),
         }
     }
@@ -74,8 +79,9 @@ impl Dialect {
             Dialect::Postgres | Dialect::Sqlite | Dialect::Duckdb => {
                 format!("'{}'", text.replace('\'', "''"))
             }
-            // Both read backslash escapes inside '…'.
-            Dialect::Bigquery | Dialect::Snowflake => {
+            // These read backslash escapes inside '…'. Spark SQL also joins adjacent literals,
+            // so a doubled quote would not escape there: 'O''Reilly' reads as OReilly.
+            Dialect::Bigquery | Dialect::Snowflake | Dialect::Spark => {
                 format!("'{}'", escape_backslashed(text, '\''))
             }
         }
@@ -85,7 +91,7 @@ impl Dialect {
         match self {
             Dialect::Postgres | Dialect::Sqlite => "TEXT",
             Dialect::Duckdb | Dialect::Snowflake => "VARCHAR",
-            Dialect::Bigquery => "STRING",
+            Dialect::Bigquery | Dialect::Spark => "STRING",
         }
     }
 
@@ -93,7 +99,7 @@ impl Dialect {
         match self {
             Dialect::Postgres => "DOUBLE PRECISION",
             Dialect::Sqlite => "REAL",
-            Dialect::Duckdb | Dialect::Snowflake => "DOUBLE",
+            Dialect::Duckdb | Dialect::Snowflake | Dialect::Spark => "DOUBLE",
             Dialect::Bigquery => "FLOAT64",
         }
     }
@@ -103,6 +109,9 @@ impl Dialect {
         match self {
             // PostgreSQL's TRIM(x, chars) does not exist; BTRIM is its spelling.
             Dialect::Postgres => format!("BTRIM({expr}, {chars})"),
+            // Spark SQL 3's two-argument TRIM takes the characters first (TRIM(chars, x)), so
+            // TRIM(x, chars) would trim the characters instead; the standard spelling is plain.
+            Dialect::Spark => format!("TRIM(BOTH {chars} FROM {expr})"),
             _ => format!("TRIM({expr}, {chars})"),
         }
     }
@@ -119,7 +128,7 @@ impl Dialect {
     }
 
     /// A double literal that means exactly `x` in every dialect (a bare `0.1` is a DECIMAL in
-    /// PostgreSQL and DuckDB, and comparing a DECIMAL with a double may round).
+    /// PostgreSQL, DuckDB and Spark SQL, and comparing a DECIMAL with a double may round).
     fn double(self, x: f64) -> String {
         if x.fract() == 0.0 && x.abs() < 9.0e15 {
             // Integers compare exactly with doubles everywhere.
@@ -130,8 +139,7 @@ impl Dialect {
                 s
             }
         } else {
-            // `{:?}` prints the shortest text that reads back as the same double.
-            format!("CAST({x:?} AS {})", self.double_type())
+            self.double_raw(x)
         }
     }
 }
@@ -160,9 +168,12 @@ fn escape_backslashed(text: &str, quote: char) -> String {
 }
 
 /// Text for a `--` comment: line breaks (and other control characters) become spaces, so the
-/// comment cannot end early and let the rest of the text run as SQL.
+/// comment cannot end early and let the rest of the text run as SQL. A trailing backslash gets
+/// a space after it: Spark SQL reads a backslash right before the line break as going on with
+/// the comment on the next line, which would swallow that line of SQL.
 fn comment(text: &str) -> String {
-    text.chars()
+    let mut out: String = text
+        .chars()
         .map(|c| {
             if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
                 ' '
@@ -170,7 +181,11 @@ fn comment(text: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    if out.ends_with('\\') {
+        out.push(' ');
+    }
+    out
 }
 
 /// A table or view name; dots separate schema parts (`analytics.leads` is table `leads` in
@@ -660,6 +675,20 @@ fn feature_layers(
                 "CASE WHEN typeof({p}r{k}) IN ('integer', 'real') THEN {p}r{k} \
                  ELSE CAST({p}c{k} AS REAL) END"
             ),
+            // Spark's CAST gives NULL for text that is not a number where ANSI mode is off
+            // (Spark 3's default) and fails where it is on (Spark 4's). TRY_CAST with
+            // raise_error fails in both, as `mqlcal score` does, rather than score the lead as
+            // if the cell were missing.
+            Dialect::Spark => format!(
+                "CASE WHEN {p}c{k} IS NULL THEN NULL\n  ELSE COALESCE(TRY_CAST({p}c{k} AS {}), \
+                 raise_error(CONCAT({}, {p}c{k}, {}))) END",
+                d.double_type(),
+                d.string("'"),
+                d.string(&format!(
+                    "' in column {} is not a number, but a rule on this column needs numbers",
+                    columns[k]
+                ))
+            ),
             _ => format!("CAST({p}c{k} AS {})", d.double_type()),
         };
         values.push(format!("{number} AS {p}n{k}"));
@@ -725,7 +754,7 @@ impl Dialect {
                 "E'{}'",
                 codes().map(|c| format!("\\u{c:04X}")).collect::<String>()
             ),
-            Dialect::Bigquery | Dialect::Snowflake => format!(
+            Dialect::Bigquery | Dialect::Snowflake | Dialect::Spark => format!(
                 "'{}'",
                 codes().map(|c| format!("\\u{c:04X}")).collect::<String>()
             ),
@@ -745,9 +774,17 @@ impl Dialect {
     }
 
     /// A double literal for any finite value, integers included (for arithmetic, where an
-    /// integer literal could make integer division).
+    /// integer literal could make integer division). `{:?}` prints the shortest text that reads
+    /// back as the same double.
     fn double_raw(self, x: f64) -> String {
-        format!("CAST({x:?} AS {})", self.double_type())
+        match self {
+            // A `D` suffix makes a DOUBLE literal, parsed straight from the text (a bare 0.1
+            // is a DECIMAL, which a cast would then convert). Negative ones in parentheses, as
+            // `double` writes them, so no minus sign can meet another and start a comment.
+            Dialect::Spark if x.is_sign_negative() => format!("({x:?}D)"),
+            Dialect::Spark => format!("{x:?}D"),
+            _ => format!("CAST({x:?} AS {})", self.double_type()),
+        }
     }
 }
 
@@ -768,6 +805,23 @@ mod tests {
             "'x\\\\\\' OR 1=1'"
         );
         assert_eq!(comment("a\nDROP TABLE x;\r--"), "a DROP TABLE x; --");
+        assert_eq!(comment("ends in \\"), "ends in \\ ");
+        assert_eq!(Dialect::Spark.ident("a`b\\"), "`a``b\\`");
+        assert_eq!(Dialect::Spark.string("O'Reilly\\"), "'O\\'Reilly\\\\'");
+    }
+
+    #[test]
+    fn spark_spellings() {
+        let d = Dialect::Spark;
+        // The standard TRIM: Spark 3's TRIM(a, b) trims the characters of a from b.
+        assert_eq!(d.trim("x", "' '"), "TRIM(BOTH ' ' FROM x)");
+        assert_eq!(d.double(0.1), "0.1D");
+        assert_eq!(d.double(-2.5e-8), "(-2.5e-8D)");
+        assert_eq!(d.double(3.0), "3");
+        assert_eq!(d.double_raw(1e-300), "1e-300D");
+        assert_eq!(d.double_raw(1.0), "1.0D");
+        assert_eq!(d.whole("n"), "CAST(FLOOR(n) AS BIGINT)");
+        assert!(d.white_space().starts_with("'\\u0009\\u000A"));
     }
 
     #[test]

@@ -1,6 +1,12 @@
-"""Runs the exports in engines that live in Python packages, for tests/it/export.rs.
+"""Runs the exports in engines that live in Python packages, for tests/it/export.rs and
+tests/it/counts.rs.
 
 Usage: python engines.py ENGINE REQUEST.json  (the answer is JSON on stdout)
+       python engines.py serve  (one request a line on stdin, {"engine": ..., "request": ...};
+                                 one answer a line on stdout, {"answer": ...} or {"error": ...})
+
+The server keeps what an engine started (Spark's JVM) for the requests after the first: the
+tests start one per test process (tests/it/engines.rs) rather than pay Spark's start-up per case.
 
   duckdb   {"columns": [...], "types": [...], "rows": [[text or null, ...]], "sql": "...",
             "view": null or "name"}  -> [[id, score, probability, mql], ...]
@@ -14,6 +20,17 @@ Usage: python engines.py ENGINE REQUEST.json  (the answer is JSON on stdout)
            runs the sql-counts query and writes its result to Parquet, as a warehouse user would.
   sqlglot  {"dialect": "bigquery", "sql": "..."} -> {"statements": n, "duckdb": "..."}
            Parses in that dialect (syntax errors are raised, not warned) and transpiles to DuckDB.
+  spark    {"columns": [...], "types": [...], "rows": [...], "table": "db.name",
+            "runs": [{"ansi": bool, "statements": ["...", ...]}, ...]}
+           -> [[row, ...] for each run]
+           Makes the rows table db.name (types are Spark type names: BIGINT, DOUBLE, STRING),
+           then runs each run's statements in order with spark.sql.ansi.enabled as given;
+           answers the rows of each run's last statement. Local Spark (pyspark), one session
+           per process.
+  spark_counts {"csv": path, "typed": bool, "ansi": bool, "sql": "...", "out": path.csv}
+           -> {"rows": n}
+           As duckdb_counts, in Spark: reads the CSV into a view `leads` (all text, or numbers
+           typed as Spark's CSV reader infers them) and writes the result as CSV.
 
 Any failure exits non-zero with the reason on stderr, so the Rust test fails with it.
 """
@@ -95,17 +112,178 @@ def run_sqlglot(req):
     return {"statements": len(statements), "duckdb": ";\n".join(duck)}
 
 
+_spark = None
+_spark_dir = None
+
+
+def spark_session():
+    """The local Spark session, started on first use: one core, a small heap, no UI, one
+    shuffle partition (the tables are tiny), an in-memory catalog over a temporary warehouse.
+    The JVM only uses its quick compiler and a serial collector, which about halves the
+    start-up on two cores; neither changes what a query computes."""
+    global _spark, _spark_dir
+    if _spark is not None:
+        return _spark
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise RuntimeError(
+            f"{sys.executable} has no pyspark ({e}): run the tests with `bash scripts/test.sh`, "
+            "which installs it (scripts/engines.sh), or set MQLCAL_PYTHON"
+        ) from e
+    # Python workers, where Spark needs any, run this Python (which has pyspark).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    warehouse = _spark_dir = tempfile.mkdtemp(prefix="mqlcal-spark-")
+    atexit.register(shutil.rmtree, warehouse, True)
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("mqlcal-tests")
+        .config("spark.driver.memory", "512m")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.local.dir", warehouse)
+    )
+    try:
+        _spark = builder.getOrCreate()
+    except Exception as e:
+        raise RuntimeError(
+            f"Spark did not start ({error_text(e)}); it needs Java 17 (`java` on PATH or "
+            "JAVA_HOME), which scripts/engines.sh installs"
+        ) from e
+    _spark.sparkContext.setLogLevel("ERROR")
+    atexit.register(_spark.stop)
+    return _spark
+
+
+def run_spark(req):
+    import os
+    import tempfile
+
+    spark = spark_session()
+    table = req["table"]
+    if "." in table:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.rsplit('.', 1)[0]}")
+    # The rows as JSON lines under a table defined over them: no job to write the table, and
+    # the JSON reader keeps NULL and '' apart and reads doubles exactly.
+    folder = tempfile.mkdtemp(dir=_spark_dir)
+    with open(os.path.join(folder, "leads.json"), "w", encoding="utf-8") as f:
+        for row in req["rows"]:
+            f.write(json.dumps(dict(zip(req["columns"], row))) + "\n")
+    columns = ", ".join(
+        "`" + c.replace("`", "``") + "` " + t for c, t in zip(req["columns"], req["types"])
+    )
+    spark.sql(f"DROP TABLE IF EXISTS {table}")
+    spark.sql(
+        f"CREATE TABLE {table} ({columns}) USING json OPTIONS (mode 'FAILFAST') "
+        f"LOCATION '{spark_text(folder)}'"
+    )
+    answers = []
+    for run in req["runs"]:
+        spark.conf.set("spark.sql.ansi.enabled", "true" if run["ansi"] else "false")
+        rows = []
+        for statement in run["statements"]:
+            rows = spark.sql(statement).collect()
+        answers.append([list(r) for r in rows])
+    return answers
+
+
+def spark_text(text):
+    """Text for inside '…' in Spark SQL, which reads backslash escapes there."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def run_spark_counts(req):
+    import csv
+
+    from pyspark.sql.types import (
+        DecimalType, DoubleType, FloatType, IntegerType, LongType, ShortType, StringType,
+        StructField, StructType,
+    )
+
+    spark = spark_session()
+    # RFC 4180 quotes (Spark's reader escapes with a backslash unless told otherwise).
+    read = spark.read.options(header=True, escape='"', mode="FAILFAST")
+    if req["typed"]:
+        # Numbers as Spark infers them; everything else stays text (the reader would make
+        # dates of dates and booleans of true/false: another table, not the same leads typed).
+        numbers = (ShortType, IntegerType, LongType, FloatType, DoubleType, DecimalType)
+        inferred = read.options(inferSchema=True).csv(req["csv"]).schema
+        schema = StructType([
+            StructField(f.name, f.dataType if isinstance(f.dataType, numbers) else StringType())
+            for f in inferred
+        ])
+        df = read.schema(schema).csv(req["csv"])
+    else:
+        df = read.csv(req["csv"])  # every column a STRING
+    df.createOrReplaceTempView("leads")
+    spark.conf.set("spark.sql.ansi.enabled", "true" if req["ansi"] else "false")
+    result = spark.sql(req["sql"])
+    rows = result.collect()
+    with open(req["out"], "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(result.columns)
+        w.writerows(rows)
+    return {"rows": len(rows)}
+
+
+ENGINES = {
+    "duckdb": run_duckdb,
+    "duckdb_counts": run_duckdb_counts,
+    "pmml": run_pmml,
+    "sqlglot": run_sqlglot,
+    "spark": run_spark,
+    "spark_counts": run_spark_counts,
+}
+
+
+def error_text(e):
+    """The reason, without Java stack frames (Py4J's text carries them)."""
+    java = getattr(e, "java_exception", None)
+    text = java.toString() if java is not None else str(e)
+    lines = [
+        l for l in text.splitlines()
+        if not l.startswith("\tat ") and l.strip() != "Driver stacktrace:"
+    ]
+    return f"{type(e).__name__}: " + "\n".join(lines).strip()
+
+
+def serve():
+    import os
+
+    # Answers go to the real stdout; anything else written there (Spark's JVM inherits file
+    # descriptor 1) goes to stderr, so it cannot break a line of the protocol.
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        try:
+            answer = {"answer": ENGINES[msg["engine"]](msg["request"])}
+        except Exception as e:  # one failing request must not take the others down
+            answer = {"error": error_text(e)}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
 def main():
+    if sys.argv[1:] == ["serve"]:
+        serve()
+        return
     engine, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as f:
         req = json.load(f)
-    run = {
-        "duckdb": run_duckdb,
-        "duckdb_counts": run_duckdb_counts,
-        "pmml": run_pmml,
-        "sqlglot": run_sqlglot,
-    }[engine]
-    json.dump(run(req), sys.stdout)
+    json.dump(ENGINES[engine](req), sys.stdout)
 
 
 if __name__ == "__main__":

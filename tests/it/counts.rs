@@ -2,13 +2,16 @@
 //! fits the counts (`mqlcal train --counts`). The model must be the one the rows give: same
 //! points, calibration, threshold, metrics and warnings; only the record of its input differs.
 //! Run against real engines: PostgreSQL via psql (leads stored as text, as a CSV load leaves
-//! them) and DuckDB via tests/engines/engines.py (as text, and with numbers typed).
+//! them), DuckDB via tests/engines/engines.py (as text, and with numbers typed), and Spark SQL
+//! in the local Spark session the tests share (engines.rs; as text with ANSI mode off and on,
+//! and with numbers typed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::engines::python;
 use crate::{repo, stderr, Workdir};
 
 /// Trains with the bundled rules from `input` given as `flag` (`--data` rows or `--counts`),
@@ -76,19 +79,6 @@ fn datasets(wd: &Workdir) -> Vec<PathBuf> {
         wd.synth("synth.csv", 6000, 3),
         repo().join("data/leads.csv"),
     ]
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("MQLCAL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv-engines/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python with DuckDB at {}: run the tests with `bash scripts/test.sh`, which \
-         installs it, or set MQLCAL_PYTHON",
-        p.display()
-    );
-    p
 }
 
 #[test]
@@ -192,6 +182,39 @@ fn postgres_counts_train_the_rows_model() {
         let rows = train_rows(&wd, data, &format!("rows-{d}.json"), &[]);
         let model = train_counts(&wd, &counts, &format!("counts-{d}.json"), &[]);
         assert_same_model(&rows, &model, &format!("PostgreSQL, {}", data.display()));
+    }
+}
+
+#[test]
+fn spark_counts_train_the_rows_model() {
+    let wd = Workdir::new();
+    let sql = counts_sql(&wd, "spark", "leads");
+    for (d, data) in datasets(&wd).iter().enumerate() {
+        let rows = train_rows(&wd, data, &format!("rows-{d}.json"), &[]);
+        // Text (as a CSV load gives) with ANSI mode off (Spark 3's default) and on (Spark 4's);
+        // numbers typed as Spark's CSV reader infers them, ANSI on.
+        for (typed, ansi) in [(false, false), (false, true), (true, true)] {
+            let what = format!(
+                "Spark SQL, {}, typed {typed}, ANSI {}",
+                data.display(),
+                if ansi { "on" } else { "off" }
+            );
+            let counts = wd.path(&format!("counts-spark-{d}-{typed}-{ansi}.csv"));
+            crate::engines::serve(
+                "spark_counts",
+                &serde_json::json!({
+                    "csv": data, "typed": typed, "ansi": ansi, "sql": sql, "out": counts,
+                }),
+            )
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let model = train_counts(
+                &wd,
+                &counts,
+                &format!("counts-{d}-{typed}-{ansi}.json"),
+                &[],
+            );
+            assert_same_model(&rows, &model, &what);
+        }
     }
 }
 

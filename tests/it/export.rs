@@ -6,6 +6,9 @@
 //! - PostgreSQL, a real server named by `MQLCAL_PG_URL`, through `psql`;
 //! - DuckDB and JPMML-Evaluator, Python packages in the Python named by `MQLCAL_PYTHON`
 //!   (default `.venv-engines/bin/python`), driven by `tests/engines/engines.py`;
+//! - Spark SQL, a local Spark session (pyspark, in the same Python) that every Spark test of
+//!   the process shares (`engines.py serve`, see `engines.rs`); each query runs with ANSI mode
+//!   off (Spark 3's default) and on (Spark 4's);
 //! - BigQuery and Snowflake: no engine runs here. Their output is parsed by sqlglot in that
 //!   dialect (syntax only: names, quoting, escapes, one statement), and sqlglot's translation
 //!   of it into DuckDB is run and must give the same scores (as faithful as sqlglot's reading).
@@ -17,7 +20,8 @@
 //! and of numbers); an isotonic model trained here; edge cases (missing values, placeholders,
 //! unseen and differently cased categories, values exactly at a boundary, above caps, negative,
 //! fractional, white space around values); and a model whose names and values are hostile
-//! (`O'Reilly`, a column named `select`, unicode, quotes, comment and statement injection).
+//! (`O'Reilly`, a column named `select`, unicode, quotes, backslashes, comment and statement
+//! injection).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +36,7 @@ use mqlcal::points::Points;
 use mqlcal::rules::Condition;
 use polars::prelude::*;
 
+use crate::engines::python;
 use crate::{repo, stderr, Workdir};
 
 /// Probabilities may differ by this much (EXP and division round differently by engine).
@@ -439,9 +444,17 @@ fn nasty(wd: &Workdir) -> Case {
         ),
         rule(
             "Ünïcödé ✓ visits\n-- DROP TABLE leads;\r*/",
-            "Straße \"quoted\"",
+            "Straße \"quoted\" \\",
             Condition::PerUnit { cap: Some(3.0) },
             7,
+        ),
+        // Its comment line ends in a backslash, which in Spark SQL would carry the comment
+        // over the next line (the next rule's term).
+        rule(
+            "Visits, each, no cap \\",
+            "Straße \"quoted\" \\",
+            Condition::PerUnit { cap: None },
+            0,
         ),
         rule(
             "-- */ <tag attr=\"x\"> & ]]>",
@@ -482,7 +495,7 @@ fn nasty(wd: &Workdir) -> Case {
     let columns = [
         "lead id",
         "select",
-        "Straße \"quoted\"",
+        "Straße \"quoted\" \\",
         "from",
         "größe",
         "order",
@@ -867,19 +880,6 @@ fn postgres_scores_like_mqlcal_score() {
 // ---------------------------------------------------------------------------------------------
 // Python engines: DuckDB, JPMML, sqlglot
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("MQLCAL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv-engines/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python with the test engines at {} (DuckDB, JPMML-Evaluator, sqlglot): run the \
-         tests with `bash scripts/test.sh`, which installs them, or set MQLCAL_PYTHON",
-        p.display()
-    );
-    p
-}
-
 fn run_python(wd: &Workdir, engine: &str, request: &serde_json::Value) -> serde_json::Value {
     let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
     let path = wd.path(&format!("{engine}-{n}.json"));
@@ -1086,6 +1086,118 @@ fn bigquery_and_snowflake_sql_parses_in_its_dialect() {
                 check(&case, &format!("{name} via sqlglot → DuckDB"), &got);
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spark SQL
+
+/// Saves the leads as table `mqlcal_test.leads_N` in the local Spark session and runs each
+/// list of statements (with ANSI mode on or off); gives the rows of each list's last statement.
+fn spark(case: &Case, typed: bool, runs: &[(bool, Vec<String>)]) -> Result<Vec<Vec<Got>>, String> {
+    let types = types(case, typed, ["BIGINT", "DOUBLE", "STRING"]);
+    let runs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|(ansi, statements)| serde_json::json!({"ansi": ansi, "statements": statements}))
+        .collect();
+    let answer = crate::engines::serve(
+        "spark",
+        &serde_json::json!({
+            "columns": case.leads.columns,
+            "types": types,
+            "rows": json_rows(case, &types, ["BIGINT", "DOUBLE"]),
+            "table": spark_table(case),
+            "runs": runs,
+        }),
+    )?;
+    Ok(answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rows| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| Got {
+                    id: r[0].as_str().unwrap().to_string(),
+                    score: r[1].as_i64().unwrap(),
+                    probability: r[2].as_f64().unwrap(),
+                    mql: r[3].as_bool().unwrap(),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// A table of its own in database `mqlcal_test` (so the name has a schema part, as usual).
+fn spark_table(case: &Case) -> String {
+    format!("mqlcal_test.leads_{}_{}", case.name, std::process::id())
+}
+
+fn ansi_label(ansi: bool) -> &'static str {
+    if ansi {
+        "ANSI on"
+    } else {
+        "ANSI off"
+    }
+}
+
+#[test]
+fn spark_scores_like_mqlcal_score() {
+    let wd = Workdir::new();
+    for case in all_cases(&wd) {
+        let table = spark_table(&case);
+        for typed in variants(&case) {
+            // Text tables with ANSI mode off and on, and the view; number tables with ANSI on
+            // (Spark 4's default). Each query costs Spark a second or so to compile.
+            let mut runs = Vec::new();
+            let mut what = Vec::new();
+            let modes: &[bool] = if typed { &[true] } else { &[false, true] };
+            for &ansi in modes {
+                runs.push((ansi, vec![sql(&case, Dialect::Spark, &table, None)]));
+                what.push(format!("Spark SQL, {}, {}", label(typed), ansi_label(ansi)));
+            }
+            if !typed {
+                // Spark's catalog takes views named with letters, digits and _ only.
+                let view = format!("{table}_scores");
+                runs.push((
+                    true,
+                    vec![
+                        format!("DROP VIEW IF EXISTS {view}"),
+                        sql(&case, Dialect::Spark, &table, Some(&view)),
+                        format!("SELECT * FROM {view}"),
+                    ],
+                ));
+                what.push(format!("Spark SQL view, {}", ansi_label(true)));
+            }
+            let answers = spark(&case, typed, &runs).unwrap_or_else(|e| {
+                panic!("Spark SQL, case {}, {}:\n{e}", case.name, label(typed))
+            });
+            for (got, what) in answers.iter().zip(&what) {
+                check(&case, what, got);
+            }
+        }
+    }
+}
+
+/// With ANSI mode off, Spark's CAST reads text that is not a number as NULL; the export must
+/// still refuse it, as `mqlcal score` does, rather than score the lead as if the cell were empty.
+#[test]
+fn spark_refuses_text_in_a_numeric_column_with_ansi_on_or_off() {
+    let wd = Workdir::new();
+    let mut case = example(&wd);
+    case.name = "text_in_numbers";
+    let j = case.leads.column("company_size");
+    case.leads.rows[3][j] = "lots".into();
+    let query = sql(&case, Dialect::Spark, &spark_table(&case), None);
+    for ansi in [false, true] {
+        let err = spark(&case, false, &[(ansi, vec![query.clone()])])
+            .expect_err("text in a numeric column is an error");
+        assert!(
+            err.contains("'lots' in column company_size is not a number"),
+            "{}: {err}",
+            ansi_label(ansi)
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod counts;
+mod engines;
 mod export;
 mod model_file;
 mod recovery;
