@@ -621,36 +621,42 @@ pub fn scan_batches(
             )
         })
         .collect();
-    let mut keep: Vec<Expr> = Vec::new();
+    let mut keep: Vec<String> = Vec::new();
     for c in columns {
-        if schema.contains(c) && !options.exclude.contains(c) && !keep.contains(&col(c.as_str())) {
-            keep.push(col(c.as_str()));
+        if schema.contains(c) && !options.exclude.contains(c) && !keep.contains(c) {
+            keep.push(c.clone());
         }
     }
     if keep.is_empty() {
-        // A frame of no columns has no rows to stream: stream a row number instead, so that
+        // A frame of no columns has no rows to stream: stream any column instead, so that
         // `each` sees the rows and reports the first column it misses.
-        lazy = lazy.with_row_index("mqlcal row", None);
-        keep.push(col("mqlcal row"));
+        keep.extend(schema.iter_names().next().map(|c| c.to_string()));
     }
 
-    // polars calls back on its own threads and wants a 'static callback: batches go through
-    // a bounded channel to this thread, which keeps at most two waiting (back-pressure).
+    // Batches go through a bounded channel to this thread, which keeps at most two waiting
+    // (back-pressure), while polars reads the next ones on its threads.
     let (send, receive) = std::sync::mpsc::sync_channel::<DataFrame>(2);
-    let query = lazy
-        .select(keep)
-        .sink_batches(
-            PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
-            true,
-            std::num::NonZeroUsize::new(batch_rows.max(1)),
-        )
-        .map_err(|e| unparsable(path, e))?;
+    let read: Box<dyn FnOnce() -> PolarsResult<()> + Send + '_> = match format {
+        Format::Csv => {
+            // polars' streaming engine hands batches to a callback, which must be 'static.
+            let query = lazy
+                .select(keep.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+                .sink_batches(
+                    PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
+                    true,
+                    std::num::NonZeroUsize::new(batch_rows.max(1)),
+                )
+                .map_err(|e| unparsable(path, e))?;
+            // The streaming engine: `collect` would run the in-memory one, which reads every
+            // row before the first batch.
+            Box::new(move || query.collect_with_engine(Engine::Streaming).map(|_| ()))
+        }
+        Format::Parquet => Box::new(move || parquet_batches(path, keep, batch_rows, send)),
+    };
     let na = na_set(&options.na);
     std::thread::scope(|scope| {
         let hash = scope.spawn(|| sha256_file(path));
-        // The streaming engine: `collect` would run the in-memory one, which reads every row
-        // before the first batch.
-        let run = scope.spawn(move || query.collect_with_engine(Engine::Streaming));
+        let run = scope.spawn(read);
         let mut rows = 0;
         let mut failed = None;
         for df in receive.iter() {
@@ -694,6 +700,36 @@ pub fn scan_batches(
     })
 }
 
+/// The `columns` of a Parquet file, `batch_rows` rows at a time, into `send` until it is
+/// closed. polars' Parquet reader with a row slice decodes only the row groups the slice
+/// touches, and each read maps the file anew, so memory holds about one batch: polars'
+/// streaming engine keeps several row groups in flight and the whole file mapped, which at
+/// 100M leads was most of the memory of training.
+fn parquet_batches(
+    path: &Path,
+    columns: Vec<String>,
+    batch_rows: usize,
+    send: std::sync::mpsc::SyncSender<DataFrame>,
+) -> PolarsResult<()> {
+    let mut reader = ParquetReader::new(File::open(path)?);
+    let metadata = reader.get_metadata()?.clone();
+    let rows = reader.num_rows()?;
+    let batch_rows = batch_rows.max(1);
+    let mut offset = 0;
+    while offset < rows {
+        let len = batch_rows.min(rows - offset);
+        let mut reader = ParquetReader::new(File::open(path)?)
+            .with_columns(Some(columns.clone()))
+            .with_slice(Some((offset, len)));
+        reader.set_metadata(metadata.clone());
+        if send.send(reader.finish()?).is_err() {
+            break;
+        }
+        offset += len;
+    }
+    Ok(())
+}
+
 /// Repeated ids of a streamed file ([`Table::repeated`] of the whole file) in 8 bytes per lead:
 /// a 64-bit hash of each id is kept, not the id. Written by hand: no crate counts repeats of a
 /// column larger than memory. Repeats are counted on the hashes (two different ids share one
@@ -707,10 +743,18 @@ pub struct IdHashes {
 }
 
 impl IdHashes {
-    pub fn new(column: &str) -> IdHashes {
+    /// Ready for the ids of `path`: room for all of them when the file says how many rows it
+    /// has (Parquet), so the hashes never exist twice while a growing vector moves.
+    pub fn new(column: &str, path: &Path) -> IdHashes {
+        let rows = match Format::from_path(path) {
+            Ok(Format::Parquet) => File::open(path)
+                .ok()
+                .and_then(|f| ParquetReader::new(f).num_rows().ok()),
+            _ => None,
+        };
         IdHashes {
             column: column.to_string(),
-            hashes: Vec::new(),
+            hashes: Vec::with_capacity(rows.unwrap_or(0)),
         }
     }
 
@@ -797,6 +841,55 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes frames from `next` (until it gives `None`) as one CSV or Parquet file (by the
+/// extension of `path`), atomically, holding one frame at a time: each frame is a Parquet row
+/// group, or more CSV rows under one header.
+pub fn write_batches(
+    path: &Path,
+    force: bool,
+    mut next: impl FnMut() -> Result<Option<DataFrame>>,
+) -> Result<()> {
+    let format = Format::from_path(path)?;
+    let cannot = |e: PolarsError| {
+        Error::data(
+            path,
+            format!("cannot write: {e}; check that the folder exists and is writable"),
+        )
+    };
+    crate::atomic::write_with(path, force, |out| {
+        let Some(first) = next()? else {
+            return Err(Error::data(path, "nothing to write"));
+        };
+        let schema = first.schema().clone();
+        match format {
+            Format::Csv => {
+                let mut writer = CsvWriter::new(out)
+                    .include_header(true)
+                    .batched(&schema)
+                    .map_err(cannot)?;
+                writer.write_batch(&first).map_err(cannot)?;
+                while let Some(df) = next()? {
+                    writer.write_batch(&df).map_err(cannot)?;
+                }
+                writer.finish().map_err(cannot)
+            }
+            Format::Parquet => {
+                // Row groups of 2^18 rows, as polars' Python writer makes by default: a
+                // streaming reader holds a few row groups at once.
+                let mut writer = ParquetWriter::new(out)
+                    .with_row_group_size(Some(BATCH_ROWS))
+                    .batched(&schema)
+                    .map_err(cannot)?;
+                writer.write_batch(&first).map_err(cannot)?;
+                while let Some(df) = next()? {
+                    writer.write_batch(&df).map_err(cannot)?;
+                }
+                writer.finish().map(|_| ()).map_err(cannot)
+            }
+        }
+    })
 }
 
 /// Writes a frame as CSV or Parquet (by the extension of `path`), atomically.

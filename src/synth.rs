@@ -136,120 +136,149 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 
 /// Generates the leads.
 pub fn generate(params: &SynthParams) -> Result<DataFrame> {
-    if params.rows == 0 {
-        return Err(Error::Option {
-            option: "--rows",
-            message: "must be at least 1".into(),
-        });
-    }
-    let (_, rules, _) = truth();
-    let weights = &params.weights;
-    if weights.len() != rules.len() || weights.iter().any(|w| !w.is_finite()) {
-        return Err(Error::Option {
-            option: "weights",
-            message: format!("give {} finite true weights, one per rule", rules.len()),
-        });
-    }
-    if params.days == 0 {
-        return Err(Error::Option {
-            option: "days",
-            message: "must be at least 1".into(),
-        });
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let n = params.rows;
-    let mut lead_id = Vec::with_capacity(n);
-    let mut created = Vec::with_capacity(n);
-    let mut pricing = Vec::with_capacity(n);
-    let mut papers = Vec::with_capacity(n);
-    let mut webinar = Vec::with_capacity(n);
-    let mut opens = Vec::with_capacity(n);
-    let mut size: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut industry = Vec::with_capacity(n);
-    let mut level = Vec::with_capacity(n);
-    let mut inactive = Vec::with_capacity(n);
-    let mut budget = Vec::with_capacity(n);
-    let mut converted = Vec::with_capacity(n);
-    for i in 0..n {
-        lead_id.push(format!("L{:07}", i + 1));
-        let day = rng.gen_range(0..params.days);
-        let date = (params.first_day + chrono::Days::new(day.into()))
-            .format("%Y-%m-%d")
-            .to_string();
-        created.push(date);
-        let engaged = rng.gen::<f64>() < 0.3;
-        let m = if engaged { 2.0 } else { 0.4 };
-        let p = count(&mut rng, m);
-        let w = count(&mut rng, 0.5 * m);
-        let wb = (rng.gen::<f64>() < if engaged { 0.35 } else { 0.1 }) as i64;
-        let o = count(&mut rng, if engaged { 12.0 } else { 4.0 });
-        let s = if rng.gen::<f64>() < 0.15 {
-            None
-        } else {
-            Some((80.0 * (1.4 * normal(&mut rng)).exp()).round().max(1.0) as i64)
-        };
-        let ind = pick(&mut rng, &INDUSTRIES);
-        let lvl = pick(&mut rng, &LEVELS);
-        let d = if engaged {
-            count(&mut rng, 8.0)
-        } else {
-            count(&mut rng, 35.0)
+    Generator::new(params)?.batch(params.rows)
+}
+
+/// Makes the leads of [`generate`] a batch at a time, so any number of them can be written in
+/// bounded memory: the batches of one generator, stacked, are exactly `generate`'s frame.
+pub struct Generator {
+    params: SynthParams,
+    rules: Vec<Rule>,
+    rng: ChaCha8Rng,
+    /// Leads made so far (the next lead's number minus one).
+    made: usize,
+}
+
+impl Generator {
+    pub fn new(params: &SynthParams) -> Result<Generator> {
+        if params.rows == 0 {
+            return Err(Error::Option {
+                option: "--rows",
+                message: "must be at least 1".into(),
+            });
         }
-        .min(365);
-        let b = if rng.gen::<f64>() < 0.12 { "yes" } else { "no" };
-
-        let cells: Vec<crate::rules::Value> = rules
-            .iter()
-            .map(|r| match r.column.as_str() {
-                "pricing_page_visits" => crate::rules::Value::Number(p as f64),
-                "whitepaper_downloads" => crate::rules::Value::Number(w as f64),
-                "webinar_attended" => crate::rules::Value::Number(wb as f64),
-                "email_opens" => crate::rules::Value::Number(o as f64),
-                "company_size" => s.map_or(crate::rules::Value::Missing, |v| {
-                    crate::rules::Value::Number(v as f64)
-                }),
-                "industry" => crate::rules::Value::Text(ind),
-                "job_level" => crate::rules::Value::Text(lvl),
-                "days_since_last_activity" => crate::rules::Value::Number(d as f64),
-                "budget_confirmed" => crate::rules::Value::Text(b),
-                other => unreachable!("the bundled rules use no column '{other}'"),
-            })
-            .collect();
-        let logit: f64 = params.intercept
-            + rules
-                .iter()
-                .zip(&cells)
-                .zip(weights)
-                .map(|((r, v), w)| w * r.condition.eval(*v).expect("synthetic values are valid"))
-                .sum::<f64>();
-        let y = rng.gen::<f64>() < crate::fit::sigmoid(logit);
-
-        pricing.push(p);
-        papers.push(w);
-        webinar.push(wb);
-        opens.push(o);
-        size.push(s);
-        industry.push(ind);
-        level.push(lvl);
-        inactive.push(d);
-        budget.push(b);
-        converted.push(y as i64);
+        let (_, rules, _) = truth();
+        let weights = &params.weights;
+        if weights.len() != rules.len() || weights.iter().any(|w| !w.is_finite()) {
+            return Err(Error::Option {
+                option: "weights",
+                message: format!("give {} finite true weights, one per rule", rules.len()),
+            });
+        }
+        if params.days == 0 {
+            return Err(Error::Option {
+                option: "days",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(Generator {
+            params: params.clone(),
+            rules,
+            rng: ChaCha8Rng::seed_from_u64(params.seed),
+            made: 0,
+        })
     }
-    let df = DataFrame::new(vec![
-        Column::new("lead_id".into(), lead_id),
-        Column::new("created_at".into(), created),
-        Column::new("pricing_page_visits".into(), pricing),
-        Column::new("whitepaper_downloads".into(), papers),
-        Column::new("webinar_attended".into(), webinar),
-        Column::new("email_opens".into(), opens),
-        Column::new("company_size".into(), size),
-        Column::new("industry".into(), industry),
-        Column::new("job_level".into(), level),
-        Column::new("days_since_last_activity".into(), inactive),
-        Column::new("budget_confirmed".into(), budget),
-        Column::new("converted".into(), converted),
-    ])?;
-    Ok(df)
+
+    /// The next `n` leads.
+    pub fn batch(&mut self, n: usize) -> Result<DataFrame> {
+        let (params, rules, rng) = (&self.params, &self.rules, &mut self.rng);
+        let weights = &params.weights;
+        let mut lead_id = Vec::with_capacity(n);
+        let mut created = Vec::with_capacity(n);
+        let mut pricing = Vec::with_capacity(n);
+        let mut papers = Vec::with_capacity(n);
+        let mut webinar = Vec::with_capacity(n);
+        let mut opens = Vec::with_capacity(n);
+        let mut size: Vec<Option<i64>> = Vec::with_capacity(n);
+        let mut industry = Vec::with_capacity(n);
+        let mut level = Vec::with_capacity(n);
+        let mut inactive = Vec::with_capacity(n);
+        let mut budget = Vec::with_capacity(n);
+        let mut converted = Vec::with_capacity(n);
+        for i in 0..n {
+            lead_id.push(format!("L{:07}", self.made + i + 1));
+            let day = rng.gen_range(0..params.days);
+            let date = (params.first_day + chrono::Days::new(day.into()))
+                .format("%Y-%m-%d")
+                .to_string();
+            created.push(date);
+            let engaged = rng.gen::<f64>() < 0.3;
+            let m = if engaged { 2.0 } else { 0.4 };
+            let p = count(rng, m);
+            let w = count(rng, 0.5 * m);
+            let wb = (rng.gen::<f64>() < if engaged { 0.35 } else { 0.1 }) as i64;
+            let o = count(rng, if engaged { 12.0 } else { 4.0 });
+            let s = if rng.gen::<f64>() < 0.15 {
+                None
+            } else {
+                Some((80.0 * (1.4 * normal(rng)).exp()).round().max(1.0) as i64)
+            };
+            let ind = pick(rng, &INDUSTRIES);
+            let lvl = pick(rng, &LEVELS);
+            let d = if engaged {
+                count(rng, 8.0)
+            } else {
+                count(rng, 35.0)
+            }
+            .min(365);
+            let b = if rng.gen::<f64>() < 0.12 { "yes" } else { "no" };
+
+            let cells: Vec<crate::rules::Value> = rules
+                .iter()
+                .map(|r| match r.column.as_str() {
+                    "pricing_page_visits" => crate::rules::Value::Number(p as f64),
+                    "whitepaper_downloads" => crate::rules::Value::Number(w as f64),
+                    "webinar_attended" => crate::rules::Value::Number(wb as f64),
+                    "email_opens" => crate::rules::Value::Number(o as f64),
+                    "company_size" => s.map_or(crate::rules::Value::Missing, |v| {
+                        crate::rules::Value::Number(v as f64)
+                    }),
+                    "industry" => crate::rules::Value::Text(ind),
+                    "job_level" => crate::rules::Value::Text(lvl),
+                    "days_since_last_activity" => crate::rules::Value::Number(d as f64),
+                    "budget_confirmed" => crate::rules::Value::Text(b),
+                    other => unreachable!("the bundled rules use no column '{other}'"),
+                })
+                .collect();
+            let logit: f64 = params.intercept
+                + rules
+                    .iter()
+                    .zip(&cells)
+                    .zip(weights)
+                    .map(|((r, v), w)| {
+                        w * r.condition.eval(*v).expect("synthetic values are valid")
+                    })
+                    .sum::<f64>();
+            let y = rng.gen::<f64>() < crate::fit::sigmoid(logit);
+
+            pricing.push(p);
+            papers.push(w);
+            webinar.push(wb);
+            opens.push(o);
+            size.push(s);
+            industry.push(ind);
+            level.push(lvl);
+            inactive.push(d);
+            budget.push(b);
+            converted.push(y as i64);
+        }
+        let df = DataFrame::new(vec![
+            Column::new("lead_id".into(), lead_id),
+            Column::new("created_at".into(), created),
+            Column::new("pricing_page_visits".into(), pricing),
+            Column::new("whitepaper_downloads".into(), papers),
+            Column::new("webinar_attended".into(), webinar),
+            Column::new("email_opens".into(), opens),
+            Column::new("company_size".into(), size),
+            Column::new("industry".into(), industry),
+            Column::new("job_level".into(), level),
+            Column::new("days_since_last_activity".into(), inactive),
+            Column::new("budget_confirmed".into(), budget),
+            Column::new("converted".into(), converted),
+        ])?;
+        self.made += n;
+        Ok(df)
+    }
 }
 
 #[cfg(test)]
@@ -267,5 +296,19 @@ mod tests {
         assert_eq!(a.height(), 500);
         let dates = a.column("created_at").unwrap().str().unwrap().clone();
         assert!(dates.into_iter().flatten().all(|d| d.starts_with("2025-")));
+    }
+
+    #[test]
+    fn batches_stack_to_the_whole_frame() {
+        let p = SynthParams {
+            rows: 500,
+            ..SynthParams::default()
+        };
+        let mut g = Generator::new(&p).unwrap();
+        let mut stacked = g.batch(123).unwrap();
+        for n in [1, 300, 76] {
+            stacked.vstack_mut(&g.batch(n).unwrap()).unwrap();
+        }
+        assert!(stacked.equals_missing(&generate(&p).unwrap()));
     }
 }

@@ -252,7 +252,7 @@ pub fn train_file(
     columns.extend(params.date.iter().cloned());
 
     let mut counts = PatternCounts::new(rules.len());
-    let mut ids = params.id.as_deref().map(IdHashes::new);
+    let mut ids = params.id.as_deref().map(|id| IdHashes::new(id, path));
     let mut newest: Option<chrono::NaiveDate> = None;
     progress.begin("reading and grouping leads", None);
     let scanned = scan_batches(path, load, &columns, batch_rows, |batch| {

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use crate::say;
-use mqlcal::data::write_frame;
-use mqlcal::synth::{generate, truth, SynthParams, DEFAULT_INTERCEPT};
+use mqlcal::data::write_batches;
+use mqlcal::synth::{truth, Generator, SynthParams, DEFAULT_INTERCEPT};
 
 /// Make realistic example leads whose true rule weights are known.
 ///
@@ -63,15 +63,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (rule, w) in &args.weight {
         params = params.with_weight(rule, *w)?;
     }
-    let mut df = generate(&params)?;
-    write_frame(&mut df, &args.out, args.force)?;
+    // A million leads at a time, so any number fits in memory.
+    let mut generator = Generator::new(&params)?;
+    let (mut left, mut converted) = (args.rows, 0i64);
+    write_batches(&args.out, args.force, || {
+        if left == 0 {
+            return Ok(None);
+        }
+        let n = left.min(1 << 20);
+        left -= n;
+        let df = generator.batch(n)?;
+        converted += df
+            .column("converted")?
+            .as_materialized_series()
+            .sum::<i64>()?;
+        Ok(Some(df))
+    })?;
     let (_, rules, _) = truth();
     let weights = params.weights.clone();
     let scale = mqlcal::points::PointsScale::new(20.0)?;
-    let converted = df
-        .column("converted")?
-        .as_materialized_series()
-        .sum::<i64>()?;
     say!(
         "wrote {} leads ({} converted) to {}",
         args.rows,
