@@ -562,8 +562,7 @@ pub fn score_patterns(
     model: &Model,
     table: &Table,
 ) -> Result<(Vec<crate::model::Scored>, Vec<u32>)> {
-    let x: Array2<f64> = rule_features(table, &model.rules())?;
-    let (patterns, lead_pattern) = crate::group::distinct_rows(x.view());
+    let (patterns, lead_pattern) = crate::rules::features::rule_patterns(table, &model.rules())?;
     let scored = patterns
         .rows()
         .into_iter()
