@@ -76,6 +76,112 @@ impl Table {
         Table::load_inner(path, options, false, Some(columns))
     }
 
+    /// [`Table::load_columns`], with the `numeric` columns of a CSV file parsed into numbers
+    /// while polars reads the file, instead of being kept as text for [`Table::numbers`] to
+    /// parse afterwards: for scoring, which never needs the text of a numeric column. Building
+    /// millions of text cells only to parse them is a large part of scoring's cost.
+    ///
+    /// What the table then gives is exactly what [`Table::load_columns`] would: polars reads
+    /// the placeholders as missing and skips spaces before a number, and whenever it cannot
+    /// read a cell of those columns (a cell that is not a number, a space after a number or
+    /// around a placeholder) or reads a non-finite number, the file is read again as text, so
+    /// that an error still names the row and the column. Placeholders that look like numbers
+    /// (`--na -1`) keep the text reading, since polars would read ` -1` as the number. Parquet
+    /// files keep their own types.
+    pub fn load_columns_numeric(
+        path: &Path,
+        options: &LoadOptions,
+        columns: &[String],
+        numeric: &[String],
+    ) -> Result<Table> {
+        let na = Table::na_texts(options);
+        let typed = Format::from_path(path)? == Format::Csv
+            && !numeric.is_empty()
+            && !na.iter().any(|s| s.parse::<f64>().is_ok());
+        if typed {
+            match Table::read_csv_numeric(path, columns, numeric, &na) {
+                Ok(Some(df)) => {
+                    tracing::info!(
+                        rows = df.height(),
+                        columns = df.width(),
+                        "read {} (numeric columns as numbers)",
+                        path.display()
+                    );
+                    return Table::from_frame(path, df, String::new(), options);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!("reading numbers as text: {e}"),
+            }
+        }
+        Table::load_columns(path, options, columns)
+    }
+
+    /// The CSV file's `columns` with the `numeric` ones as Float64 and `na` texts read as
+    /// missing; `None` when the file has none of the `numeric` columns or a number is not
+    /// finite. An error when polars cannot read a cell.
+    fn read_csv_numeric(
+        path: &Path,
+        columns: &[String],
+        numeric: &[String],
+        na: &[String],
+    ) -> Result<Option<DataFrame>> {
+        let Some(keep) = Table::csv_projection(path, columns)? else {
+            return Ok(None);
+        };
+        let numbers: Vec<&PlSmallStr> = keep
+            .iter()
+            .filter(|c| numeric.iter().any(|n| n == c.as_str()))
+            .collect();
+        if numbers.is_empty() {
+            return Ok(None);
+        }
+        let schema: Schema = numbers
+            .iter()
+            .map(|&c| Field::new(c.clone(), DataType::Float64))
+            .collect();
+        let null_values = (!na.is_empty())
+            .then(|| NullValues::AllColumns(na.iter().map(|s| s.as_str().into()).collect()));
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_columns(Some(keep.clone()))
+            .with_schema_overwrite(Some(Arc::new(schema)))
+            .map_parse_options(|o| o.with_null_values(null_values.clone()))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(|e| Error::data(path, e.to_string()))?;
+        for c in numbers {
+            if !df.column(c.as_str())?.f64().is_ok_and(all_finite) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(df))
+    }
+
+    /// The "no value" texts as the table compares them: trimmed, never empty.
+    fn na_texts(options: &LoadOptions) -> Vec<String> {
+        options
+            .na
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// Of the CSV file's header, the `wanted` columns (read with the csv crate, which quotes as
+    /// polars does); `None` when the file has none of them.
+    fn csv_projection(path: &Path, wanted: &[String]) -> Result<Option<Arc<[PlSmallStr]>>> {
+        let header = csv::Reader::from_path(path)
+            .and_then(|mut r| r.headers().cloned())
+            .map_err(|e| Error::data(path, format!("cannot read the header: {e}")))?;
+        let keep: Vec<PlSmallStr> = header
+            .iter()
+            .filter(|h| wanted.iter().any(|w| w == h))
+            .map(PlSmallStr::from)
+            .collect();
+        Ok((!keep.is_empty()).then(|| Arc::from(keep)))
+    }
+
     fn load_inner(
         path: &Path,
         options: &LoadOptions,
@@ -118,19 +224,7 @@ impl Table {
                 // Only the wanted columns the header has (read with the csv crate, which
                 // quotes as polars does); the rest are never parsed.
                 let projection = match columns {
-                    Some(wanted) => {
-                        let header = csv::Reader::from_path(path)
-                            .and_then(|mut r| r.headers().cloned())
-                            .map_err(|e| {
-                                Error::data(path, format!("cannot read the header: {e}"))
-                            })?;
-                        let keep: Vec<PlSmallStr> = header
-                            .iter()
-                            .filter(|h| wanted.iter().any(|w| w == h))
-                            .map(PlSmallStr::from)
-                            .collect();
-                        (!keep.is_empty()).then(|| Arc::from(keep))
-                    }
+                    Some(wanted) => Table::csv_projection(path, wanted)?,
                     None => None,
                 };
                 CsvReadOptions::default()
@@ -175,7 +269,7 @@ impl Table {
         Ok(Table {
             path: path.to_path_buf(),
             df,
-            na: na_set(&options.na),
+            na: Table::na_texts(options).into_iter().collect(),
             sha256,
             first_row: 0,
             notes,
@@ -257,13 +351,56 @@ impl Table {
     /// Calls `f` with each cell of the column as [`Table::texts`] reads it, in row order,
     /// without copying the text (a copy per cell is most of the cost at millions of rows).
     pub fn for_each_text(&self, name: &str, mut f: impl FnMut(Option<&str>)) -> Result<()> {
-        let col = self.column(name, "check the column name in the rules file")?;
-        let ca = Table::as_text(col)?;
-        for v in &ca {
-            f(v.map(str::trim)
-                .filter(|s| !s.is_empty() && !self.na.contains(*s)));
+        for v in &self.raw_texts(name)? {
+            f(self.cell(v));
         }
         Ok(())
+    }
+
+    /// The column's cells as polars holds them, as text: [`Table::cell`] reads each as
+    /// [`Table::texts`] does.
+    pub(crate) fn raw_texts(&self, name: &str) -> Result<StringChunked> {
+        Table::as_text(self.column(name, "check the column name in the rules file")?)
+    }
+
+    /// A cell of [`Table::raw_texts`] as [`Table::texts`] reads it: trimmed, and `None` when
+    /// empty or a placeholder.
+    #[inline]
+    pub(crate) fn cell<'a>(&self, v: Option<&'a str>) -> Option<&'a str> {
+        v.map(trim)
+            .filter(|s| !s.is_empty() && !self.na.contains(*s))
+    }
+
+    /// The column as [`Table::texts`] reads it, as a polars column: the cells themselves (a
+    /// cheap shared copy) when no cell has spaces around it, is empty or is a placeholder, else
+    /// a new column.
+    pub fn texts_column(&self, name: &str) -> Result<StringChunked> {
+        let ca = self.raw_texts(name)?;
+        let unchanged = |v: Option<&str>| v.is_none_or(|s| self.cell(Some(s)) == Some(s));
+        if ca.iter().all(unchanged) {
+            return Ok(ca.with_name(name.into()));
+        }
+        let mut out = StringChunkedBuilder::new(name.into(), ca.len());
+        for v in &ca {
+            out.append_option(self.cell(v));
+        }
+        Ok(out.finish())
+    }
+
+    /// The column as [`Table::numbers`] reads it, as a polars column: the cells themselves when
+    /// they are already finite numbers (a column [`Table::load_columns_numeric`] parsed), else
+    /// [`Table::numbers`] (which names the row of a value it cannot read).
+    pub(crate) fn numbers_column(&self, name: &str) -> Result<Float64Chunked> {
+        let col = self.column(name, "check the column name in the rules file")?;
+        if let Ok(ca) = col.f64() {
+            if all_finite(ca) {
+                return Ok(ca.clone());
+            }
+        }
+        Ok(Float64Chunked::from_iter_options(
+            name.into(),
+            self.numbers(name)?.into_iter(),
+        ))
     }
 
     /// Ids that appear more than once: how many repeats, and the first repeat (1-based row and
@@ -556,14 +693,6 @@ fn unparsable(path: &Path, e: PolarsError) -> Error {
     )
 }
 
-/// The `--na` placeholders as compared: trimmed, empty ones dropped.
-fn na_set(na: &[String]) -> BTreeSet<String> {
-    na.iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Rows per batch when a file is streamed: small enough that a batch's rule features are a few
 /// megabytes, large enough that per-batch costs vanish.
 pub const BATCH_ROWS: usize = 1 << 18;
@@ -653,7 +782,7 @@ pub fn scan_batches(
         }
         Format::Parquet => Box::new(move || parquet_batches(path, keep, batch_rows, send)),
     };
-    let na = na_set(&options.na);
+    let na: BTreeSet<String> = Table::na_texts(options).into_iter().collect();
     std::thread::scope(|scope| {
         let hash = scope.spawn(|| sha256_file(path));
         let run = scope.spawn(read);
@@ -823,6 +952,25 @@ impl IdHashes {
     }
 }
 
+/// True when every value of `ca` is finite, looking at the values without their validity: the
+/// slot of a missing value may hold anything, so `false` can be wrong, `true` never is.
+fn all_finite(ca: &Float64Chunked) -> bool {
+    ca.downcast_iter()
+        .all(|a| a.values().iter().all(|v| v.is_finite()))
+}
+
+/// `s.trim()`, without looking for Unicode white space when `s` starts and ends with a
+/// printable ASCII character (as most cells do).
+#[inline]
+fn trim(s: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// Hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -907,4 +1055,31 @@ pub fn write_frame(df: &mut DataFrame, path: &Path, force: bool) -> Result<()> {
             )
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{b}a",
+            "a\u{c}",
+            "\u{a0}a",
+            "a\u{3000}",
+            "é",
+            " é ",
+            "a\u{85}",
+            "\u{7f}",
+            "L 1",
+            "\"x\"",
+        ] {
+            assert_eq!(super::trim(s), s.trim(), "{s:?}");
+        }
+    }
 }

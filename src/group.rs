@@ -200,32 +200,67 @@ impl Groups {
 /// among them.
 pub fn distinct_rows(x: ArrayView2<f64>) -> (Array2<f64>, Vec<u32>) {
     let (n, p) = x.dim();
-    // Keys are the features' bit patterns (features are small whole numbers, never NaN).
-    // foldhash: a fast non-cryptographic hash; patterns are not adversarial.
-    let mut index: HashMap<Box<[u64]>, u32, foldhash::fast::FixedState> = HashMap::default();
-    let mut first_rows: Vec<usize> = Vec::new();
+    let mut index = PatternIndex::new(p);
     let mut lead_pattern = Vec::with_capacity(n);
     let mut key = vec![0u64; p];
     let columns: Vec<_> = x.columns().into_iter().collect();
     for i in 0..n {
         for (k, c) in key.iter_mut().zip(&columns) {
-            *k = normal(c[i]).to_bits();
+            *k = PatternIndex::key(c[i]);
         }
-        let id = match index.get(key.as_slice()) {
+        lead_pattern.push(index.id(&key));
+    }
+    (index.patterns(), lead_pattern)
+}
+
+/// Numbers rule patterns (rows of features) in order of first appearance.
+#[derive(Debug, Clone)]
+pub(crate) struct PatternIndex {
+    /// Keys are the features' bit patterns (features are small whole numbers, never NaN).
+    /// foldhash: a fast non-cryptographic hash; patterns are not adversarial.
+    index: HashMap<Box<[u64]>, u32, foldhash::fast::FixedState>,
+    keys: Vec<Box<[u64]>>,
+    n_rules: usize,
+}
+
+impl PatternIndex {
+    pub(crate) fn new(n_rules: usize) -> PatternIndex {
+        PatternIndex {
+            index: HashMap::default(),
+            keys: Vec::new(),
+            n_rules,
+        }
+    }
+
+    /// A feature as a part of a key (-0.0 and 0.0 are one pattern).
+    pub(crate) fn key(v: f64) -> u64 {
+        normal(v).to_bits()
+    }
+
+    /// The index of the pattern whose features have the keys `key`, numbered on first sight.
+    pub(crate) fn id(&mut self, key: &[u64]) -> u32 {
+        match self.index.get(key) {
             Some(&id) => id,
             None => {
-                let id = first_rows.len() as u32;
-                index.insert(key.clone().into_boxed_slice(), id);
-                first_rows.push(i);
+                let id = self.keys.len() as u32;
+                self.index.insert(key.into(), id);
+                self.keys.push(key.into());
                 id
             }
-        };
-        lead_pattern.push(id);
+        }
     }
-    let patterns = Array2::from_shape_fn((first_rows.len(), p).f(), |(g, j)| {
-        normal(x[[first_rows[g], j]])
-    });
-    (patterns, lead_pattern)
+
+    /// The patterns numbered so far, in order.
+    pub(crate) fn keys(&self) -> &[Box<[u64]>] {
+        &self.keys
+    }
+
+    /// One row per pattern, in order (column-major).
+    pub(crate) fn patterns(&self) -> Array2<f64> {
+        Array2::from_shape_fn((self.keys.len(), self.n_rules).f(), |(g, j)| {
+            f64::from_bits(self.keys[g][j])
+        })
+    }
 }
 
 struct Deal {

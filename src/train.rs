@@ -19,7 +19,8 @@ use crate::points::{Points, PointsScale};
 use crate::profile::{Histogram, Profile};
 use crate::progress::Progress;
 use crate::rules::auto::{self, AutoRulesParams};
-use crate::rules::{features::rule_features, Rule, RulesFile};
+use crate::rules::features::{rule_features, rule_patterns};
+use crate::rules::{Rule, RulesFile};
 use crate::threshold::{self, Funnel, Policy};
 
 /// Everything that decides a model besides the data. Build with [`TrainParams::new`] and the
@@ -257,8 +258,8 @@ pub fn train_file(
     progress.begin("reading and grouping leads", None);
     let scanned = scan_batches(path, load, &columns, batch_rows, |batch| {
         let y = batch.outcomes(&params.target)?;
-        let x = rule_features(&batch, &rules)?;
-        counts.add(x.view(), &y);
+        let (patterns, lead_pattern) = rule_patterns(&batch, &rules)?;
+        counts.add(patterns.view(), &lead_pattern, &y);
         if let Some(ids) = &mut ids {
             ids.add(&batch)?;
         }
@@ -310,8 +311,8 @@ impl PatternCounts {
         }
     }
 
-    fn add(&mut self, x: ArrayView2<f64>, y: &[bool]) {
-        let (patterns, lead_pattern) = crate::group::distinct_rows(x);
+    /// Adds a batch: its distinct patterns, each lead's pattern and outcome.
+    fn add(&mut self, patterns: ArrayView2<f64>, lead_pattern: &[u32], y: &[bool]) {
         let global: Vec<usize> = patterns
             .rows()
             .into_iter()
@@ -704,8 +705,7 @@ pub fn score_patterns(
     model: &Model,
     table: &Table,
 ) -> Result<(Vec<crate::model::Scored>, Vec<u32>)> {
-    let x: Array2<f64> = rule_features(table, &model.rules())?;
-    let (patterns, lead_pattern) = crate::group::distinct_rows(x.view());
+    let (patterns, lead_pattern) = crate::rules::features::rule_patterns(table, &model.rules())?;
     let scored = patterns
         .rows()
         .into_iter()

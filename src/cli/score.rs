@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use mqlcal::data::{write_frame, LoadOptions, Table};
 use mqlcal::model::Model;
+use mqlcal::rules::features::number_columns;
 use mqlcal::train::score_patterns;
 use polars::prelude::*;
 
@@ -64,9 +65,13 @@ pub(crate) fn load_leads(
         na,
         exclude: Vec::new(),
     };
+    // The columns the rules read only as numbers are parsed while reading (never the id,
+    // which is written out as it was read).
+    let mut numeric = number_columns(&model.rules());
+    numeric.retain(|c| model.id_column.as_ref() != Some(c));
     Ok(
         bars.spin(&format!("reading {}", data.display()), || match columns {
-            Some(columns) => Table::load_columns(data, &load, columns),
+            Some(columns) => Table::load_columns_numeric(data, &load, columns, &numeric),
             None => Table::load(data, &load),
         })?,
     )
@@ -80,10 +85,6 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     wanted.extend(model.id_column.clone());
     let table = load_leads(&model, &args.data, &args.na, Some(&wanted), bars)?;
     let (patterns, lead_pattern) = bars.spin("scoring", || score_patterns(&model, &table))?;
-    let reasons: Vec<String> = patterns
-        .iter()
-        .map(|s| model.reasons_text(s, args.reasons))
-        .collect();
     let mut columns = Vec::new();
     if let Some(id) = &model.id_column {
         if !table.has_column(id) {
@@ -94,45 +95,53 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             }
             .into());
         }
-        // Ids as `mqlcal` reads them (trimmed; placeholders missing), without a copy per cell.
-        let mut ids = StringChunkedBuilder::new(id.as_str().into(), table.n_rows());
-        table.for_each_text(id, |v| ids.append_option(v))?;
-        columns.push(ids.finish().into_column());
+        // Ids as `mqlcal` reads them (trimmed; placeholders missing), the cells themselves
+        // when no id needs either.
+        columns.push(table.texts_column(id)?.into_column());
     }
-    let per_lead = |f: &dyn Fn(&mqlcal::model::Scored) -> i64| -> Vec<i64> {
-        lead_pattern
-            .iter()
-            .map(|&p| f(&patterns[p as usize]))
-            .collect()
-    };
-    columns.push(Column::new("score".into(), per_lead(&|s| s.score)));
-    columns.push(Column::new(
-        "probability".into(),
-        lead_pattern
-            .iter()
-            .map(|&p| patterns[p as usize].probability.0)
-            .collect::<Vec<f64>>(),
-    ));
-    let mql: Vec<bool> = lead_pattern
-        .iter()
-        .map(|&p| patterns[p as usize].mql)
-        .collect();
-    let mqls = mql.iter().filter(|&&m| m).count();
-    columns.push(Column::new("mql".into(), mql));
-    let mut text = StringChunkedBuilder::new("reasons".into(), lead_pattern.len());
-    for &p in &lead_pattern {
-        text.append_value(&reasons[p as usize]);
-    }
-    columns.push(text.finish().into_column());
+    // Each pattern's score, probability, MQL flag and reasons once, then gathered for every
+    // lead by polars (the reasons' text is shared by the leads, not copied per lead).
+    let per_pattern = DataFrame::new(vec![
+        Column::new(
+            "score".into(),
+            patterns.iter().map(|s| s.score).collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "probability".into(),
+            patterns
+                .iter()
+                .map(|s| s.probability.0)
+                .collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "mql".into(),
+            patterns.iter().map(|s| s.mql).collect::<Vec<bool>>(),
+        ),
+        Column::new(
+            "reasons".into(),
+            patterns
+                .iter()
+                .map(|s| model.reasons_text(s, args.reasons))
+                .collect::<Vec<String>>(),
+        ),
+    ])?;
+    let leads = lead_pattern.len();
+    let idx = IdxCa::from_vec(
+        "pattern".into(),
+        lead_pattern.into_iter().map(|p| p as IdxSize).collect(),
+    );
+    let scored = per_pattern.take(&idx)?;
+    let mqls = scored.column("mql")?.bool()?.sum().unwrap_or(0) as usize;
+    columns.extend(scored.take_columns());
     let mut df = DataFrame::new(columns)?;
     bars.spin(&format!("writing {}", args.out.display()), || {
         write_frame(&mut df, &args.out, args.force)
     })?;
-    let rate = mqls as f64 / lead_pattern.len() as f64;
+    let rate = mqls as f64 / leads as f64;
     warn_all(&table.notes);
     say!(
         "scored {} leads: {} MQLs ({}) at threshold {} points; written to {}",
-        lead_pattern.len(),
+        leads,
         mqls,
         super::pct(rate),
         model.threshold.threshold.points,
@@ -140,7 +149,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     );
     super::ui::summary(&Summary {
         out: &args.out,
-        leads: lead_pattern.len(),
+        leads,
         mqls,
         lead_to_mql_rate: rate,
         threshold: model.threshold.threshold.points,

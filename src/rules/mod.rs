@@ -133,6 +133,7 @@ impl Condition {
     }
 
     /// The feature for a numeric cell (`None` = missing).
+    #[inline]
     pub fn eval_number(&self, v: Option<f64>) -> f64 {
         match (self, v) {
             (Condition::IsMissing, v) => v.is_none() as u8 as f64,
@@ -155,6 +156,7 @@ impl Condition {
 
     /// The feature for a text cell (`None` = missing). Numeric conditions are never asked
     /// about text: callers parse first (see [`Condition::eval`]).
+    #[inline]
     pub fn eval_text(&self, v: Option<&str>) -> f64 {
         match (self, v) {
             (Condition::IsMissing, v) => v.is_none() as u8 as f64,

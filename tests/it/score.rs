@@ -219,3 +219,162 @@ fn a_column_the_model_needs_is_named_when_missing() {
     );
     assert!(!wd.path("s.csv").exists());
 }
+
+/// Awkward leads as CSV text: spaces around numbers and ids, quoted cells, placeholders, empty
+/// cells, -0, fractions, exponents, negative and large numbers, ids with commas and quotes;
+/// `extra` cells (e.g. a space after a number) are mixed into the visits column.
+fn awkward_csv(rows: usize, extra: &[&str]) -> String {
+    let ids = [
+        "L1",
+        " L2 ",
+        "",
+        "Select",
+        "\"L,3\"",
+        "\"L \"\"4\"\"\"",
+        "L5",
+        "\"\"",
+    ];
+    let mut visits = vec![
+        " 2", "3.7", "-0", "-2", "1e1", "", "Select", "0", "\"1\"", ".5", "+2", "12",
+    ];
+    visits.extend_from_slice(extra);
+    let downloads = ["0", "1", "2", "3", "4", " 1", ""];
+    let webinar = ["0", "1", "", "Select", "1.0"];
+    let opens = ["0", "9", "10", "9.999", "1e2", "", "\t12"];
+    let size = [
+        "150", " 99.5", "100", "", "9.99", "Select", "-0.0", "5e2", "\"120\"",
+    ];
+    let industry = ["Software", " Finance ", "software", "", "Select", "Retail"];
+    let level = [
+        " VP ", "vp", "VP", "C-Level", "", "Select", "Director", "Manager",
+    ];
+    let days = ["6.99", "7", "60", "59.5", "", "0", "-1"];
+    let budget = ["yes", " yes", "YES", "", "no", "Select"];
+    let mut text = String::from(
+        "lead_id,pricing_page_visits,whitepaper_downloads,webinar_attended,email_opens,\
+         company_size,industry,job_level,days_since_last_activity,budget_confirmed\n",
+    );
+    // Cells cycle at different rates, so that many combinations occur.
+    let cell =
+        |cells: &[&str], i: usize, k: usize| cells[(i * k + i / 5) % cells.len()].to_string();
+    for i in 0..rows {
+        let row = [
+            cell(&ids, i, 1),
+            cell(&visits, i, 3),
+            cell(&downloads, i, 5),
+            cell(&webinar, i, 7),
+            cell(&opens, i, 11),
+            cell(&size, i, 13),
+            cell(&industry, i, 17),
+            cell(&level, i, 19),
+            cell(&days, i, 23),
+            cell(&budget, i, 29),
+        ];
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// What `mqlcal score` wrote before it grouped leads by pattern and parsed numbers while
+/// reading: every lead scored on its own (`score_table`) from the file read as text, written
+/// one value per lead.
+fn scored_lead_by_lead(model: &Model, data: &Path, na: &[&str], out: &Path) {
+    let options = mqlcal::data::LoadOptions {
+        na: (model.training.na.iter().map(String::as_str))
+            .chain(na.iter().copied())
+            .map(String::from)
+            .collect(),
+        exclude: Vec::new(),
+    };
+    let table = mqlcal::data::Table::load(data, &options).unwrap();
+    let scored = mqlcal::train::score_table(model, &table).unwrap();
+    let ids = table.texts("lead_id").unwrap();
+    let mut df = df!(
+        "lead_id" => ids,
+        "score" => scored.iter().map(|s| s.score).collect::<Vec<_>>(),
+        "probability" => scored.iter().map(|s| s.probability.0).collect::<Vec<_>>(),
+        "mql" => scored.iter().map(|s| s.mql).collect::<Vec<_>>(),
+        "reasons" => scored.iter().map(|s| model.reasons_text(s, 3)).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    mqlcal::data::write_frame(&mut df, out, true).unwrap();
+}
+
+#[test]
+fn output_is_the_lead_by_lead_scoring_for_awkward_values() {
+    let wd = Workdir::new();
+    let model = trained(&wd);
+    // (file, extra visits cells, extra --na, whether polars can read the numbers itself)
+    let cases: [(&str, &[&str], &[&str], bool); 3] = [
+        ("typed.csv", &[], &["Select"], true),
+        // A space after a number, which only the text reading takes.
+        ("spaces.csv", &["3 ", "\t4\t"], &["Select"], false),
+        // A placeholder that reads as a number: ` -1` must be missing, not -1.
+        ("numeric-na.csv", &[" -1", "-1"], &["Select", "-1"], false),
+    ];
+    for (name, extra, na, typed) in cases {
+        wd.write(name, &awkward_csv(2000, extra));
+        let out = wd
+            .cmd()
+            .args(["-vv", "score", "--model", "m.json", "--data", name])
+            .args(["--out", "scored.csv", "--force", "--na", &na.join(",")])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{name}: {err}");
+        assert_eq!(
+            err.contains("(numeric columns as numbers)"),
+            typed,
+            "{name}: which reading was used\n{err}"
+        );
+        scored_lead_by_lead(&model, &wd.path(name), na, &wd.path("expected.csv"));
+        let got = std::fs::read_to_string(wd.path("scored.csv")).unwrap();
+        let want = std::fs::read_to_string(wd.path("expected.csv")).unwrap();
+        assert!(
+            got == want,
+            "{name}: output differs from lead-by-lead scoring"
+        );
+        assert!(got.lines().count() == 2001, "{name}");
+    }
+}
+
+#[test]
+fn a_value_that_is_not_a_number_is_named_by_row_and_column() {
+    let wd = Workdir::new();
+    trained(&wd);
+    let good = awkward_csv(50, &[]);
+    for (bad, needles) in [
+        (
+            "lots",
+            [
+                "row 51",
+                "column 'pricing_page_visits'",
+                "'lots' is not a number",
+            ],
+        ),
+        (
+            "inf",
+            [
+                "row 51",
+                "column 'pricing_page_visits'",
+                "not a finite number",
+            ],
+        ),
+    ] {
+        let text = format!("{good}L51,{bad},1,1,12,150,Software,VP,3,yes\n");
+        wd.write("bad.csv", &text);
+        let out = wd
+            .cmd()
+            .args(["score", "--model", "m.json", "--data", "bad.csv"])
+            .args(["--out", "s.csv", "--na", "Select"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        for n in needles {
+            assert!(err.contains(n), "{bad}: stderr lacks '{n}':\n{err}");
+        }
+        assert!(!wd.path("s.csv").exists());
+    }
+}
