@@ -30,6 +30,19 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format of a file of leads to read, which must not be empty.
+    fn of_leads(path: &Path) -> Result<Format> {
+        let format = Format::from_path(path)?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.len() == 0 {
+            return Err(Error::data(
+                path,
+                "the file is empty; expected a header row and one row per lead",
+            ));
+        }
+        Ok(format)
+    }
+
     /// The format named by the file's extension (`.csv`, `.parquet`/`.pq`).
     pub fn from_path(path: &Path) -> Result<Format> {
         let ext = path
@@ -188,14 +201,7 @@ impl Table {
         hash: bool,
         columns: Option<&[String]>,
     ) -> Result<Table> {
-        let format = Format::from_path(path)?;
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        if meta.len() == 0 {
-            return Err(Error::data(
-                path,
-                "the file is empty; expected a header row and one row per lead",
-            ));
-        }
+        let format = Format::of_leads(path)?;
         // The file's hash is computed while polars parses it.
         let (sha256, df) = std::thread::scope(|scope| {
             let hash = scope.spawn(|| {
@@ -707,9 +713,9 @@ pub struct Scanned {
     pub notes: Vec<String>,
 }
 
-/// Streams the given `columns` of a CSV or Parquet file through polars' streaming engine, in
-/// file order, handing `each` one [`Table`] of at most `batch_rows` rows at a time (errors name
-/// rows of the file). Memory holds a few batches whatever the file's size. Columns the file
+/// Streams the given `columns` of a CSV file (polars' streaming engine) or Parquet file
+/// (polars' reader, a row slice at a time: see `parquet_batches`) in file order, handing
+/// `each` one [`Table`] of at most `batch_rows` rows at a time (errors name rows of the file). Memory holds a few batches whatever the file's size. Columns the file
 /// lacks are left out, so that reading one reports it as [`Table::load`] would; `--exclude`d
 /// columns are left out with the same notes. Stops when `each` breaks or fails; `rows` then
 /// counts the rows read so far.
@@ -720,14 +726,7 @@ pub fn scan_batches(
     batch_rows: usize,
     mut each: impl FnMut(Table) -> Result<std::ops::ControlFlow<()>>,
 ) -> Result<Scanned> {
-    let format = Format::from_path(path)?;
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() == 0 {
-        return Err(Error::data(
-            path,
-            "the file is empty; expected a header row and one row per lead",
-        ));
-    }
+    let format = Format::of_leads(path)?;
     let source = PlPath::Local(Arc::from(path));
     let lazy = match format {
         // All cells as text, as Table::load reads CSV.
