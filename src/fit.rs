@@ -489,6 +489,11 @@ impl Bootstrap {
             seed,
         } = *self;
         progress.begin("bootstrap refits", Some(resamples as u64));
+        // Each refit draws the leads as a per-lead bootstrap does (n indices with replacement),
+        // then fits the drawn leads grouped by pattern: the same weights as refitting them one
+        // by one, at a cost that does not grow with the leads beyond the draws.
+        let (groups, lead_pattern) = crate::group::Groups::from_rows(x, y);
+        let (groups, lead_pattern) = (&groups, &lead_pattern);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let fits: Vec<Result<Vec<i64>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
@@ -500,12 +505,18 @@ impl Bootstrap {
                                 let mut rng = ChaCha8Rng::seed_from_u64(
                                     seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                                 );
-                                let rows: Vec<usize> =
-                                    (0..y.len()).map(|_| rng.gen_range(0..y.len())).collect();
-                                let yb: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
-                                let w = LogisticFit::new(alpha).fit_from(
-                                    take_rows(x, &rows).view(),
-                                    &yb,
+                                let mut leads = vec![0.0; groups.len()];
+                                let mut conversions = vec![0.0; groups.len()];
+                                for _ in 0..y.len() {
+                                    let i = rng.gen_range(0..y.len());
+                                    let g = lead_pattern[i] as usize;
+                                    leads[g] += 1.0;
+                                    conversions[g] += f64::from(u8::from(y[i]));
+                                }
+                                let w = GroupedFit::new(alpha).fit(
+                                    groups.x.view(),
+                                    &leads,
+                                    &conversions,
                                     Some(start),
                                 )?;
                                 progress.advance(1);
@@ -584,6 +595,60 @@ mod tests {
             assert!((p0 - rate0).abs() < 0.01, "p0 {p0} vs {rate0}");
             assert!(w.converged(400));
         }
+    }
+
+    /// The bootstrap refits drawn leads grouped by pattern: its intervals are those of
+    /// refitting the same draws lead by lead with linfa-logistic.
+    #[test]
+    fn grouped_bootstrap_equals_per_lead_refits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let n = 800;
+        let x = Array2::from_shape_fn((n, 3).f(), |(_, j)| match j {
+            0 | 1 => rng.gen_range(0..2) as f64,
+            _ => rng.gen_range(0..4) as f64,
+        });
+        let y: Vec<bool> = (0..n)
+            .map(|i| {
+                let z = -1.5 + 1.0 * x[[i, 0]] - 0.6 * x[[i, 1]] + 0.3 * x[[i, 2]];
+                rng.gen::<f64>() < sigmoid(z)
+            })
+            .collect();
+        let scale = crate::points::PointsScale::new(20.0).unwrap();
+        let start = LogisticFit::new(1.0).fit(x.view(), &y).unwrap();
+        let bootstrap = Bootstrap {
+            alpha: 1.0,
+            scale,
+            resamples: 12,
+            seed: 3,
+        };
+        let got = bootstrap
+            .points(x.view(), &y, &start, &crate::progress::Silent)
+            .unwrap();
+        // The reference: the same draws, each refitted lead by lead.
+        let fits: Vec<Vec<i64>> = (0..bootstrap.resamples)
+            .map(|b| {
+                let mut rng =
+                    ChaCha8Rng::seed_from_u64(3 ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+                let yb: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
+                let w = LogisticFit::new(1.0)
+                    .fit_from(take_rows(x.view(), &rows).view(), &yb, Some(&start))
+                    .unwrap();
+                w.coef.iter().map(|&c| scale.points(c).0).collect()
+            })
+            .collect();
+        let want: Vec<(i64, i64)> = (0..3)
+            .map(|j| {
+                let mut v: Vec<i64> = fits.iter().map(|f| f[j]).collect();
+                v.sort_unstable();
+                (v[0], v[11])
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(
+            got.iter().any(|(lo, hi)| lo < hi),
+            "the refits vary: {got:?}"
+        );
     }
 
     /// The grouped fit minimises linfa-logistic's objective: on leads small enough for both,
