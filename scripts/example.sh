@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # one build (a plain `cargo build` leaves out dev-dependencies, which changes features of
 # shared crates and rebuilds polars).
 cargo build --quiet --locked --all-targets
-bin=target/debug/mqlcal
+bin="${CARGO_TARGET_DIR:-target}/debug/mqlcal"
 mkdir -p target/example
 
 if [ "${1:-}" = "--ci" ]; then
