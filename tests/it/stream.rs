@@ -130,6 +130,20 @@ one_of = ["Finance"]
     );
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_same(&data, &load, &p);
+
+    // The same leads in Parquet (every cell text, as in the CSV): the same model.
+    use polars::prelude::*;
+    let mut df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(data.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let parquet = w.path("leads.parquet");
+    mqlcal::data::write_frame(&mut df, &parquet, false).unwrap();
+    let (from_parquet, _) = whole(&parquet, &load, &p).unwrap();
+    assert!(from_parquet.contains("2 repeated ids (first: 'L5' again at row 42)"));
+    assert_same(&parquet, &load, &p);
 }
 
 /// Bad input is refused with the message the whole-file load gives, naming the row of the file
