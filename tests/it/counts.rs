@@ -2,9 +2,9 @@
 //! fits the counts (`mqlcal train --counts`). The model must be the one the rows give: same
 //! points, calibration, threshold, metrics and warnings; only the record of its input differs.
 //! Run against real engines: PostgreSQL via psql (leads stored as text, as a CSV load leaves
-//! them), DuckDB via tests/engines/engines.py (as text, and with numbers typed), and Spark SQL
-//! in the local Spark session the tests share (engines.rs; as text with ANSI mode off and on,
-//! and with numbers typed).
+//! them, and with numbers and dates typed), DuckDB via tests/engines/engines.py (as text, and
+//! with numbers typed), and Spark SQL in the local Spark session the tests share (engines.rs;
+//! as text with ANSI mode off and on, and with numbers typed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,30 +158,45 @@ fn postgres_counts_train_the_rows_model() {
         assert!(o.status.success(), "PostgreSQL, {what}: {}", stderr(&o));
         String::from_utf8(o.stdout).unwrap()
     };
+    // The leads' numbers and dates typed as a warehouse table would hold them.
+    let typed_as = |c: &str| match c {
+        "pricing_page_visits"
+        | "whitepaper_downloads"
+        | "webinar_attended"
+        | "email_opens"
+        | "company_size"
+        | "days_since_last_activity"
+        | "converted" => "BIGINT",
+        "created_at" => "DATE",
+        _ => "TEXT",
+    };
     for (d, data) in datasets(&wd).iter().enumerate() {
-        let header = std::fs::read_to_string(data).unwrap();
-        let columns: Vec<String> = header
-            .lines()
-            .next()
-            .unwrap()
-            .split(',')
-            .map(|c| format!("\"{c}\" TEXT"))
-            .collect();
-        let result = psql(
-            &format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE;\nCREATE SCHEMA {schema};\n\
+        let rows = train_rows(&wd, data, &format!("rows-{d}.json"), &[]);
+        for typed in [false, true] {
+            let header = std::fs::read_to_string(data).unwrap();
+            let columns: Vec<String> = header
+                .lines()
+                .next()
+                .unwrap()
+                .split(',')
+                .map(|c| format!("\"{c}\" {}", if typed { typed_as(c) } else { "TEXT" }))
+                .collect();
+            let result = psql(
+                &format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE;\nCREATE SCHEMA {schema};\n\
                  CREATE TABLE {schema}.leads ({});\n\
                  \\copy {schema}.leads FROM '{}' WITH (FORMAT csv, HEADER true)\n{sql}\
                  DROP SCHEMA {schema} CASCADE;\n",
-                columns.join(", "),
-                data.display()
-            ),
-            "counting",
-        );
-        let counts = wd.write(&format!("counts-pg-{d}.csv"), &result);
-        let rows = train_rows(&wd, data, &format!("rows-{d}.json"), &[]);
-        let model = train_counts(&wd, &counts, &format!("counts-{d}.json"), &[]);
-        assert_same_model(&rows, &model, &format!("PostgreSQL, {}", data.display()));
+                    columns.join(", "),
+                    data.display()
+                ),
+                "counting",
+            );
+            let counts = wd.write(&format!("counts-pg-{d}-{typed}.csv"), &result);
+            let model = train_counts(&wd, &counts, &format!("counts-{d}-{typed}.json"), &[]);
+            let what = format!("PostgreSQL, {}, typed {typed}", data.display());
+            assert_same_model(&rows, &model, &what);
+        }
     }
 }
 
