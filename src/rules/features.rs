@@ -535,42 +535,38 @@ per_unit = true
     #[test]
     fn pattern_errors_are_the_feature_errors() {
         let rules = rules();
+        // The error of `rule_features` and that of `rule_patterns` on the same leads.
+        let errors = |df: DataFrame| {
+            let table = Table::from_frame(
+                Path::new("l.csv"),
+                df,
+                String::new(),
+                &LoadOptions::default(),
+            )
+            .unwrap();
+            let want = rule_features(&table, &rules).unwrap_err().to_string();
+            let got = super::rule_patterns(&table, &rules)
+                .unwrap_err()
+                .to_string();
+            (want, got)
+        };
         // A bad number: the row and column are named, as by `rule_features`.
-        let df = df!(
-            "visits" => ["1", "2", "lots"],
-            "size" => ["1", "x", "3"],
-            "opens" => ["1", "2", "3"],
-        )
-        .unwrap();
-        let table = Table::from_frame(
-            Path::new("l.csv"),
-            df,
-            String::new(),
-            &LoadOptions::default(),
-        )
-        .unwrap();
-        let want = rule_features(&table, &rules).unwrap_err().to_string();
-        let got = super::rule_patterns(&table, &rules)
-            .unwrap_err()
-            .to_string();
+        let (want, got) = errors(
+            df!(
+                "visits" => ["1", "2", "lots"],
+                "size" => ["1", "x", "3"],
+                "opens" => ["1", "2", "3"],
+            )
+            .unwrap(),
+        );
         assert!(
             want.contains("row 3") && want.contains("'visits'"),
             "{want}"
         );
         assert_eq!(got, want);
         // A missing text column once the numbers are read.
-        let df = df!("visits" => ["1"], "size" => ["1"], "opens" => ["1"]).unwrap();
-        let table = Table::from_frame(
-            Path::new("l.csv"),
-            df,
-            String::new(),
-            &LoadOptions::default(),
-        )
-        .unwrap();
-        let want = rule_features(&table, &rules).unwrap_err().to_string();
-        let got = super::rule_patterns(&table, &rules)
-            .unwrap_err()
-            .to_string();
+        let (want, got) =
+            errors(df!("visits" => ["1"], "size" => ["1"], "opens" => ["1"]).unwrap());
         assert!(want.contains("'level'"), "{want}");
         assert_eq!(got, want);
     }
