@@ -17,13 +17,9 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
     }
     let dir = parent(path);
     if !dir.is_dir() {
-        return Err(Error::io(
-            dir,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the output directory does not exist; create it first",
-            ),
-        ));
+        return Err(Error::NoDirectory {
+            path: dir.to_path_buf(),
+        });
     }
     Ok(())
 }

@@ -38,6 +38,9 @@ pub enum Error {
     #[error("model file {path}: {message}")]
     Model { path: PathBuf, message: String },
 
+    #[error("cannot write into {path}: the output directory does not exist; create it first (mkdir -p {path})")]
+    NoDirectory { path: PathBuf },
+
     #[error("{path} already exists; pass --force to replace it, or choose another --out")]
     Exists { path: PathBuf },
 

@@ -1,75 +1,24 @@
-//! Loading leads: CSV or Parquet (by extension) through polars, into a [`Table`] that hands out
-//! one column at a time as numbers, texts or outcomes, with placeholders such as `Select`
-//! already turned into missing values. Takes a path and [`LoadOptions`]; gives a [`Table`].
+//! The [`Table`]: leads of one file (or one batch of it) and their columns as numbers, texts,
+//! outcomes and ids, with errors naming the file, row and column.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 
+use super::{all_finite, trim, unparsable, Format, LoadOptions};
 use crate::error::{Error, Result};
-
-/// What to treat as missing and what to leave out, applied while loading.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// Texts that mean "no value" in this export (e.g. `Select`, `unknown`). Compared after
-    /// trimming spaces, case-sensitively. Empty cells are always missing.
-    pub na: Vec<String>,
-    /// Columns to drop, e.g. fields filled in by sales after contact.
-    pub exclude: Vec<String>,
-}
-
-/// The file formats `--data` and `--out` accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Parquet,
-}
-
-impl Format {
-    /// The format of a file of leads to read, which must not be empty.
-    fn of_leads(path: &Path) -> Result<Format> {
-        let format = Format::from_path(path)?;
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        if meta.len() == 0 {
-            return Err(Error::data(
-                path,
-                "the file is empty; expected a header row and one row per lead",
-            ));
-        }
-        Ok(format)
-    }
-
-    /// The format named by the file's extension (`.csv`, `.parquet`/`.pq`).
-    pub fn from_path(path: &Path) -> Result<Format> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase());
-        match ext.as_deref() {
-            Some("csv") => Ok(Format::Csv),
-            Some("parquet") | Some("pq") => Ok(Format::Parquet),
-            _ => Err(Error::data(
-                path,
-                "unknown file type; use a .csv or .parquet extension",
-            )),
-        }
-    }
-}
 
 /// Leads loaded from one file: one row per lead.
 #[derive(Debug, Clone)]
 pub struct Table {
-    path: PathBuf,
-    df: DataFrame,
-    na: BTreeSet<String>,
-    sha256: String,
+    pub(super) path: PathBuf,
+    pub(super) df: DataFrame,
+    pub(super) na: BTreeSet<String>,
+    pub(super) sha256: String,
     /// Rows of the file before this table's first row: non-zero for a batch of a streamed file
     /// (see [`scan_batches`]), so that errors name the row of the file.
-    first_row: usize,
+    pub(super) first_row: usize,
     /// Things the user should know about the load (e.g. an `--exclude` column that is absent).
     pub notes: Vec<String>,
 }
@@ -172,7 +121,7 @@ impl Table {
     }
 
     /// The "no value" texts as the table compares them: trimmed, never empty.
-    fn na_texts(options: &LoadOptions) -> Vec<String> {
+    pub(super) fn na_texts(options: &LoadOptions) -> Vec<String> {
         options
             .na
             .iter()
@@ -283,7 +232,7 @@ impl Table {
     }
 
     /// The file's row number (1-based, header not counted) of this table's row `i` (0-based).
-    fn row(&self, i: usize) -> usize {
+    pub(super) fn row(&self, i: usize) -> usize {
         self.first_row + i + 1
     }
 
@@ -324,7 +273,7 @@ impl Table {
         })
     }
 
-    fn column(&self, name: &str, hint: &str) -> Result<&Column> {
+    pub(super) fn column(&self, name: &str, hint: &str) -> Result<&Column> {
         self.df.column(name).map_err(|_| Error::MissingColumn {
             path: self.path.clone(),
             column: name.to_string(),
@@ -332,13 +281,13 @@ impl Table {
         })
     }
 
-    fn is_text(col: &Column) -> bool {
+    pub(super) fn is_text(col: &Column) -> bool {
         matches!(col.dtype(), DataType::String)
     }
 
     /// The column's cells as text: itself when it is text (a cheap shared copy), else cast
     /// (numbers in a Parquet file, formatted as polars formats them).
-    fn as_text(col: &Column) -> Result<StringChunked> {
+    pub(super) fn as_text(col: &Column) -> Result<StringChunked> {
         Ok(if Table::is_text(col) {
             col.str()?.clone()
         } else {
@@ -429,12 +378,12 @@ impl Table {
     }
 
     /// The id column as text.
-    fn ids(&self, name: &str) -> Result<StringChunked> {
+    pub(super) fn ids(&self, name: &str) -> Result<StringChunked> {
         Table::as_text(self.column(name, "check the --id column name")?)
     }
 
     /// An id as compared: trimmed; empty cells and placeholders are no id.
-    fn id<'a>(&self, cell: Option<&'a str>) -> Option<&'a str> {
+    pub(super) fn id<'a>(&self, cell: Option<&'a str>) -> Option<&'a str> {
         cell.map(str::trim)
             .filter(|s| !s.is_empty() && !self.na.contains(*s))
     }
@@ -633,452 +582,4 @@ impl Table {
         Ok(out)
     }
 
-    /// The column as dates (`YYYY-MM-DD` at the start of each cell, so timestamps work too);
-    /// empty cells are `None`, anything else is an error naming the row.
-    pub fn dates(&self, name: &str) -> Result<Vec<Option<chrono::NaiveDate>>> {
-        self.column(
-            name,
-            "pass the lead date column with --date, or evaluate on a holdout (--holdout 0.2)",
-        )?;
-        self.texts(name)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                None => Ok(None),
-                Some(s) => s
-                    .get(..10)
-                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    .map(Some)
-                    .ok_or_else(|| Error::BadValue {
-                        path: self.path.clone(),
-                        row: self.row(i),
-                        column: name.to_string(),
-                        message: format!("'{s}' is not a date; expected YYYY-MM-DD"),
-                    }),
-            })
-            .collect()
-    }
-
-    /// True when the column looks like dates or timestamps (a date type in Parquet, or text in
-    /// `YYYY-MM-DD` form), which are never turned into rules.
-    pub fn is_date(&self, name: &str) -> bool {
-        let Ok(col) = self.column(name, "") else {
-            return false;
-        };
-        match col.dtype() {
-            DataType::Date | DataType::Datetime(_, _) => true,
-            DataType::String => {
-                let mut seen = 0;
-                for v in col.str().into_iter().flatten().flatten().take(200) {
-                    let b = v.trim().as_bytes();
-                    let date_like = b.len() >= 10
-                        && b[..4].iter().all(u8::is_ascii_digit)
-                        && b[4] == b'-'
-                        && b[5..7].iter().all(u8::is_ascii_digit)
-                        && b[7] == b'-'
-                        && b[8..10].iter().all(u8::is_ascii_digit);
-                    if !date_like {
-                        return false;
-                    }
-                    seen += 1;
-                }
-                seen > 0
-            }
-            _ => false,
-        }
-    }
-}
-
-fn unparsable(path: &Path, e: PolarsError) -> Error {
-    Error::data(
-        path,
-        format!(
-            "cannot parse the file: {e}; check it is comma-separated CSV with a header row, or \
-             Parquet"
-        ),
-    )
-}
-
-/// Rows per batch when a file is streamed: small enough that a batch's rule features are a few
-/// megabytes, large enough that per-batch costs vanish.
-pub const BATCH_ROWS: usize = 1 << 18;
-
-/// What [`scan_batches`] saw of the whole file.
-#[derive(Debug, Clone)]
-pub struct Scanned {
-    pub rows: usize,
-    /// SHA-256 of the file's bytes, hex.
-    pub sha256: String,
-    /// As [`Table::notes`].
-    pub notes: Vec<String>,
-}
-
-/// Streams the given `columns` of a CSV file (polars' streaming engine) or Parquet file
-/// (polars' reader, a row slice at a time: see `parquet_batches`) in file order, handing
-/// `each` one [`Table`] of at most `batch_rows` rows at a time (errors name rows of the file). Memory holds a few batches whatever the file's size. Columns the file
-/// lacks are left out, so that reading one reports it as [`Table::load`] would; `--exclude`d
-/// columns are left out with the same notes. Stops when `each` breaks or fails; `rows` then
-/// counts the rows read so far.
-pub fn scan_batches(
-    path: &Path,
-    options: &LoadOptions,
-    columns: &[String],
-    batch_rows: usize,
-    mut each: impl FnMut(Table) -> Result<std::ops::ControlFlow<()>>,
-) -> Result<Scanned> {
-    let format = Format::of_leads(path)?;
-    let source = PlPath::Local(Arc::from(path));
-    let lazy = match format {
-        // All cells as text, as Table::load reads CSV.
-        Format::Csv => LazyCsvReader::new(source)
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .finish(),
-        Format::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
-    };
-    let mut lazy = lazy.map_err(|e| unparsable(path, e))?;
-    let schema = lazy.collect_schema().map_err(|e| unparsable(path, e))?;
-    let notes: Vec<String> = options
-        .exclude
-        .iter()
-        .filter(|c| !schema.contains(c))
-        .map(|c| {
-            format!(
-                "--exclude: column '{c}' is not in {}; nothing to exclude",
-                path.display()
-            )
-        })
-        .collect();
-    let mut keep: Vec<String> = Vec::new();
-    for c in columns {
-        if schema.contains(c) && !options.exclude.contains(c) && !keep.contains(c) {
-            keep.push(c.clone());
-        }
-    }
-    if keep.is_empty() {
-        // A frame of no columns has no rows to stream: stream any column instead, so that
-        // `each` sees the rows and reports the first column it misses.
-        keep.extend(schema.iter_names().next().map(|c| c.to_string()));
-    }
-
-    // Batches go through a bounded channel to this thread, which keeps at most two waiting
-    // (back-pressure), while polars reads the next ones on its threads.
-    let (send, receive) = std::sync::mpsc::sync_channel::<DataFrame>(2);
-    let read: Box<dyn FnOnce() -> PolarsResult<()> + Send + '_> = match format {
-        Format::Csv => {
-            // polars' streaming engine hands batches to a callback, which must be 'static.
-            let query = lazy
-                .select(keep.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
-                .sink_batches(
-                    PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
-                    true,
-                    std::num::NonZeroUsize::new(batch_rows.max(1)),
-                )
-                .map_err(|e| unparsable(path, e))?;
-            // The streaming engine: `collect` would run the in-memory one, which reads every
-            // row before the first batch.
-            Box::new(move || query.collect_with_engine(Engine::Streaming).map(|_| ()))
-        }
-        Format::Parquet => Box::new(move || parquet_batches(path, keep, batch_rows, send)),
-    };
-    let na: BTreeSet<String> = Table::na_texts(options).into_iter().collect();
-    std::thread::scope(|scope| {
-        let hash = scope.spawn(|| sha256_file(path));
-        let run = scope.spawn(read);
-        let mut rows = 0;
-        let mut failed = None;
-        for df in receive.iter() {
-            let table = Table {
-                path: path.to_path_buf(),
-                first_row: rows,
-                df,
-                na: na.clone(),
-                sha256: String::new(),
-                notes: Vec::new(),
-            };
-            rows += table.n_rows();
-            match each(table) {
-                Ok(std::ops::ControlFlow::Continue(())) => {}
-                Ok(std::ops::ControlFlow::Break(())) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        // Dropping the receiver makes the next send fail, which stops the query.
-        drop(receive);
-        let ran = run.join().expect("polars query thread panicked");
-        let sha256 = hash.join().expect("hash thread panicked");
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        ran.map_err(|e| unparsable(path, e))?;
-        if rows == 0 {
-            return Err(Error::data(
-                path,
-                "the file has a header but no rows; expected one row per lead",
-            ));
-        }
-        Ok(Scanned {
-            rows,
-            sha256: sha256?,
-            notes,
-        })
-    })
-}
-
-/// The `columns` of a Parquet file, `batch_rows` rows at a time, into `send` until it is
-/// closed. polars' Parquet reader with a row slice decodes only the row groups the slice
-/// touches, and each read maps the file anew, so memory holds about one batch: polars'
-/// streaming engine keeps several row groups in flight and the whole file mapped, which at
-/// 100M leads was most of the memory of training.
-fn parquet_batches(
-    path: &Path,
-    columns: Vec<String>,
-    batch_rows: usize,
-    send: std::sync::mpsc::SyncSender<DataFrame>,
-) -> PolarsResult<()> {
-    let mut reader = ParquetReader::new(File::open(path)?);
-    let metadata = reader.get_metadata()?.clone();
-    let rows = reader.num_rows()?;
-    let batch_rows = batch_rows.max(1);
-    let mut offset = 0;
-    while offset < rows {
-        let len = batch_rows.min(rows - offset);
-        let mut reader = ParquetReader::new(File::open(path)?)
-            .with_columns(Some(columns.clone()))
-            .with_slice(Some((offset, len)));
-        reader.set_metadata(metadata.clone());
-        if send.send(reader.finish()?).is_err() {
-            break;
-        }
-        offset += len;
-    }
-    Ok(())
-}
-
-/// Repeated ids of a streamed file ([`Table::repeated`] of the whole file) in 8 bytes per lead:
-/// a 64-bit hash of each id is kept, not the id. Written by hand: no crate counts repeats of a
-/// column larger than memory. Repeats are counted on the hashes (two different ids share one
-/// with probability about n²/2⁶⁵: 3·10⁻⁴ at 100M leads), and the first repeat reported is
-/// checked on the ids themselves by a second read of the id column, which only happens when
-/// the hashes repeat.
-#[derive(Debug)]
-pub struct IdHashes {
-    column: String,
-    hashes: Vec<u64>,
-}
-
-impl IdHashes {
-    /// Ready for the ids of `path`: room for all of them when the file says how many rows it
-    /// has (Parquet), so the hashes never exist twice while a growing vector moves.
-    pub fn new(column: &str, path: &Path) -> IdHashes {
-        let rows = match Format::from_path(path) {
-            Ok(Format::Parquet) => File::open(path)
-                .ok()
-                .and_then(|f| ParquetReader::new(f).num_rows().ok()),
-            _ => None,
-        };
-        IdHashes {
-            column: column.to_string(),
-            hashes: Vec::with_capacity(rows.unwrap_or(0)),
-        }
-    }
-
-    fn hash(id: &str) -> u64 {
-        use std::hash::BuildHasher;
-        // A fixed seed: the same ids give the same hashes in both reads.
-        foldhash::quality::FixedState::with_seed(0).hash_one(id)
-    }
-
-    /// Adds the ids of one batch.
-    pub fn add(&mut self, batch: &Table) -> Result<()> {
-        let ca = batch.ids(&self.column)?;
-        self.hashes
-            .extend(ca.iter().filter_map(|v| batch.id(v)).map(IdHashes::hash));
-        Ok(())
-    }
-
-    /// As [`Table::repeated`]: how many repeats, and the first repeat (row of the file, id).
-    pub fn repeated(
-        mut self,
-        path: &Path,
-        options: &LoadOptions,
-    ) -> Result<Option<(usize, usize, String)>> {
-        self.hashes.sort_unstable();
-        let mut twice: std::collections::HashSet<u64> = std::collections::HashSet::new();
-        for pair in self.hashes.windows(2) {
-            if pair[0] == pair[1] {
-                twice.insert(pair[0]);
-            }
-        }
-        let repeats = self.hashes.len() - {
-            self.hashes.dedup();
-            self.hashes.len()
-        };
-        if repeats == 0 {
-            return Ok(None);
-        }
-        drop(self.hashes);
-        // The first id that really repeats, in file order; only ids whose hash repeats are kept.
-        let mut seen: std::collections::HashMap<u64, Vec<String>> = Default::default();
-        let mut first = None;
-        scan_batches(
-            path,
-            options,
-            std::slice::from_ref(&self.column),
-            BATCH_ROWS,
-            |batch| {
-                let ca = batch.ids(&self.column)?;
-                for (i, v) in ca.iter().enumerate() {
-                    let Some(v) = batch.id(v) else { continue };
-                    let h = IdHashes::hash(v);
-                    if !twice.contains(&h) {
-                        continue;
-                    }
-                    let ids = seen.entry(h).or_default();
-                    if ids.iter().any(|s| s == v) {
-                        first = Some((batch.row(i), v.to_string()));
-                        return Ok(std::ops::ControlFlow::Break(()));
-                    }
-                    ids.push(v.to_string());
-                }
-                Ok(std::ops::ControlFlow::Continue(()))
-            },
-        )?;
-        Ok(first.map(|(row, v)| (repeats, row, v)))
-    }
-}
-
-/// True when every value of `ca` is finite, looking at the values without their validity: the
-/// slot of a missing value may hold anything, so `false` can be wrong, `true` never is.
-fn all_finite(ca: &Float64Chunked) -> bool {
-    ca.downcast_iter()
-        .all(|a| a.values().iter().all(|v| v.is_finite()))
-}
-
-/// `s.trim()`, without looking for Unicode white space when `s` starts and ends with a
-/// printable ASCII character (as most cells do).
-#[inline]
-fn trim(s: &str) -> &str {
-    let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
-    if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
-        s
-    } else {
-        s.trim()
-    }
-}
-
-/// Hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Writes frames from `next` (until it gives `None`) as one CSV or Parquet file (by the
-/// extension of `path`), atomically, holding one frame at a time: each frame is a Parquet row
-/// group, or more CSV rows under one header.
-pub fn write_batches(
-    path: &Path,
-    force: bool,
-    mut next: impl FnMut() -> Result<Option<DataFrame>>,
-) -> Result<()> {
-    let format = Format::from_path(path)?;
-    let cannot = |e: PolarsError| {
-        Error::data(
-            path,
-            format!("cannot write: {e}; check that the folder exists and is writable"),
-        )
-    };
-    crate::atomic::write_with(path, force, |out| {
-        let Some(first) = next()? else {
-            return Err(Error::data(path, "nothing to write"));
-        };
-        let schema = first.schema().clone();
-        match format {
-            Format::Csv => {
-                let mut writer = CsvWriter::new(out)
-                    .include_header(true)
-                    .batched(&schema)
-                    .map_err(cannot)?;
-                writer.write_batch(&first).map_err(cannot)?;
-                while let Some(df) = next()? {
-                    writer.write_batch(&df).map_err(cannot)?;
-                }
-                writer.finish().map_err(cannot)
-            }
-            Format::Parquet => {
-                // Row groups of 2^18 rows, as polars' Python writer makes by default: a
-                // streaming reader holds a few row groups at once.
-                let mut writer = ParquetWriter::new(out)
-                    .with_row_group_size(Some(BATCH_ROWS))
-                    .batched(&schema)
-                    .map_err(cannot)?;
-                writer.write_batch(&first).map_err(cannot)?;
-                while let Some(df) = next()? {
-                    writer.write_batch(&df).map_err(cannot)?;
-                }
-                writer.finish().map(|_| ()).map_err(cannot)
-            }
-        }
-    })
-}
-
-/// Writes a frame as CSV or Parquet (by the extension of `path`), atomically.
-pub fn write_frame(df: &mut DataFrame, path: &Path, force: bool) -> Result<()> {
-    let format = Format::from_path(path)?;
-    crate::atomic::write_with(path, force, |out| {
-        match format {
-            Format::Csv => CsvWriter::new(out).include_header(true).finish(df),
-            Format::Parquet => ParquetWriter::new(out).finish(df).map(|_| ()),
-        }
-        .map_err(|e| {
-            Error::data(
-                path,
-                format!("cannot write: {e}; check that the folder exists and is writable"),
-            )
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn trim_is_str_trim() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a",
-            "a ",
-            "\ta\n",
-            "\u{b}a",
-            "a\u{c}",
-            "\u{a0}a",
-            "a\u{3000}",
-            "é",
-            " é ",
-            "a\u{85}",
-            "\u{7f}",
-            "L 1",
-            "\"x\"",
-        ] {
-            assert_eq!(super::trim(s), s.trim(), "{s:?}");
-        }
-    }
 }
