@@ -149,12 +149,26 @@ impl GroupedFit {
         conversions: &'a [f64],
         start: Option<&Weights>,
     ) -> Result<Weights> {
+        self.fit_exposed(x, leads, conversions, None, start)
+    }
+
+    /// [`GroupedFit::fit`] where pattern `g`'s leads that did not convert had only the share
+    /// `exposure[g]` of their chance yet (immature leads, [`crate::outcome`]): their
+    /// likelihood is 1 − p·F instead of 1 − p. With every exposure 1 this is `fit`.
+    pub fn fit_exposed<'a>(
+        &self,
+        x: ArrayView2<'a, f64>,
+        leads: &'a [f64],
+        conversions: &'a [f64],
+        exposure: Option<&[f64]>,
+        start: Option<&Weights>,
+    ) -> Result<Weights> {
         use argmin::core::{Executor, State};
         use argmin::solver::linesearch::MoreThuenteLineSearch;
         use argmin::solver::quasinewton::LBFGS;
 
         let total: f64 = leads.iter().sum();
-        let problem = GroupedProblem::new(x, leads, conversions, self.alpha);
+        let problem = GroupedProblem::new(x, leads, conversions, exposure, self.alpha);
         let p = x.ncols();
         let init: Array1<f64> = match start {
             Some(w) => w.coef.iter().chain([&w.intercept]).copied().collect(),
@@ -176,7 +190,7 @@ impl GroupedFit {
         let coef = theta.iter().take(p).copied().collect::<Vec<_>>();
         let intercept = theta[p];
         let (_, grad) = result.problem.problem.as_ref().map_or_else(
-            || GroupedProblem::new(x, leads, conversions, self.alpha).evaluate(&theta),
+            || GroupedProblem::new(x, leads, conversions, exposure, self.alpha).evaluate(&theta),
             |problem| problem.evaluate(&theta),
         );
         Ok(Weights {
@@ -199,13 +213,26 @@ struct GroupedProblem {
     columns: Vec<Vec<f64>>,
     leads: Vec<f64>,
     conversions: Vec<f64>,
+    /// ln(1 − F) per pattern when some leads are immature (−∞ for F = 1): the non-converted
+    /// leads' term −ln(1 − F·σ(z)) is softplus(z) − softplus(z + ln(1 − F)), whose derivative
+    /// is σ(z) − σ(z + ln(1 − F)); both stay finite for any z.
+    shift: Option<Vec<f64>>,
     alpha: f64,
     last: std::cell::RefCell<Option<Evaluation>>,
 }
 
 impl GroupedProblem {
-    fn new(x: ArrayView2<f64>, leads: &[f64], conversions: &[f64], alpha: f64) -> Self {
+    fn new(
+        x: ArrayView2<f64>,
+        leads: &[f64],
+        conversions: &[f64],
+        exposure: Option<&[f64]>,
+        alpha: f64,
+    ) -> Self {
         let keep: Vec<usize> = (0..leads.len()).filter(|&g| leads[g] > 0.0).collect();
+        let shift = exposure
+            .filter(|e| e.iter().any(|&f| f < 1.0))
+            .map(|e| keep.iter().map(|&g| exposure_shift(e[g])).collect());
         GroupedProblem {
             columns: x
                 .columns()
@@ -214,6 +241,7 @@ impl GroupedProblem {
                 .collect(),
             leads: keep.iter().map(|&g| leads[g]).collect(),
             conversions: keep.iter().map(|&g| conversions[g]).collect(),
+            shift,
             alpha,
             last: std::cell::RefCell::new(None),
         }
@@ -247,6 +275,19 @@ impl GroupedProblem {
             };
             value += n * softplus - c * *z;
             *z = n * sigma - c;
+        }
+        if let Some(shift) = &self.shift {
+            // Immature non-converted leads had only part of their chance: take back the share
+            // of their "never converts" term that the time they had cannot vouch for.
+            for (g, &u) in shift.iter().enumerate() {
+                if u == f64::NEG_INFINITY {
+                    continue;
+                }
+                let rest = self.leads[g] - self.conversions[g];
+                let zu = b_plus_wx(&self.columns, theta, g) + u;
+                value -= rest * softplus(zu);
+                z[g] -= rest * sigmoid(zu);
+            }
         }
         let mut grad = Array1::zeros(p + 1);
         let mut penalty = 0.0;
@@ -295,6 +336,39 @@ pub fn gradient_norm(x: ArrayView2<f64>, y: &[bool], alpha: f64, b: f64, w: &[f6
     let gw = x.t().dot(&resid) + &(w_arr * alpha);
     let gb = resid.sum();
     (gw.iter().map(|g| g * g).sum::<f64>() + gb * gb).sqrt()
+}
+
+/// ln(1 − F) for an exposure F in (0, 1]: −∞ for a full exposure.
+pub fn exposure_shift(f: f64) -> f64 {
+    if f >= 1.0 {
+        f64::NEG_INFINITY
+    } else {
+        (-f).ln_1p()
+    }
+}
+
+/// b + w·x of pattern `g` over contiguous columns (`theta` = `[w..., b]`).
+fn b_plus_wx(columns: &[Vec<f64>], theta: &Array1<f64>, g: usize) -> f64 {
+    let p = columns.len();
+    theta[p]
+        + columns
+            .iter()
+            .zip(theta.iter())
+            .map(|(c, w)| w * c[g])
+            .sum::<f64>()
+}
+
+/// log(1 + e^z) without overflow.
+pub fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+/// The negative log-likelihood of `n` leads at probability `prob` of which `c` converted and
+/// the others had the exposure `f` (1 − prob·f each; `f` = 1 for a final outcome).
+pub fn exposed_log_loss(prob: f64, n: u64, c: u64, f: f64) -> f64 {
+    let eps = 1e-15;
+    let p = prob.clamp(eps, 1.0 - eps);
+    -(c as f64) * p.ln() - (n - c) as f64 * (1.0 - f.min(1.0) * p).max(eps).ln()
 }
 
 pub fn sigmoid(z: f64) -> f64 {
@@ -403,10 +477,11 @@ pub fn search_alpha(
                 .enumerate()
                 .map(|(f, ((leads, conv), start))| {
                     scope.spawn(move || {
-                        let w = GroupedFit::new(alpha).fit(
+                        let w = GroupedFit::new(alpha).fit_exposed(
                             groups.x.view(),
                             leads,
                             conv,
+                            groups.exposure_if_any(),
                             start.as_ref(),
                         )?;
                         let loss: f64 = (0..groups.len())
@@ -415,9 +490,10 @@ pub fn search_alpha(
                                 if n == 0 {
                                     return 0.0;
                                 }
+                                // The held-out likelihood of what was observed by as-of:
+                                // the fit's own objective (plain log loss without a window).
                                 let prob = sigmoid(w.logit(groups.x.row(p)));
-                                c as f64 * crate::metrics::log_loss_one(prob, true)
-                                    + (n - c) as f64 * crate::metrics::log_loss_one(prob, false)
+                                exposed_log_loss(prob, n, c, groups.exposure[p])
                             })
                             .sum();
                         progress.advance(1);

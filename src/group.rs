@@ -32,20 +32,54 @@ pub struct Groups {
     pub x: Array2<f64>,
     pub leads: Vec<u64>,
     pub conversions: Vec<u64>,
+    /// Per pattern: the share of their chance to convert within the window that its
+    /// non-converted leads have had by as-of, F(age) ([`crate::outcome`]); 1 for leads whose
+    /// outcome is final (every lead, without a window). Leads of one rule pattern but of
+    /// different ages are different rows, so a pattern may appear once per exposure.
+    pub exposure: Vec<f64>,
 }
 
 impl Groups {
     /// Groups the rows of `x` (one per lead) with outcomes `y`. Also returns each lead's
     /// pattern index, in input order.
     pub fn from_rows(x: ArrayView2<f64>, y: &[bool]) -> (Groups, Vec<u32>) {
-        let (patterns, mut lead_pattern) = distinct_rows(x);
+        Groups::from_rows_exposed(x, y, None)
+    }
+
+    /// [`Groups::from_rows`] with each lead's exposure (see [`Groups::exposure`]); leads of
+    /// one pattern and one exposure share a row.
+    pub fn from_rows_exposed(
+        x: ArrayView2<f64>,
+        y: &[bool],
+        exposure: Option<&[f64]>,
+    ) -> (Groups, Vec<u32>) {
+        let (patterns, mut lead_pattern) = match exposure {
+            None => distinct_rows(x),
+            Some(e) => {
+                // The exposure is one more column of the key.
+                let mut keyed = Array2::zeros((x.nrows(), x.ncols() + 1).f());
+                keyed.slice_mut(ndarray::s![.., ..x.ncols()]).assign(&x);
+                keyed
+                    .column_mut(x.ncols())
+                    .assign(&ndarray::ArrayView1::from(e));
+                distinct_rows(keyed.view())
+            }
+        };
         let mut leads = vec![0u64; patterns.nrows()];
         let mut conversions = vec![0u64; patterns.nrows()];
         for (&g, &t) in lead_pattern.iter().zip(y) {
             leads[g as usize] += 1;
             conversions[g as usize] += t as u64;
         }
-        let (groups, new_id) = Groups::sorted(patterns, leads, conversions);
+        let (patterns, exposure) = match exposure {
+            None => (patterns, vec![1.0; leads.len()]),
+            Some(_) => {
+                let p = x.ncols();
+                let e = patterns.column(p).to_vec();
+                (patterns.slice(ndarray::s![.., ..p]).to_owned(), e)
+            }
+        };
+        let (groups, new_id) = Groups::sorted(patterns, leads, conversions, exposure);
         for g in &mut lead_pattern {
             *g = new_id[*g as usize];
         }
@@ -56,9 +90,20 @@ impl Groups {
     /// which `conversions[r]` converted. Repeated patterns are added up; rows with no leads
     /// are dropped. Errors name the row (1-based) that has more conversions than leads.
     pub fn from_counts(x: ArrayView2<f64>, leads: &[u64], conversions: &[u64]) -> Result<Groups> {
+        Groups::from_counts_exposed(x, leads, conversions, None)
+    }
+
+    /// [`Groups::from_counts`] with each row's exposure (see [`Groups::exposure`]).
+    pub fn from_counts_exposed(
+        x: ArrayView2<f64>,
+        leads: &[u64],
+        conversions: &[u64],
+        exposure: Option<&[f64]>,
+    ) -> Result<Groups> {
         let p = x.ncols();
         let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
         let mut rows: Vec<(Vec<f64>, u64, u64)> = Vec::new();
+        let mut row_exposure: Vec<f64> = Vec::new();
         for (r, (&n, &c)) in leads.iter().zip(conversions).enumerate() {
             if c > n {
                 return Err(Error::Fit(format!(
@@ -71,7 +116,9 @@ impl Groups {
                 continue;
             }
             let values: Vec<f64> = x.row(r).iter().map(|&v| normal(v)).collect();
-            let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+            let f = exposure.map_or(1.0, |e| normal(e[r]));
+            let mut key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+            key.push(f.to_bits());
             match index.get(&key) {
                 Some(&g) => {
                     rows[g].1 += n;
@@ -80,18 +127,24 @@ impl Groups {
                 None => {
                     index.insert(key, rows.len());
                     rows.push((values, n, c));
+                    row_exposure.push(f);
                 }
             }
         }
         let patterns = Array2::from_shape_fn((rows.len(), p).f(), |(g, j)| rows[g].0[j]);
         let leads = rows.iter().map(|r| r.1).collect();
         let conversions = rows.iter().map(|r| r.2).collect();
-        Ok(Groups::sorted(patterns, leads, conversions).0)
+        Ok(Groups::sorted(patterns, leads, conversions, row_exposure).0)
     }
 
     /// Sorts patterns ascending so the order never depends on where leads sat in the input;
     /// also returns old index → new index.
-    fn sorted(x: Array2<f64>, leads: Vec<u64>, conversions: Vec<u64>) -> (Groups, Vec<u32>) {
+    fn sorted(
+        x: Array2<f64>,
+        leads: Vec<u64>,
+        conversions: Vec<u64>,
+        exposure: Vec<f64>,
+    ) -> (Groups, Vec<u32>) {
         let mut order: Vec<usize> = (0..x.nrows()).collect();
         order.sort_by(|&a, &b| {
             x.row(a)
@@ -100,6 +153,7 @@ impl Groups {
                 .map(|(u, v)| u.total_cmp(v))
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
+                .then(exposure[a].total_cmp(&exposure[b]))
         });
         let mut new_id = vec![0u32; order.len()];
         for (new, &old) in order.iter().enumerate() {
@@ -111,6 +165,7 @@ impl Groups {
                 x: sorted,
                 leads: order.iter().map(|&g| leads[g]).collect(),
                 conversions: order.iter().map(|&g| conversions[g]).collect(),
+                exposure: order.iter().map(|&g| exposure[g]).collect(),
             },
             new_id,
         )
@@ -130,6 +185,16 @@ impl Groups {
 
     pub fn total_conversions(&self) -> u64 {
         self.conversions.iter().sum()
+    }
+
+    /// True when some leads' outcome is not final (an exposure below 1).
+    pub fn has_immature(&self) -> bool {
+        self.exposure.iter().any(|&f| f < 1.0)
+    }
+
+    /// The exposures for the fit: `None` when every outcome is final.
+    pub fn exposure_if_any(&self) -> Option<&[f64]> {
+        self.has_immature().then_some(self.exposure.as_slice())
     }
 
     /// Deals each pattern's leads to `k` folds (see the module docs), seeded by `seed`.

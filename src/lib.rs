@@ -51,6 +51,7 @@ pub mod group;
 pub mod leakage;
 pub mod metrics;
 pub mod model;
+pub mod outcome;
 pub mod points;
 pub mod profile;
 pub mod progress;

@@ -90,6 +90,29 @@ pub struct Training {
     /// version in a model directory, so the name says how fresh the data was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_lead: Option<String>,
+    /// Where "converted" came from, when not a 0/1 target column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::outcome::OutcomeRecord>,
+    /// The date the data was taken (`YYYY-MM-DD`), with a conversion window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    /// The conversion window: the probability is that of an opportunity within this many days
+    /// of the lead's creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    /// Leads created less than a window before as-of (converted or not): their outcome was not
+    /// final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immature_leads: Option<u64>,
+    /// How they were used: `weight` (the likelihood of what was seen by as-of) or `drop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immature_method: Option<crate::outcome::Immature>,
+    /// Opportunities that came after the window (not conversions within it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_conversions: Option<u64>,
+    /// The delay from creation to opportunity among conversions within the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_days: Option<crate::outcome::DelaySummary>,
 }
 
 impl Training {

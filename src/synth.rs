@@ -53,6 +53,49 @@ pub struct SynthParams {
     /// (default: the 365 days of 2025).
     pub first_day: chrono::NaiveDate,
     pub days: u32,
+    /// Outcomes as sales reports them: opportunity dates with delays, seen at an export date.
+    /// `None`: a 0/1 `converted` column, every outcome final.
+    pub timeline: Option<SynthTimeline>,
+}
+
+/// Dated outcomes: a lead converts *within the window* with the probability of the logistic
+/// truth, after a delay drawn from a geometric distribution (mean `delay_mean_days`, redrawn
+/// until it fits the window); some leads that do not convert within the window become
+/// opportunities later (`late_share`). The leads file then has `opportunity_date` (empty when
+/// no opportunity is known at `as_of`) instead of `converted`.
+#[derive(Debug, Clone)]
+pub struct SynthTimeline {
+    /// The export date: opportunities after it are not known.
+    pub as_of: chrono::NaiveDate,
+    pub window_days: u32,
+    pub delay_mean_days: f64,
+    pub late_share: f64,
+    /// A campaign of the last days before the export, with its own true weight.
+    pub campaign: Option<Campaign>,
+}
+
+/// Leads created on or after `since` are in the campaign with probability `share` (column
+/// `campaign` = `launch`, else empty); being in it adds `weight` to the log-odds. A campaign
+/// that started less than a window before as-of has only immature leads.
+#[derive(Debug, Clone, Copy)]
+pub struct Campaign {
+    pub since: chrono::NaiveDate,
+    pub share: f64,
+    pub weight: f64,
+}
+
+impl SynthTimeline {
+    /// Exported the day after the last creation day of `params`, a 90-day window, delays of
+    /// about 25 days, 10% of the others converting late.
+    pub fn after(params: &SynthParams) -> SynthTimeline {
+        SynthTimeline {
+            as_of: params.first_day + chrono::Days::new(params.days.into()),
+            window_days: 90,
+            delay_mean_days: 25.0,
+            late_share: 0.1,
+            campaign: None,
+        }
+    }
 }
 
 impl Default for SynthParams {
@@ -64,6 +107,7 @@ impl Default for SynthParams {
             weights: TRUE_WEIGHTS.to_vec(),
             first_day: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date"),
             days: 365,
+            timeline: None,
         }
     }
 }
@@ -139,6 +183,15 @@ pub fn generate(params: &SynthParams) -> Result<DataFrame> {
     Generator::new(params)?.batch(params.rows)
 }
 
+/// The opportunities list of dated leads (`lead_id`, `opportunity_date`): the leads with an
+/// opportunity known at the export, as a CRM report lists them.
+pub fn opportunities(leads: &DataFrame) -> Result<DataFrame> {
+    let df = leads
+        .select(["lead_id", "opportunity_date"])?
+        .drop_nulls::<String>(None)?;
+    Ok(df)
+}
+
 /// Makes the leads of [`generate`] a batch at a time, so any number of them can be written in
 /// bounded memory: the batches of one generator, stacked, are exactly `generate`'s frame.
 pub struct Generator {
@@ -164,6 +217,19 @@ impl Generator {
                 option: "weights",
                 message: format!("give {} finite true weights, one per rule", rules.len()),
             });
+        }
+        if let Some(t) = &params.timeline {
+            if t.window_days == 0
+                || !(t.delay_mean_days > 0.0)
+                || !(0.0..=1.0).contains(&t.late_share)
+            {
+                return Err(Error::Option {
+                    option: "timeline",
+                    message: "a window of at least a day, a positive mean delay and a late share \
+                              in [0, 1]"
+                        .into(),
+                });
+            }
         }
         if params.days == 0 {
             return Err(Error::Option {
@@ -195,13 +261,13 @@ impl Generator {
         let mut inactive = Vec::with_capacity(n);
         let mut budget = Vec::with_capacity(n);
         let mut converted = Vec::with_capacity(n);
+        let mut opportunity: Vec<Option<String>> = Vec::new();
+        let mut campaign: Vec<Option<&str>> = Vec::new();
         for i in 0..n {
             lead_id.push(format!("L{:07}", self.made + i + 1));
             let day = rng.gen_range(0..params.days);
-            let date = (params.first_day + chrono::Days::new(day.into()))
-                .format("%Y-%m-%d")
-                .to_string();
-            created.push(date);
+            let created_on = params.first_day + chrono::Days::new(day.into());
+            created.push(created_on.format("%Y-%m-%d").to_string());
             let engaged = rng.gen::<f64>() < 0.3;
             let m = if engaged { 2.0 } else { 0.4 };
             let p = count(rng, m);
@@ -249,7 +315,37 @@ impl Generator {
                         w * r.condition.eval(*v).expect("synthetic values are valid")
                     })
                     .sum::<f64>();
+            let mut logit = logit;
+            if let Some(c) = params
+                .timeline
+                .as_ref()
+                .and_then(|t| t.campaign.map(|c| (t, c)))
+            {
+                let (_, c) = c;
+                let recent = created_on >= c.since;
+                let joined = recent && rng.gen::<f64>() < c.share;
+                campaign.push(joined.then_some("launch"));
+                logit += if joined { c.weight } else { 0.0 };
+            }
             let y = rng.gen::<f64>() < crate::fit::sigmoid(logit);
+            if let Some(t) = &params.timeline {
+                let delay = if y {
+                    loop {
+                        let d = count(rng, t.delay_mean_days);
+                        if d <= i64::from(t.window_days) {
+                            break Some(d);
+                        }
+                    }
+                } else if rng.gen::<f64>() < t.late_share {
+                    Some(i64::from(t.window_days) + 1 + count(rng, 30.0))
+                } else {
+                    None
+                };
+                let known = delay
+                    .map(|d| created_on + chrono::Days::new(d as u64))
+                    .filter(|&o| o <= t.as_of);
+                opportunity.push(known.map(|o| o.format("%Y-%m-%d").to_string()));
+            }
 
             pricing.push(p);
             papers.push(w);
@@ -262,7 +358,14 @@ impl Generator {
             budget.push(b);
             converted.push(y as i64);
         }
-        let df = DataFrame::new(vec![
+        let mut outcome = vec![Column::new("converted".into(), converted)];
+        if let Some(t) = &params.timeline {
+            outcome = vec![Column::new("opportunity_date".into(), opportunity)];
+            if t.campaign.is_some() {
+                outcome.push(Column::new("campaign".into(), campaign));
+            }
+        }
+        let mut columns = vec![
             Column::new("lead_id".into(), lead_id),
             Column::new("created_at".into(), created),
             Column::new("pricing_page_visits".into(), pricing),
@@ -274,8 +377,9 @@ impl Generator {
             Column::new("job_level".into(), level),
             Column::new("days_since_last_activity".into(), inactive),
             Column::new("budget_confirmed".into(), budget),
-            Column::new("converted".into(), converted),
-        ])?;
+        ];
+        columns.extend(outcome);
+        let df = DataFrame::new(columns)?;
         self.made += n;
         Ok(df)
     }

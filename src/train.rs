@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
+use crate::data::outcomes::{Clock, LeadDates, Opportunities, OutcomeSpec, TimeParams, Timeline};
 use crate::data::{scan_batches, IdHashes, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::fit::{self, GroupedFit, Weights};
 use crate::group::Groups;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelRule, ModelThreshold, Training, SCHEMA_VERSION};
+use crate::outcome::{Immature, OutcomeRecord};
 use crate::points::{Points, PointsScale};
 use crate::profile::{Histogram, Profile};
 use crate::progress::Progress;
@@ -49,6 +51,10 @@ pub struct TrainParams {
     pub exclude: Vec<String>,
     /// Column with each lead's creation date (`YYYY-MM-DD`); recorded with the newest date.
     pub date: Option<String>,
+    /// Where "converted" comes from; `None`: the 0/1 `target` column.
+    pub outcome: Option<OutcomeSpec>,
+    /// The conversion window, as-of date and young leads (with a dated outcome).
+    pub time: TimeParams,
 }
 
 impl TrainParams {
@@ -69,6 +75,8 @@ impl TrainParams {
             na: Vec::new(),
             exclude: Vec::new(),
             date: None,
+            outcome: None,
+            time: TimeParams::default(),
         }
     }
     /// The options `model` was trained with, to train it again on new data: its rules (as
@@ -90,6 +98,8 @@ impl TrainParams {
             na: t.na.clone(),
             exclude: t.exclude.clone(),
             date: t.date_column.clone(),
+            outcome: None,
+            time: TimeParams::default(),
         }
     }
 
@@ -107,7 +117,139 @@ impl TrainParams {
             });
         }
         PointsScale::new(self.scale.points_to_double_odds)?;
+        let dated = self.outcome.as_ref().is_some_and(OutcomeSpec::dated);
+        match (dated, self.time.window) {
+            (true, None) => {
+                return Err(Error::Option {
+                    option: "--window",
+                    message: "an opportunity date needs a conversion window, which is what the \
+                        probability will mean: e.g. --window 90d (becomes an opportunity \
+                        within 90 days of creation)"
+                        .into(),
+                })
+            }
+            (false, Some(_)) => {
+                return Err(Error::Option {
+                    option: "--window",
+                    message: "a window needs opportunity dates (--outcome-date, with or without \
+                        --outcomes); a 0/1 target or a stage (--converted-if) has no date, \
+                        so it has no window"
+                        .into(),
+                })
+            }
+            (true, Some(_)) if self.date.is_none() => {
+                return Err(Error::Option {
+                    option: "--date",
+                    message: "a conversion window counts from each lead's creation: name the \
+                        creation date column with --date"
+                        .into(),
+                })
+            }
+            _ => {}
+        }
+        if !dated && self.time.as_of.is_some() {
+            return Err(Error::Option {
+                option: "--as-of",
+                message: "an as-of date only matters with opportunity dates and a --window".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The outcome as given: the spec, or the 0/1 target column.
+    pub fn outcome_spec(&self) -> OutcomeSpec {
+        self.outcome
+            .clone()
+            .unwrap_or_else(|| OutcomeSpec::Target(self.target.clone()))
+    }
+
+    /// The columns of the leads the outcome is read from.
+    fn outcome_columns(&self) -> Vec<String> {
+        let spec = self.outcome_spec();
+        let mut columns: Vec<String> = spec.leads_column().map(String::from).into_iter().collect();
+        if spec.dated() {
+            columns.extend(self.date.iter().cloned());
+        }
+        columns
+    }
+
+    /// The list of opportunities, read once, when the outcome is one.
+    fn opportunities(&self, load: &LoadOptions) -> Result<Option<Opportunities>> {
+        match &self.outcome {
+            Some(OutcomeSpec::Opportunities { file, column }) => {
+                let id = self.id.as_deref().ok_or(Error::Option {
+                    option: "--id",
+                    message: "joining --outcomes to the leads needs the lead id column: pass \
+                        --id, or set `id` in the rules file"
+                        .into(),
+                })?;
+                Opportunities::load(file, id, column, self.time.date_format.as_deref(), load)
+                    .map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The outcomes of one table or batch, and for a dated outcome the leads' dates (added to
+/// `timeline`, which the window needs).
+fn observe(
+    table: &Table,
+    params: &TrainParams,
+    opportunities: Option<&mut Opportunities>,
+    timeline: Option<&mut Timeline>,
+) -> Result<(Vec<bool>, Option<LeadDates>)> {
+    match (params.outcome_spec(), timeline) {
+        (OutcomeSpec::Target(target), _) => Ok((table.outcomes(&target)?, None)),
+        (OutcomeSpec::Stage { column, values }, _) => {
+            Ok((table.stage_outcomes(&column, &values)?, None))
+        }
+        (spec, Some(timeline)) => {
+            let date = params
+                .date
+                .as_deref()
+                .expect("checked: a window has --date");
+            let dates = table.lead_dates(
+                &spec,
+                date,
+                params.time.date_format.as_deref(),
+                params.id.as_deref(),
+                opportunities,
+            )?;
+            let y = timeline.add(&dates, table.first_row());
+            Ok((y, Some(dates)))
+        }
+        (_, None) => unreachable!("a dated outcome comes with a timeline"),
+    }
+}
+
+/// What the outcome's dates gave, for the model file.
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    pub outcome: Option<OutcomeRecord>,
+    pub clock: Option<Clock>,
+    pub method: Immature,
+}
+
+impl Timing {
+    fn of(params: &TrainParams, clock: Option<Clock>) -> Timing {
+        let outcome = params.outcome.as_ref().map(|spec| OutcomeRecord {
+            source: spec.source().into(),
+            column: spec.describe(),
+            file: match spec {
+                OutcomeSpec::Opportunities { file, .. } => {
+                    file.file_name().map(|s| s.to_string_lossy().into_owned())
+                }
+                _ => None,
+            },
+            date_column: spec.dated().then(|| params.date.clone()).flatten(),
+            date_format: params.time.date_format.clone(),
+        });
+        Timing {
+            outcome,
+            clock,
+            method: params.time.immature,
+        }
     }
 }
 
@@ -126,6 +268,65 @@ pub struct Trained {
     pub features: Array2<f64>,
     /// The final fit's weights (a warm start for bootstrap refits).
     pub weights: Weights,
+    /// With `--immature drop`: the rows of the table trained on (the others were immature);
+    /// the per-lead vectors here are of these rows.
+    pub kept_rows: Option<Vec<usize>>,
+    /// With a window: whether each lead's outcome is final (created a window before as-of).
+    pub mature: Option<Vec<bool>>,
+}
+
+/// The outcomes of a table as training reads them: each lead's outcome within the window,
+/// its creation day and the [`Clock`] (as-of, delay distribution) with a window.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub y: Vec<bool>,
+    pub created: Option<Vec<i64>>,
+    pub clock: Option<Clock>,
+    /// The join's and the dates' warnings.
+    pub warnings: Vec<String>,
+}
+
+impl Observed {
+    /// Whether each lead's outcome is final; `None` without a window.
+    pub fn mature(&self) -> Option<Vec<bool>> {
+        let (clock, created) = (self.clock.as_ref()?, self.created.as_ref()?);
+        Some(created.iter().map(|&c| clock.is_mature(c)).collect())
+    }
+
+    /// The rows `immature` keeps: `None` for all of them.
+    pub fn kept(&self, immature: Immature) -> Option<Vec<usize>> {
+        let mature = self.mature().filter(|_| immature == Immature::Drop)?;
+        Some((0..mature.len()).filter(|&i| mature[i]).collect())
+    }
+}
+
+/// Reads the outcomes of `table` as [`train`] does with `params` (joining the opportunities
+/// list, finding as-of): for the report and retrain, which must judge leads the same way.
+pub fn observed(table: &Table, params: &TrainParams) -> Result<Observed> {
+    let mut opportunities = params.opportunities(&LoadOptions {
+        na: params.na.clone(),
+        exclude: Vec::new(),
+    })?;
+    let mut timeline = params
+        .time
+        .window
+        .filter(|_| params.outcome_spec().dated())
+        .map(|w| Timeline::new(w, params.time.as_of));
+    let (y, dates) = observe(table, params, opportunities.as_mut(), timeline.as_mut())?;
+    let mut warnings = Vec::new();
+    if let Some(list) = &opportunities {
+        warnings.extend(list.warnings(table.path()));
+    }
+    let clock = timeline.map(|t| t.finish(table.path())).transpose()?;
+    if let Some(clock) = &clock {
+        warnings.extend(clock.warnings.iter().cloned());
+    }
+    Ok(Observed {
+        y,
+        created: dates.map(|d| d.created),
+        clock,
+        warnings,
+    })
 }
 
 /// Where the training leads came from, as the model file records it.
@@ -136,6 +337,8 @@ pub struct Input {
     pub sha256: String,
     /// The newest lead's creation date (`YYYY-MM-DD`), when the leads have a date column.
     pub newest_lead: Option<String>,
+    /// The outcome's source, window and as-of date.
+    pub timing: Timing,
 }
 
 impl Input {
@@ -147,6 +350,7 @@ impl Input {
                 .unwrap_or_default(),
             sha256: sha256.to_string(),
             newest_lead: None,
+            timing: Timing::default(),
         }
     }
 }
@@ -160,17 +364,39 @@ pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
 /// [`train`], reporting the long steps to `progress`.
 pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) -> Result<Trained> {
     params.check()?;
-    let y = outcomes(table, &params.target)?;
     let mut notes = table.notes.clone();
-    let mut warnings = Vec::new();
+    let observed = observed(table, params)?;
+    let mut warnings = observed.warnings.clone();
+    // With `--immature drop`, the leads kept are the mature ones; with `weight`, every lead
+    // with its exposure.
+    let keep = observed.kept(params.time.immature);
+    let exposure = match (&observed.clock, &observed.created) {
+        (Some(clock), Some(created)) if params.time.immature == Immature::Weight => Some(
+            created
+                .iter()
+                .map(|&c| clock.exposure(c))
+                .collect::<Vec<f64>>(),
+        ),
+        _ => None,
+    };
+    let y = observed.y.clone();
     let (rules, proposed) = resolve_rules(table, params, &mut notes)?;
     progress.begin("rule features", None);
-    let x = rule_features(table, &rules)?;
+    let mut x = rule_features(table, &rules)?;
+    let mut y = y;
+    if let Some(keep) = &keep {
+        x = x.select(ndarray::Axis(0), keep);
+        y = keep.iter().map(|&i| y[i]).collect();
+    }
+    let conversions = y.iter().filter(|&&t| t).count();
+    if let Some(e) = one_outcome_error(table.path(), &params.target, conversions, y.len()) {
+        return Err(e);
+    }
     if let Some(id) = &params.id {
         warnings.extend(duplicate_ids(table, id)?);
     }
     progress.begin("grouping", None);
-    let (groups, lead_pattern) = Groups::from_rows(x.view(), &y);
+    let (groups, lead_pattern) = Groups::from_rows_exposed(x.view(), &y, exposure.as_deref());
     progress.end();
     tracing::info!(
         leads = y.len(),
@@ -181,12 +407,13 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let mut input = Input::of(table.path(), table.sha256());
     if let Some(column) = &params.date {
         input.newest_lead = table
-            .dates(column)?
+            .dates_as(column, params.time.date_format.as_deref(), "")?
             .into_iter()
             .flatten()
             .max()
             .map(|d| d.format("%Y-%m-%d").to_string());
     }
+    input.timing = Timing::of(params, observed.clock.clone());
     let fitted = fit_groups(
         &groups,
         &rules,
@@ -207,7 +434,13 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         .zip(&lead_folds)
         .map(|(&p, &f)| fitted.oof[p as usize * k + f])
         .collect();
+    let mature = observed.mature().map(|m| match &keep {
+        Some(rows) => rows.iter().map(|&i| m[i]).collect(),
+        None => m,
+    });
     Ok(Trained {
+        kept_rows: keep,
+        mature,
         model: fitted.model,
         proposed,
         notes,
@@ -247,30 +480,55 @@ pub fn train_file(
             .into(),
     })?;
     check_given_rules(&rules, params)?;
-    let mut columns = vec![params.target.clone()];
+    let mut columns = params.outcome_columns();
     columns.extend(rules.iter().map(|r| r.column.clone()));
     columns.extend(params.id.iter().cloned());
     columns.extend(params.date.iter().cloned());
 
+    let mut opportunities = params.opportunities(load)?;
+    let mut timeline = params
+        .time
+        .window
+        .filter(|_| params.outcome_spec().dated())
+        .map(|w| Timeline::new(w, params.time.as_of));
     let mut counts = PatternCounts::new(rules.len());
     let mut ids = params.id.as_deref().map(|id| IdHashes::new(id, path));
     let mut newest: Option<chrono::NaiveDate> = None;
     progress.begin("reading and grouping leads", None);
     let scanned = scan_batches(path, load, &columns, batch_rows, |batch| {
-        let y = batch.outcomes(&params.target)?;
+        let (y, dates) = observe(&batch, params, opportunities.as_mut(), timeline.as_mut())?;
         let (patterns, lead_pattern) = rule_patterns(&batch, &rules)?;
-        counts.add(patterns.view(), &lead_pattern, &y);
+        counts.add(
+            patterns.view(),
+            &lead_pattern,
+            &y,
+            dates.as_ref().map(|d| d.created.as_slice()),
+        );
         if let Some(ids) = &mut ids {
             ids.add(&batch)?;
         }
         if let Some(column) = &params.date {
-            newest = newest.max(batch.dates(column)?.into_iter().flatten().max());
+            newest = newest.max(
+                batch
+                    .dates_as(column, params.time.date_format.as_deref(), "")?
+                    .into_iter()
+                    .flatten()
+                    .max(),
+            );
         }
         progress.advance(y.len() as u64);
         Ok(std::ops::ControlFlow::Continue(()))
     })?;
     progress.end();
-    let groups = counts.groups()?;
+    let mut warnings = Vec::new();
+    if let Some(list) = &opportunities {
+        warnings.extend(list.warnings(path));
+    }
+    let clock = timeline.map(|t| t.finish(path)).transpose()?;
+    if let Some(clock) = &clock {
+        warnings.extend(clock.warnings.iter().cloned());
+    }
+    let groups = counts.groups(clock.as_ref(), params.time.immature)?;
     both_outcomes(path, &params.target, &groups)?;
     tracing::info!(
         leads = scanned.rows,
@@ -278,7 +536,6 @@ pub fn train_file(
         rules = rules.len(),
         "leads grouped by rule pattern"
     );
-    let mut warnings = Vec::new();
     if let (Some(ids), Some(id)) = (ids, &params.id) {
         warnings.extend(
             ids.repeated(path, load)?
@@ -287,6 +544,7 @@ pub fn train_file(
     }
     let mut input = Input::of(path, &scanned.sha256);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
+    input.timing = Timing::of(params, clock);
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
     Ok(Streamed {
         model: fitted.model,
@@ -300,6 +558,9 @@ struct PatternCounts {
     /// Pattern (features' bit patterns) → index into `rows`.
     index: std::collections::HashMap<Box<[u64]>, usize, foldhash::fast::FixedState>,
     rows: Vec<(Vec<f64>, u64, u64)>,
+    /// With a window: (pattern, creation day) → (leads, conversions). The age, and so the
+    /// exposure, is only known once as-of is (the newest date of the whole file).
+    cohorts: std::collections::HashMap<(usize, i64), (u64, u64), foldhash::fast::FixedState>,
 }
 
 impl PatternCounts {
@@ -308,11 +569,19 @@ impl PatternCounts {
             rules,
             index: Default::default(),
             rows: Vec::new(),
+            cohorts: Default::default(),
         }
     }
 
-    /// Adds a batch: its distinct patterns, each lead's pattern and outcome.
-    fn add(&mut self, patterns: ArrayView2<f64>, lead_pattern: &[u32], y: &[bool]) {
+    /// Adds a batch: its distinct patterns, each lead's pattern and outcome, and with a window
+    /// each lead's creation day.
+    fn add(
+        &mut self,
+        patterns: ArrayView2<f64>,
+        lead_pattern: &[u32],
+        y: &[bool],
+        created: Option<&[i64]>,
+    ) {
         let global: Vec<usize> = patterns
             .rows()
             .into_iter()
@@ -324,18 +593,46 @@ impl PatternCounts {
                 })
             })
             .collect();
-        for (&p, &t) in lead_pattern.iter().zip(y) {
-            let row = &mut self.rows[global[p as usize]];
-            row.1 += 1;
-            row.2 += u64::from(t);
+        match created {
+            None => {
+                for (&p, &t) in lead_pattern.iter().zip(y) {
+                    let row = &mut self.rows[global[p as usize]];
+                    row.1 += 1;
+                    row.2 += u64::from(t);
+                }
+            }
+            Some(created) => {
+                for ((&p, &t), &c) in lead_pattern.iter().zip(y).zip(created) {
+                    let e = self.cohorts.entry((global[p as usize], c)).or_default();
+                    e.0 += 1;
+                    e.1 += u64::from(t);
+                }
+            }
         }
     }
 
-    fn groups(self) -> Result<Groups> {
-        let x = Array2::from_shape_fn((self.rows.len(), self.rules), |(g, j)| self.rows[g].0[j]);
-        let leads: Vec<u64> = self.rows.iter().map(|r| r.1).collect();
-        let conversions: Vec<u64> = self.rows.iter().map(|r| r.2).collect();
-        Groups::from_counts(x.view(), &leads, &conversions)
+    /// The groups; with a window, each (pattern, creation day) at its exposure under `clock`,
+    /// or left out when immature and `immature` is `drop`.
+    fn groups(self, clock: Option<&Clock>, immature: Immature) -> Result<Groups> {
+        let Some(clock) = clock else {
+            let x =
+                Array2::from_shape_fn((self.rows.len(), self.rules), |(g, j)| self.rows[g].0[j]);
+            let leads: Vec<u64> = self.rows.iter().map(|r| r.1).collect();
+            let conversions: Vec<u64> = self.rows.iter().map(|r| r.2).collect();
+            return Groups::from_counts(x.view(), &leads, &conversions);
+        };
+        let kept: Vec<(&(usize, i64), &(u64, u64))> = self
+            .cohorts
+            .iter()
+            .filter(|((_, c), _)| immature == Immature::Weight || clock.is_mature(*c))
+            .collect();
+        let x = Array2::from_shape_fn((kept.len(), self.rules), |(g, j)| {
+            self.rows[kept[g].0 .0].0[j]
+        });
+        let leads: Vec<u64> = kept.iter().map(|k| k.1 .0).collect();
+        let conversions: Vec<u64> = kept.iter().map(|k| k.1 .1).collect();
+        let exposure: Vec<f64> = kept.iter().map(|k| clock.exposure(k.0 .1)).collect();
+        Groups::from_counts_exposed(x.view(), &leads, &conversions, Some(&exposure))
     }
 }
 
@@ -385,7 +682,19 @@ fn fit_groups(
     progress: &dyn Progress,
 ) -> Result<Fitted> {
     warnings.extend(crate::leakage::scan_groups(rules, groups));
-    warnings.extend(never_firing(rules, groups));
+    let dropped = params.time.window.is_some() && params.time.immature == Immature::Drop;
+    warnings.extend(never_firing(rules, groups).into_iter().map(|w| {
+        if dropped {
+            // The usual cause with young leads left out: a rule of something new.
+            format!(
+                "{w}. --immature drop left out every lead created less than a window before \
+                 as-of, so a rule that fires only on young leads (a new campaign, a new form) \
+                 cannot be learnt; --immature weight keeps them"
+            )
+        } else {
+            w
+        }
+    }));
 
     let k = params.folds;
     let folds = groups.split_folds(k, params.seed);
@@ -395,8 +704,13 @@ fn fit_groups(
     let start = fit::mean_weights(&search.fold_weights);
     let leads: Vec<f64> = groups.leads.iter().map(|&v| v as f64).collect();
     let conv: Vec<f64> = groups.conversions.iter().map(|&v| v as f64).collect();
-    let weights =
-        GroupedFit::new(search.alpha).fit(groups.x.view(), &leads, &conv, start.as_ref())?;
+    let weights = GroupedFit::new(search.alpha).fit_exposed(
+        groups.x.view(),
+        &leads,
+        &conv,
+        groups.exposure_if_any(),
+        start.as_ref(),
+    )?;
     let oof = out_of_fold_scores(
         groups.x.view(),
         &search.fold_weights,
@@ -418,9 +732,11 @@ fn fit_groups(
         .collect();
 
     tracing::info!("calibrating and choosing the threshold on out-of-fold scores");
-    // Out-of-fold leads pooled by score: (score, leads, conversions), scores ascending.
+    // Out-of-fold leads pooled by score: (score, leads, conversions), scores ascending. Only
+    // leads whose outcome is final: an immature lead's "not yet" is not a "no", and the map
+    // from score to probability, the threshold and the metrics speak of final outcomes.
     let mut by_score: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-    for p in 0..groups.len() {
+    for p in (0..groups.len()).filter(|&p| groups.exposure[p] >= 1.0) {
         for f in 0..k {
             let n = folds.leads(p, f);
             if n > 0 {
@@ -448,7 +764,7 @@ fn fit_groups(
         schema_version: SCHEMA_VERSION,
         generator: format!("mqlcal {}", env!("CARGO_PKG_VERSION")),
         id_column: params.id.clone(),
-        target: params.target.clone(),
+        target: params.outcome_spec().describe(),
         scale: params.scale,
         rules: model_rules(rules, &weights, &points, groups),
         calibration,
@@ -474,6 +790,17 @@ fn fit_groups(
             alphas: Some(params.alphas.clone()),
             date_column: params.date.clone(),
             newest_lead: input.newest_lead,
+            outcome: input.timing.outcome,
+            as_of: input
+                .timing
+                .clock
+                .as_ref()
+                .map(|c| crate::data::outcomes::date_of(c.as_of).to_string()),
+            window_days: input.timing.clock.as_ref().map(|c| c.window.days),
+            immature_leads: input.timing.clock.as_ref().map(|c| c.immature_leads),
+            immature_method: input.timing.clock.as_ref().map(|_| input.timing.method),
+            late_conversions: input.timing.clock.as_ref().map(|c| c.late),
+            delay_days: input.timing.clock.as_ref().map(|c| c.delays.summary()),
         },
         profile,
         warnings,
@@ -485,14 +812,7 @@ fn fit_groups(
     })
 }
 
-/// The outcomes, with both classes present.
-fn outcomes(table: &Table, target: &str) -> Result<Vec<bool>> {
-    let y = table.outcomes(target)?;
-    let conversions = y.iter().filter(|&&t| t).count();
-    one_outcome_error(table.path(), target, conversions, y.len()).map_or(Ok(y), Err)
-}
-
-/// The error of [`outcomes`] for a streamed file.
+/// Both outcomes present in a streamed file (as [`train_with`] checks them).
 fn both_outcomes(path: &std::path::Path, target: &str, groups: &Groups) -> Result<()> {
     let (n, c) = (groups.total_leads(), groups.total_conversions());
     one_outcome_error(path, target, c as usize, n as usize).map_or(Ok(()), Err)

@@ -60,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t.alpha,
         t.seed
     );
+    print_outcome(&model);
     print_points(&model);
     print_threshold(&model);
     print_metrics(&model);
@@ -75,6 +76,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         say!("warning: {w}");
     }
     Ok(())
+}
+
+/// What the outcome and so the probability mean: the window, as-of and the young leads.
+pub fn print_outcome(model: &Model) {
+    let t = &model.training;
+    if let Some(o) = &t.outcome {
+        let from = match (o.source.as_str(), &o.file) {
+            ("opportunities", Some(file)) => {
+                format!("opportunities listed in {file} ({})", o.column)
+            }
+            ("date", _) => format!("opportunity dates in '{}'", o.column),
+            ("stage", _) => format!("the stage '{}' (no dates, so no window)", o.column),
+            _ => format!("'{}'", o.column),
+        };
+        say!("outcome: {from}");
+    }
+    if let (Some(w), Some(as_of)) = (t.window_days, &t.as_of) {
+        say!(
+            "probability: of becoming an opportunity within {w} days of creation; data as of \
+             {as_of}"
+        );
+        if let (Some(n), Some(method), Some(d)) =
+            (t.immature_leads, t.immature_method, &t.delay_days)
+        {
+            say!(
+                "  {n} immature leads (created less than {w} days before as-of): {}; delay to \
+                 opportunity median {} days, 90% within {} days ({} mature conversions)",
+                match method {
+                    mqlcal::outcome::Immature::Weight => "kept, each weighted by the time it had",
+                    mqlcal::outcome::Immature::Drop => "left out",
+                },
+                d.median_days,
+                d.p90_days,
+                d.conversions
+            );
+        }
+        if let Some(late) = t.late_conversions.filter(|&l| l > 0) {
+            say!("  {late} opportunities came after the window and count as not converted");
+        }
+    }
 }
 
 /// The points table, largest points first.

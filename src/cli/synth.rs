@@ -2,7 +2,9 @@ use std::path::PathBuf;
 
 use crate::say;
 use mqlcal::data::write_batches;
-use mqlcal::synth::{truth, Generator, SynthParams, DEFAULT_INTERCEPT};
+use mqlcal::synth::{
+    opportunities, truth, Campaign, Generator, SynthParams, SynthTimeline, DEFAULT_INTERCEPT,
+};
 
 /// Make realistic example leads whose true rule weights are known.
 ///
@@ -35,7 +37,29 @@ pub struct Args {
     /// Number of days the creation dates spread over.
     #[arg(long, default_value_t = 365)]
     days: u32,
-    /// Replace --out if it exists.
+    /// Outcomes as sales reports them: an `opportunity_date` column (delays of about 25 days
+    /// within a 90-day window; some opportunities after it) instead of `converted`, seen at the
+    /// export date --as-of.
+    ///   mqlcal synth --dated --out leads.csv
+    #[arg(long, verbatim_doc_comment)]
+    dated: bool,
+    /// With dated outcomes: write the opportunities list (lead_id, opportunity_date) to this
+    /// file and leave the column out of --out, as a CRM exports them apart.
+    ///   mqlcal synth --opportunities opportunities.csv --out leads.csv
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    opportunities: Option<PathBuf>,
+    /// The export date of dated outcomes (default: the day after the last creation day).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<chrono::NaiveDate>,
+    /// A campaign in the last N days before the export (column `campaign` = launch, for half
+    /// of those leads) with true weight --campaign-weight: young leads only.
+    ///   mqlcal synth --dated --campaign-days 75 --campaign-weight 0.9 --out leads.csv
+    #[arg(long, value_name = "DAYS", verbatim_doc_comment)]
+    campaign_days: Option<u32>,
+    /// The true log-odds weight of the campaign.
+    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
+    campaign_weight: f64,
+    /// Replace --out (and --opportunities) if they exist.
     #[arg(long)]
     force: bool,
 }
@@ -63,6 +87,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (rule, w) in &args.weight {
         params = params.with_weight(rule, *w)?;
     }
+    let dated = args.dated || args.opportunities.is_some() || args.campaign_days.is_some();
+    if dated {
+        let mut timeline = SynthTimeline::after(&params);
+        if let Some(as_of) = args.as_of {
+            timeline.as_of = as_of;
+        }
+        timeline.campaign = args.campaign_days.map(|days| Campaign {
+            since: timeline.as_of - chrono::Days::new(days.into()),
+            share: 0.5,
+            weight: args.campaign_weight,
+        });
+        params.timeline = Some(timeline);
+    }
+    if let Some(path) = &args.opportunities {
+        mqlcal::atomic::check_writable(path, args.force)?;
+    }
+    let mut listed: Option<polars::prelude::DataFrame> = None;
     // A million leads at a time, so any number fits in memory.
     let mut generator = Generator::new(&params)?;
     let (mut left, mut converted) = (args.rows, 0i64);
@@ -72,22 +113,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let n = left.min(1 << 20);
         left -= n;
-        let df = generator.batch(n)?;
-        converted += df
-            .column("converted")?
-            .as_materialized_series()
-            .sum::<i64>()?;
+        let mut df = generator.batch(n)?;
+        if dated {
+            converted += df.column("opportunity_date")?.len() as i64
+                - df.column("opportunity_date")?.null_count() as i64;
+        } else {
+            converted += df
+                .column("converted")?
+                .as_materialized_series()
+                .sum::<i64>()?;
+        }
+        if args.opportunities.is_some() {
+            let list = opportunities(&df)?;
+            match &mut listed {
+                Some(all) => {
+                    all.vstack_mut(&list)?;
+                }
+                None => listed = Some(list),
+            }
+            df = df.drop("opportunity_date")?;
+        }
         Ok(Some(df))
     })?;
+    if let (Some(path), Some(mut list)) = (&args.opportunities, listed) {
+        mqlcal::data::write_frame(&mut list, path, args.force)?;
+        say!(
+            "wrote {} opportunities to {}",
+            list.height(),
+            path.display()
+        );
+    }
     let (_, rules, _) = truth();
     let weights = params.weights.clone();
     let scale = mqlcal::points::PointsScale::new(20.0)?;
     say!(
-        "wrote {} leads ({} converted) to {}",
+        "wrote {} leads ({} {}) to {}",
         args.rows,
         converted,
+        if dated {
+            "with an opportunity by the export date"
+        } else {
+            "converted"
+        },
         args.out.display()
     );
+    if let Some(t) = &params.timeline {
+        say!(
+            "export date {}; conversions within {} days of creation follow the true weights",
+            t.as_of,
+            t.window_days
+        );
+    }
     say!("true points (20 points double the odds):");
     for (rule, w) in rules.iter().zip(&weights) {
         say!("  {:>5}  {}", scale.points(*w).to_string(), rule.name);

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use mqlcal::calibrate::Method;
+use mqlcal::data::outcomes::{OutcomeSpec, TimeParams};
 use mqlcal::data::{LoadOptions, Table, BATCH_ROWS};
 use mqlcal::group::Groups;
 use mqlcal::points::PointsScale;
@@ -44,9 +45,51 @@ pub struct Args {
     /// proposed from the data (see --write-rules).
     #[arg(long)]
     rules: Option<PathBuf>,
-    /// Outcome column (0/1, true/false, yes/no). Overrides `target` in the rules file.
+    /// Outcome column (0/1, true/false, yes/no). Overrides `target` in the rules file. For
+    /// outcomes as sales reports them, see --outcome-date, --outcomes and --converted-if.
     #[arg(long)]
     target: Option<String>,
+    /// The date each lead became an opportunity: a column of --data (empty: no opportunity
+    /// yet), or with --outcomes the date column of that file. Needs --window and --date.
+    ///   --outcome-date "Became an Opportunity Date" --window 90d --date "Create Date"
+    #[arg(long, value_name = "COLUMN", conflicts_with_all = ["target", "converted_if", "counts"], verbatim_doc_comment)]
+    outcome_date: Option<String>,
+    /// Sales' list of the leads that became opportunities (.csv or .parquet), joined to --data
+    /// on the id column (--id or the rules file's `id`); its date column is --outcome-date.
+    /// Every lead not in the list has no opportunity (yet).
+    ///   --outcomes opportunities.csv --outcome-date created_at --window 90d --date created_at
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "outcome_date",
+        verbatim_doc_comment
+    )]
+    outcomes: Option<PathBuf>,
+    /// Converted when a stage column holds one of the stages (trimmed, any case). A stage has
+    /// no date, so there is no window: young leads count as not converted.
+    ///   --converted-if "Lifecycle Stage=opportunity,customer"
+    #[arg(long, value_name = "COLUMN=STAGE,...", conflicts_with_all = ["target", "counts"], verbatim_doc_comment)]
+    converted_if: Option<String>,
+    /// Conversion window: a lead converted if it became an opportunity within this time of
+    /// its creation (what the probability means). Days, weeks or 30-day months:
+    ///   --window 90d   --window 12w (84 days)   --window 3m (90 days)
+    #[arg(long, value_name = "DURATION", verbatim_doc_comment)]
+    window: Option<mqlcal::outcome::Window>,
+    /// The date the data was taken (default: the newest date in the lead and opportunity
+    /// date columns). Leads created less than a window before it are immature.
+    ///   --as-of 2026-11-30
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of, verbatim_doc_comment)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Immature leads (outcome not final): weight keeps each with the likelihood of what was
+    /// seen by as-of (1 − p·F(age), F the delay distribution); drop leaves them out.
+    ///   --immature drop
+    #[arg(long, value_enum, default_value_t = mqlcal::outcome::Immature::Weight, verbatim_doc_comment)]
+    immature: mqlcal::outcome::Immature,
+    /// Layout of the date part when dates are not ISO (chrono strftime; any time part after
+    /// it is read past):
+    ///   --date-format "%d-%m-%Y"   --date-format "%m/%d/%Y"
+    #[arg(long, value_name = "FORMAT", verbatim_doc_comment)]
+    date_format: Option<String>,
     /// Lead id column, carried into scored output. Overrides `id` in the rules file.
     #[arg(long)]
     id: Option<String>,
@@ -136,14 +179,20 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         mqlcal::report::check_out(dir, args.force)?;
     }
     let rules_file = args.rules.as_deref().map(RulesFile::read).transpose()?;
-    let target = args
-        .target
-        .clone()
-        .or_else(|| rules_file.as_ref().and_then(|f| f.target.clone()))
-        .ok_or(mqlcal::Error::Option {
-            option: "--target",
-            message: "no outcome column: pass --target, or set `target` in the rules file".into(),
-        })?;
+    let outcome = outcome_spec(&args)?;
+    let target = match &outcome {
+        Some(spec) => spec.describe(),
+        None => args
+            .target
+            .clone()
+            .or_else(|| rules_file.as_ref().and_then(|f| f.target.clone()))
+            .ok_or(mqlcal::Error::Option {
+                option: "--target",
+                message: "no outcome column: pass --target (0/1), --outcome-date (opportunity \
+                    dates) or --converted-if (a stage), or set `target` in the rules file"
+                    .into(),
+            })?,
+    };
     let id = args
         .id
         .clone()
@@ -178,6 +227,20 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     // The lead date column (also the report's cohort column) names the model's version by
     // its newest lead when the model goes into a model directory.
     params.date = args.report_options.date.clone();
+    params.outcome = outcome;
+    params.time = TimeParams {
+        window: args.window,
+        as_of: args.as_of,
+        immature: args.immature,
+        date_format: args.date_format.clone(),
+    };
+    if matches!(params.outcome, Some(OutcomeSpec::Stage { .. })) {
+        eprintln!(
+            "mqlcal: note: --converted-if reads the stage at export time: it has no date, so \
+             there is no window and young leads count as not converted yet"
+        );
+    }
+    params.check()?;
 
     if let Some(counts) = &args.counts {
         let table = bars.spin(&format!("reading {}", counts.display()), || {
@@ -268,6 +331,17 @@ fn finish(
         t.alpha,
         t.folds
     );
+    if let Some(as_of) = &t.as_of {
+        say!(
+            "as of {as_of} ({})",
+            if args.as_of.is_some() {
+                "--as-of"
+            } else {
+                "the newest date in the lead and opportunity dates; --as-of to set it"
+            }
+        );
+    }
+    super::inspect::print_outcome(model);
     super::inspect::print_points(model);
     super::inspect::print_threshold(model);
     super::inspect::print_metrics(model);
@@ -331,4 +405,35 @@ fn write_report(
     mqlcal::report::write(dir, args.force, &super::report::model_name(&args.out), &n)?;
     super::report::print_summary(dir, &n);
     Ok(())
+}
+
+/// The outcome flags as one spec; `None` for the 0/1 target.
+fn outcome_spec(args: &Args) -> anyhow::Result<Option<OutcomeSpec>> {
+    if let Some(stage) = &args.converted_if {
+        return OutcomeSpec::stage(stage).map(Some).map_err(|message| {
+            mqlcal::Error::Option {
+                option: "--converted-if",
+                message,
+            }
+            .into()
+        });
+    }
+    Ok(args
+        .outcome_date
+        .as_ref()
+        .map(|column| match &args.outcomes {
+            Some(file) => OutcomeSpec::Opportunities {
+                file: file.clone(),
+                column: column.clone(),
+            },
+            None => OutcomeSpec::Date {
+                column: column.clone(),
+            },
+        }))
+}
+
+/// `--as-of YYYY-MM-DD`.
+fn parse_as_of(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date; write YYYY-MM-DD, e.g. 2026-11-30"))
 }

@@ -1,4 +1,6 @@
-//! Dates as exports write them: `YYYY-MM-DD` at the start of a cell, so timestamps work too.
+//! Dates as exports write them: ISO dates and timestamps (`2026-07-31 14:58`, as HubSpot writes
+//! them), or the date part in a `--date-format` with any time part after it. Dates are days:
+//! a time of day is read past, not kept.
 
 use polars::prelude::*;
 
@@ -9,27 +11,53 @@ impl Table {
     /// The column as dates (`YYYY-MM-DD` at the start of each cell, so timestamps work too);
     /// empty cells are `None`, anything else is an error naming the row.
     pub fn dates(&self, name: &str) -> Result<Vec<Option<chrono::NaiveDate>>> {
-        self.column(
+        self.dates_as(
             name,
+            None,
             "pass the lead date column with --date, or evaluate on a holdout (--holdout 0.2)",
-        )?;
-        self.texts(name)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                None => Ok(None),
-                Some(s) => s
-                    .get(..10)
-                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    .map(Some)
-                    .ok_or_else(|| Error::BadValue {
+        )
+    }
+
+    /// The column as dates: ISO dates and timestamps (`2026-07-31`, `2026-07-31 14:58`,
+    /// `2026-07-31T14:58:00Z`) without a `format`, else the date part in the chrono `strftime`
+    /// `format` (e.g. `%d-%m-%Y`) with any time part after it. Date-typed Parquet columns are
+    /// dates whatever the format. Empty cells are `None`; anything else is an error naming the
+    /// row, and a non-ISO date without a format says whether day and month can be told apart.
+    pub fn dates_as(
+        &self,
+        name: &str,
+        format: Option<&str>,
+        hint: &str,
+    ) -> Result<Vec<Option<chrono::NaiveDate>>> {
+        let col = self.column(name, hint)?;
+        let typed = matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _));
+        let format = if typed { None } else { format };
+        let texts = self.texts(name)?;
+        let mut out = Vec::with_capacity(texts.len());
+        for (i, v) in texts.iter().enumerate() {
+            let Some(s) = v else {
+                out.push(None);
+                continue;
+            };
+            match parse_date(s, format) {
+                Some(d) => out.push(Some(d)),
+                None => {
+                    return Err(Error::BadValue {
                         path: self.path.clone(),
                         row: self.row(i),
                         column: name.to_string(),
-                        message: format!("'{s}' is not a date; expected YYYY-MM-DD"),
-                    }),
-            })
-            .collect()
+                        message: match format {
+                            Some(f) => format!(
+                                "'{s}' is not a date in the format '{f}' (--date-format); fix \
+                                    the cell or the format"
+                            ),
+                            None => not_iso(s, &texts),
+                        },
+                    })
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// True when the column looks like dates or timestamps (a date type in Parquet, or text in
@@ -59,5 +87,91 @@ impl Table {
             }
             _ => false,
         }
+    }
+}
+
+/// The day of `s`: ISO (`YYYY-MM-DD`, then nothing or a time part after a space or `T`)
+/// without a format, else the date part in `format` followed by nothing or a time part.
+pub fn parse_date(s: &str, format: Option<&str>) -> Option<chrono::NaiveDate> {
+    let s = s.trim();
+    let (date, rest) = match format {
+        None => {
+            let d = s.get(..10)?;
+            (
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?,
+                &s[10..],
+            )
+        }
+        Some(f) => chrono::NaiveDate::parse_and_remainder(s, f).ok()?,
+    };
+    let time_part = rest.is_empty()
+        || ((rest.starts_with(' ') || rest.starts_with('T'))
+            && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
+    time_part.then_some(date)
+}
+
+/// The error for a cell that is not an ISO date: for `dd-mm-yyyy`-like cells, which order the
+/// column's values allow (a first field above 12 is a day, a second above 12 is a day), and the
+/// `--date-format` to pass.
+fn not_iso(s: &str, column: &[Option<String>]) -> String {
+    let fields = |v: &str| -> Option<(u32, u32, char)> {
+        let sep = v.chars().find(|c| matches!(c, '-' | '/' | '.'))?;
+        let mut it = v.split(|c: char| c == sep || c == ' ' || c == 'T');
+        let a = it.next()?.parse().ok()?;
+        let b = it.next()?.parse().ok()?;
+        let y: &str = it.next()?;
+        (y.len() == 4 && y.parse::<u32>().is_ok()).then_some((a, b, sep))
+    };
+    let Some((_, _, sep)) = fields(s) else {
+        return format!(
+            "'{s}' is not a date; expected YYYY-MM-DD (a time part after it is fine), or pass \
+                --date-format with the layout of the column, e.g. --date-format '%d/%m/%Y'"
+        );
+    };
+    let (mut day_first, mut month_first) = (false, false);
+    for (a, b, _) in column.iter().flatten().filter_map(|v| fields(v)) {
+        day_first |= a > 12;
+        month_first |= b > 12;
+    }
+    let dmy = format!("%d{sep}%m{sep}%Y");
+    let mdy = format!("%m{sep}%d{sep}%Y");
+    match (day_first, month_first) {
+        (true, false) => format!(
+            "'{s}' is not an ISO date (YYYY-MM-DD); the column has days above 12 first, so \
+             pass --date-format '{dmy}'"
+        ),
+        (false, true) => format!(
+            "'{s}' is not an ISO date (YYYY-MM-DD); the column has days above 12 second, so \
+             pass --date-format '{mdy}'"
+        ),
+        _ => format!(
+            "'{s}' is an ambiguous date: it can be read day first or month first; pass \
+             --date-format '{dmy}' or --date-format '{mdy}'"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn dates_as_exports_write_them() {
+        let d = NaiveDate::from_ymd_opt(2026, 7, 31).unwrap();
+        for s in [
+            "2026-07-31",
+            "2026-07-31 14:58",
+            "2026-07-31T14:58:00Z",
+            " 2026-07-31 ",
+        ] {
+            assert_eq!(parse_date(s, None), Some(d), "{s}");
+        }
+        assert_eq!(parse_date("31-07-2026", Some("%d-%m-%Y")), Some(d));
+        assert_eq!(parse_date("07/31/2026 2:58 PM", Some("%m/%d/%Y")), Some(d));
+        for s in ["31-07-2026", "2026-07-31x", "2026-13-01", "2026-07-31 x"] {
+            assert_eq!(parse_date(s, None), None, "{s}");
+        }
+        assert_eq!(parse_date("31-07-2026", Some("%m-%d-%Y")), None);
     }
 }

@@ -5,21 +5,25 @@
 //!
 //! Split along the stages of a load: `table` (the whole-file read and the column views),
 //! `stream` (batches and repeated ids of files larger than memory), `dates` (dates and
-//! timestamps as exports write them) and `files` (hashing and atomic writing).
+//! timestamps as exports write them), `outcomes` (what "converted" means: a column, a stage,
+//! dates, a list of opportunities, and the timeline of the window) and `files` (hashing and
+//! atomic writing).
 
 use std::path::Path;
 
-use polars::prelude::PolarsError;
+use polars::prelude::{Float64Chunked, PolarsError};
 
 use crate::error::{Error, Result};
 
 mod dates;
 mod files;
+pub mod outcomes;
 mod stream;
 mod table;
 
-pub use files::{sha256_file, write_batches, write_frame};
+pub use dates::parse_date;
 pub(crate) use files::hex;
+pub use files::{sha256_file, write_batches, write_frame};
 pub use stream::{scan_batches, IdHashes, Scanned, BATCH_ROWS};
 pub use table::Table;
 

@@ -2,11 +2,12 @@
 //! outcomes and ids, with errors naming the file, row and column.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{all_finite, trim, unparsable, Format, LoadOptions};
+use super::{all_finite, sha256_file, trim, unparsable, Format, LoadOptions};
 use crate::error::{Error, Result};
 
 /// Leads loaded from one file: one row per lead.
@@ -382,6 +383,35 @@ impl Table {
         Table::as_text(self.column(name, "check the --id column name")?)
     }
 
+    /// Calls `f` with each lead's id as compared ([`Table::id`]), in row order.
+    pub(crate) fn for_each_id(&self, name: &str, mut f: impl FnMut(Option<&str>)) -> Result<()> {
+        for v in &self.ids(name)? {
+            f(self.id(v));
+        }
+        Ok(())
+    }
+
+    /// Rows of the file before this table's first row (non-zero for a later batch).
+    pub(crate) fn first_row(&self) -> usize {
+        self.first_row
+    }
+
+    /// [`Table::texts`], with `hint` in the error when the column is missing.
+    pub(crate) fn texts_checked(&self, name: &str, hint: &str) -> Result<Vec<Option<String>>> {
+        self.column(name, hint)?;
+        self.texts(name)
+    }
+
+    /// An error about the cell of row `i` (0-based in this table) of `column`.
+    pub(crate) fn bad_value(&self, i: usize, column: &str, message: &str) -> Error {
+        Error::BadValue {
+            path: self.path.clone(),
+            row: self.row(i),
+            column: column.to_string(),
+            message: message.to_string(),
+        }
+    }
+
     /// An id as compared: trimmed; empty cells and placeholders are no id.
     pub(super) fn id<'a>(&self, cell: Option<&'a str>) -> Option<&'a str> {
         cell.map(str::trim)
@@ -581,5 +611,4 @@ impl Table {
         }
         Ok(out)
     }
-
 }

@@ -7,6 +7,7 @@ mod counts;
 mod engines;
 mod export;
 mod model_file;
+mod outcomes;
 mod recovery;
 mod report;
 mod retrain;
