@@ -621,7 +621,8 @@ impl PatternCounts {
             let conversions: Vec<u64> = self.rows.iter().map(|r| r.2).collect();
             return Groups::from_counts(x.view(), &leads, &conversions);
         };
-        let kept: Vec<(&(usize, i64), &(u64, u64))> = self
+        // ((pattern, creation day), (leads, conversions)) of the leads trained on.
+        let kept: Vec<_> = self
             .cohorts
             .iter()
             .filter(|((_, c), _)| immature == Immature::Weight || clock.is_mature(*c))
