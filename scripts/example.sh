@@ -35,6 +35,24 @@ fi
 $bin score --model "$model" --data data/new_leads.csv --out target/example/scored.csv --force
 $bin report --model "$model" --data data/new_leads.csv --out target/example/report --force \
   --date created_at --train-data data/leads.csv
+
+# Outcomes as sales reports them: leads and a separate opportunities list with dates, exported
+# on one day, so the youngest leads have not had their chance yet (see "Feedback from sales").
+echo
+echo "== feedback from sales: an opportunities list, a 90-day window, young leads weighted"
+$bin synth --rows 20000 --seed 7 --opportunities target/example/opportunities.csv \
+  --campaign-days 75 --out target/example/dated-leads.csv --force >/dev/null
+cat data/rules.toml - > target/example/dated-rules.toml <<'TOML'
+
+[[rule]]
+name = "Launch campaign"
+column = "campaign"
+one_of = ["launch"]
+TOML
+$bin train --data target/example/dated-leads.csv --rules target/example/dated-rules.toml \
+  --date created_at --outcomes target/example/opportunities.csv --outcome-date opportunity_date \
+  --window 90d --out target/example/dated-model.json --force
+
 echo
 echo "first scored leads (target/example/scored.csv):"
 head -n 6 target/example/scored.csv

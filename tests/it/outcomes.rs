@@ -98,29 +98,20 @@ fn with_naive_target(df: &DataFrame) -> DataFrame {
     out
 }
 
-/// "Became an opportunity within 90 days of creation, by the export" as a 0/1 column.
-fn within_window(df: &DataFrame, as_of: NaiveDate) -> DataFrame {
-    let created = df.column("created_at").unwrap().str().unwrap().clone();
-    let opp = df
-        .column("opportunity_date")
-        .unwrap()
-        .str()
-        .unwrap()
-        .clone();
-    let y: Vec<i64> = created
+/// "Became an opportunity within 90 days of creation, by `as_of`", per lead.
+fn within_window(df: &DataFrame, as_of: NaiveDate) -> Vec<bool> {
+    let text = |name: &str| df.column(name).unwrap().str().unwrap().clone();
+    let (created, opp) = (text("created_at"), text("opportunity_date"));
+    let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    created
         .into_iter()
         .zip(&opp)
         .map(|(c, o)| {
-            let c = NaiveDate::parse_from_str(c.unwrap(), "%Y-%m-%d").unwrap();
-            i64::from(o.is_some_and(|o| {
-                let o = NaiveDate::parse_from_str(o, "%Y-%m-%d").unwrap();
-                (o - c).num_days() <= 90 && o <= as_of
-            }))
+            let c = date(c.unwrap());
+            o.map(date)
+                .is_some_and(|o| (o - c).num_days() <= 90 && o <= as_of)
         })
-        .collect();
-    let mut out = df.clone();
-    out.with_column(Column::new("within".into(), y)).unwrap();
-    out
+        .collect()
 }
 
 fn weights(trained: &Trained) -> Vec<f64> {
@@ -210,10 +201,17 @@ fn the_censoring_aware_fit_recovers_a_campaign_of_young_leads() {
         fitted.model.training.intercept
     );
     // A 90-day window that still reads young leads' "not yet" as "no" misses it too.
-    let within = within_window(&df, day(2026, 1, 1));
+    let within: Vec<i64> = within_window(&df, day(2026, 1, 1))
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let mut with_within = df.clone();
+    with_within
+        .with_column(Column::new("within".into(), within))
+        .unwrap();
     let mut windowed_naive = TrainParams::new("within");
     windowed_naive.rules = Some(rules());
-    let windowed_naive = train(&table(within, "within.csv"), &windowed_naive).unwrap();
+    let windowed_naive = train(&table(with_within, "within.csv"), &windowed_naive).unwrap();
     let w = weights(&windowed_naive);
     eprintln!(
         "window, young leads as not converted: campaign {:+.3}, intercept {:+.3}, worst other \
@@ -242,23 +240,7 @@ fn the_censoring_aware_fit_recovers_a_campaign_of_young_leads() {
     // later): ECE ≤ 0.02 on the within-window outcome.
     let fresh = generate(&dated(100_000, 22, day(2027, 1, 1))).unwrap();
     let scored = score_table(&fitted.model, &table(fresh.clone(), "fresh.csv")).unwrap();
-    let created = fresh.column("created_at").unwrap().str().unwrap().clone();
-    let opp = fresh
-        .column("opportunity_date")
-        .unwrap()
-        .str()
-        .unwrap()
-        .clone();
-    let y: Vec<bool> = created
-        .into_iter()
-        .zip(&opp)
-        .map(|(c, o)| {
-            let c = NaiveDate::parse_from_str(c.unwrap(), "%Y-%m-%d").unwrap();
-            o.is_some_and(|o| {
-                (NaiveDate::parse_from_str(o, "%Y-%m-%d").unwrap() - c).num_days() <= 90
-            })
-        })
-        .collect();
+    let y = within_window(&fresh, day(2027, 1, 1));
     let p: Vec<f64> = scored.iter().map(|s| s.probability.0).collect();
     let ece = mqlcal::metrics::ece(&p, &y, 10);
     eprintln!("fresh mature leads: ECE {ece:.4}");
