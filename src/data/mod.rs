@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use polars::prelude::PolarsError;
+use polars::prelude::{Float64Chunked, PolarsError};
 
 use crate::error::{Error, Result};
 
@@ -18,8 +18,8 @@ mod files;
 mod stream;
 mod table;
 
-pub use files::{sha256_file, write_batches, write_frame};
 pub(crate) use files::hex;
+pub use files::{sha256_file, write_batches, write_frame};
 pub use stream::{scan_batches, IdHashes, Scanned, BATCH_ROWS};
 pub use table::Table;
 
