@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
-use crate::data::{scan_batches, IdHashes, LoadOptions, Table};
+use crate::data::{scan_batches, Delimiter, Encoding, IdHashes, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::fit::{self, GroupedFit, Weights};
 use crate::group::Groups;
@@ -136,6 +136,11 @@ pub struct Input {
     pub sha256: String,
     /// The newest lead's creation date (`YYYY-MM-DD`), when the leads have a date column.
     pub newest_lead: Option<String>,
+    /// How the file was read (the delimiter of a CSV file, numbers with a decimal comma, the
+    /// encoding), recorded so that the next file is read the same way.
+    pub delimiter: Option<Delimiter>,
+    pub decimal_comma: bool,
+    pub encoding: Option<Encoding>,
 }
 
 impl Input {
@@ -147,6 +152,19 @@ impl Input {
                 .unwrap_or_default(),
             sha256: sha256.to_string(),
             newest_lead: None,
+            delimiter: None,
+            decimal_comma: false,
+            encoding: None,
+        }
+    }
+
+    /// The input of `table`: its file and how it was read.
+    pub fn of_table(table: &Table) -> Input {
+        Input {
+            delimiter: table.delimiter(),
+            decimal_comma: table.decimal_comma(),
+            encoding: table.encoding(),
+            ..Input::of(table.path(), table.sha256())
         }
     }
 }
@@ -178,7 +196,7 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         rules = rules.len(),
         "leads grouped by rule pattern"
     );
-    let mut input = Input::of(table.path(), table.sha256());
+    let mut input = Input::of_table(table);
     if let Some(column) = &params.date {
         input.newest_lead = table
             .dates(column)?
@@ -287,6 +305,9 @@ pub fn train_file(
     }
     let mut input = Input::of(path, &scanned.sha256);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
+    input.delimiter = scanned.delimiter;
+    input.decimal_comma = load.decimal_comma;
+    input.encoding = load.encoding;
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
     Ok(Streamed {
         model: fitted.model,
@@ -474,6 +495,15 @@ fn fit_groups(
             alphas: Some(params.alphas.clone()),
             date_column: params.date.clone(),
             newest_lead: input.newest_lead,
+            delimiter: input
+                .delimiter
+                .filter(|&d| d != Delimiter::COMMA)
+                .map(Delimiter::as_char),
+            decimal_comma: input.decimal_comma,
+            encoding: input
+                .encoding
+                .filter(|e| !e.is_utf8())
+                .map(|e| e.name().to_string()),
         },
         profile,
         warnings,
