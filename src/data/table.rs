@@ -566,6 +566,16 @@ impl Table {
         })
     }
 
+    /// True when `texts` (of [`Table::texts`]) are not all numbers as written but would all be
+    /// with `--decimal-comma`, which this table was not read with: the note for a column
+    /// proposed as text.
+    pub fn looks_decimal_comma(&self, texts: &[Option<String>]) -> bool {
+        let mut cells = texts.iter().flatten();
+        !self.read_with.decimal_comma
+            && cells.clone().any(|s| s.contains(','))
+            && cells.all(|s| dialect::parse_decimal_comma(s).is_some_and(f64::is_finite))
+    }
+
     fn non_finite(&self, row: usize, column: &str, s: &str) -> Error {
         Error::BadValue {
             path: self.path.clone(),
