@@ -301,6 +301,24 @@ fn reading_a_file_the_wrong_way_names_the_fix() {
         ],
     );
 
+    // Proposing rules, such a column is text, with a note that says why and what to pass.
+    let run = wd
+        .cmd()
+        .args(["train", "--data", "excel.csv", "--target", "converted"])
+        .args(["--id", "lead_id", "--out", "proposed.json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains(&format!(
+            "'{}' holds numbers with a decimal comma (e.g. 3,5), proposed as text; pass \
+             --decimal-comma",
+            NUMERIC[0]
+        )),
+        "{}",
+        stderr(&run)
+    );
+
     // Windows-1252 without --encoding: the row, the column and the flag, streamed or not.
     let second = NAMES[2].replace('Ø', "\\xD8").replace('å', "\\xE5");
     for extra in [
