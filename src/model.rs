@@ -23,6 +23,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// doubles (PMML, some warehouses).
 pub const MAX_POINTS: i64 = 1_000_000_000;
 
+/// The CSV delimiters a model file may record (`training.delimiter`).
+const DELIMITERS: [char; 4] = [',', ';', '\t', '|'];
+
 /// A rule with its learned points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +116,17 @@ pub struct Training {
     /// The delay from creation to opportunity among conversions within the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_days: Option<crate::outcome::DelaySummary>,
+    /// The field delimiter of the training CSV file when it was not a comma (`;`, a tab or
+    /// `|`), so that scoring and retraining read the next export the same way. Absent: the
+    /// delimiter of the next file is detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<char>,
+    /// Numbers in the training file had a decimal comma (`3,5`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decimal_comma: bool,
+    /// The text encoding of the training file when it was not UTF-8 (e.g. `windows-1252`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 impl Training {
@@ -231,6 +245,13 @@ impl Model {
                     "rule '{}' gives {} points; at most {MAX_POINTS} either way are allowed \
                      (retrain, or edit the points)",
                     r.name, r.points.0
+                ));
+            }
+        }
+        if let Some(d) = self.training.delimiter {
+            if !DELIMITERS.contains(&d) {
+                return Err(format!(
+                    "training.delimiter {d:?} is not one of ',' ';' tab '|'"
                 ));
             }
         }

@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
 use crate::data::outcomes::{Clock, LeadDates, Opportunities, OutcomeSpec, TimeParams, Timeline};
-use crate::data::{scan_batches, IdHashes, LoadOptions, Table};
+use crate::data::{scan_batches, Delimiter, Encoding, IdHashes, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::fit::{self, GroupedFit, Weights};
 use crate::group::Groups;
@@ -305,7 +305,8 @@ impl Observed {
 pub fn observed(table: &Table, params: &TrainParams) -> Result<Observed> {
     let mut opportunities = params.opportunities(&LoadOptions {
         na: params.na.clone(),
-        exclude: Vec::new(),
+        encoding: table.encoding(),
+        ..LoadOptions::default()
     })?;
     let mut timeline = params
         .time
@@ -339,6 +340,11 @@ pub struct Input {
     pub newest_lead: Option<String>,
     /// The outcome's source, window and as-of date.
     pub timing: Timing,
+    /// How the file was read (the delimiter of a CSV file, numbers with a decimal comma, the
+    /// encoding), recorded so that the next file is read the same way.
+    pub delimiter: Option<Delimiter>,
+    pub decimal_comma: bool,
+    pub encoding: Option<Encoding>,
 }
 
 impl Input {
@@ -351,6 +357,19 @@ impl Input {
             sha256: sha256.to_string(),
             newest_lead: None,
             timing: Timing::default(),
+            delimiter: None,
+            decimal_comma: false,
+            encoding: None,
+        }
+    }
+
+    /// The input of `table`: its file and how it was read.
+    pub fn of_table(table: &Table) -> Input {
+        Input {
+            delimiter: table.delimiter(),
+            decimal_comma: table.decimal_comma(),
+            encoding: table.encoding(),
+            ..Input::of(table.path(), table.sha256())
         }
     }
 }
@@ -404,7 +423,7 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         rules = rules.len(),
         "leads grouped by rule pattern"
     );
-    let mut input = Input::of(table.path(), table.sha256());
+    let mut input = Input::of_table(table);
     if let Some(column) = &params.date {
         input.newest_lead = table
             .dates_as(column, params.time.date_format.as_deref(), "")?
@@ -545,6 +564,9 @@ pub fn train_file(
     let mut input = Input::of(path, &scanned.sha256);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
     input.timing = Timing::of(params, clock);
+    input.delimiter = scanned.delimiter;
+    input.decimal_comma = load.decimal_comma;
+    input.encoding = load.encoding;
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
     Ok(Streamed {
         model: fitted.model,
@@ -802,6 +824,15 @@ fn fit_groups(
             immature_method: input.timing.clock.as_ref().map(|_| input.timing.method),
             late_conversions: input.timing.clock.as_ref().map(|c| c.late),
             delay_days: input.timing.clock.as_ref().map(|c| c.delays.summary()),
+            delimiter: input
+                .delimiter
+                .filter(|&d| d != Delimiter::COMMA)
+                .map(Delimiter::as_char),
+            decimal_comma: input.decimal_comma,
+            encoding: input
+                .encoding
+                .filter(|e| !e.is_utf8())
+                .map(|e| e.name().to_string()),
         },
         profile,
         warnings,

@@ -8,6 +8,7 @@ mod export;
 mod inspect;
 mod man;
 mod models;
+mod read;
 mod report;
 mod retrain;
 mod score;

@@ -39,6 +39,8 @@ pub struct Args {
     /// Extra texts that mean "no value", on top of those the model was trained with.
     #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
     na: Vec<String>,
+    #[command(flatten)]
+    read: super::read::ReadArgs,
 }
 
 /// Report options shared by `report` and `train --report`.
@@ -102,11 +104,11 @@ pub fn model_name(path: &Path) -> String {
 pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     report::check_out(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
-    let table = super::score::load_leads(&model, &args.data, &args.na, None, bars)?;
+    let table = super::score::load_leads(&model, &args.data, &args.na, &args.read, None, bars)?;
     let scored = ScoredTable::score(&model, &table, &args.options.dates())?;
     let intervals = match &args.train_data {
         Some(path) => {
-            let train = super::score::load_leads(&model, path, &args.na, None, bars)?;
+            let train = super::score::load_leads(&model, path, &args.na, &args.read, None, bars)?;
             let x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
             let y = train.outcomes(&model.target)?;
             intervals(&model, x.view(), &y, args.options.bootstrap, bars)?

@@ -59,6 +59,8 @@ pub struct Args {
     /// Promote the challenger whatever the metrics say (recorded in comparison.json).
     #[arg(long)]
     promote: bool,
+    #[command(flatten)]
+    read: super::read::ReadArgs,
 }
 
 fn parse_days(s: &str) -> Result<u32, String> {
@@ -98,6 +100,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     let load = LoadOptions {
         na: champion.training.na.clone(),
         exclude: champion.training.exclude.clone(),
+        ..args.read.load_options(Some(&champion.training))?
     };
     let table = bars.spin(&format!("reading {}", args.data.display()), || {
         Table::load(&args.data, &load)

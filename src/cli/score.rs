@@ -37,6 +37,8 @@ pub struct Args {
     /// Extra texts that mean "no value", on top of those the model was trained with.
     #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
     na: Vec<String>,
+    #[command(flatten)]
+    read: super::read::ReadArgs,
 }
 
 /// `--json`: counts a scheduler can check before passing the file on.
@@ -50,12 +52,13 @@ struct Summary<'a> {
     notes: &'a [String],
 }
 
-/// Reads leads to score with `model`: the "no value" texts it was trained with, plus `extra_na`;
-/// only `columns` when given.
+/// Reads leads to score with `model`: the "no value" texts it was trained with, plus `extra_na`,
+/// read as its training file was unless `read` says otherwise; only `columns` when given.
 pub(crate) fn load_leads(
     model: &Model,
     data: &std::path::Path,
     extra_na: &[String],
+    read: &super::read::ReadArgs,
     columns: Option<&[String]>,
     bars: &Bars,
 ) -> anyhow::Result<Table> {
@@ -64,6 +67,7 @@ pub(crate) fn load_leads(
     let load = LoadOptions {
         na,
         exclude: Vec::new(),
+        ..read.load_options(Some(&model.training))?
     };
     // The columns the rules read only as numbers are parsed while reading (never the id,
     // which is written out as it was read).
@@ -83,17 +87,24 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     // Only the columns the model reads (and the id) are parsed.
     let mut wanted: Vec<String> = model.rules.iter().map(|r| r.column.clone()).collect();
     wanted.extend(model.id_column.clone());
-    let table = load_leads(&model, &args.data, &args.na, Some(&wanted), bars)?;
+    let table = load_leads(
+        &model,
+        &args.data,
+        &args.na,
+        &args.read,
+        Some(&wanted),
+        bars,
+    )?;
     let (patterns, lead_pattern) = bars.spin("scoring", || score_patterns(&model, &table))?;
     let mut columns = Vec::new();
     if let Some(id) = &model.id_column {
         if !table.has_column(id) {
-            return Err(mqlcal::Error::MissingColumn {
-                path: args.data.clone(),
-                column: id.clone(),
-                hint: "the model's id column is needed to tell the scored leads apart".into(),
-            }
-            .into());
+            return Err(table
+                .missing_column(
+                    id,
+                    "the model's id column is needed to tell the scored leads apart",
+                )
+                .into());
         }
         // Ids as `mqlcal` reads them (trimmed; placeholders missing), the cells themselves
         // when no id needs either.

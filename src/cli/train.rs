@@ -109,6 +109,8 @@ pub struct Args {
     /// --exclude "Tags,Lead Quality".
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
     exclude: Vec<String>,
+    #[command(flatten)]
+    read: super::read::ReadArgs,
     /// MQL threshold policy: mql-rate:0.10 (share of leads that become MQL), precision:0.25
     /// (MQL→opportunity rate), recall:0.80 (share of conversions captured), points:60 (fixed)
     /// or value:5000:150 (opportunity value : cost of working an MQL).
@@ -199,9 +201,11 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         .or_else(|| rules_file.as_ref().and_then(|f| f.id.clone()));
     let mut exclude = args.exclude.clone();
     exclude.retain(|c| !c.trim().is_empty());
+    let read = args.read.load_options(None)?;
     let load = LoadOptions {
         na: args.na.clone(),
         exclude: exclude.clone(),
+        ..read.clone()
     };
     let mut params = TrainParams::new(target);
     params.id = id;
@@ -244,7 +248,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
 
     if let Some(counts) = &args.counts {
         let table = bars.spin(&format!("reading {}", counts.display()), || {
-            Table::load(counts, &LoadOptions::default())
+            Table::load(counts, &read)
         })?;
         let rules = params
             .rules

@@ -63,7 +63,7 @@ impl Table {
     /// True when the column looks like dates or timestamps (a date type in Parquet, or text in
     /// `YYYY-MM-DD` form), which are never turned into rules.
     pub fn is_date(&self, name: &str) -> bool {
-        let Ok(col) = self.column(name, "") else {
+        let Ok(col) = self.df.column(name) else {
             return false;
         };
         match col.dtype() {

@@ -3,7 +3,8 @@
 //! already turned into missing values. Takes a path and [`LoadOptions`]; gives a [`Table`], or
 //! batches of one for a file of any size ([`scan_batches`]).
 //!
-//! Split along the stages of a load: `table` (the whole-file read and the column views),
+//! Split along the stages of a load: `dialect` (delimiter, encoding and decimal comma of CSV
+//! files as other locales write them), `table` (the whole-file read and the column views),
 //! `stream` (batches and repeated ids of files larger than memory), `dates` (dates and
 //! timestamps as exports write them), `outcomes` (what "converted" means: a column, a stage,
 //! dates, a list of opportunities, and the timeline of the window) and `files` (hashing and
@@ -16,18 +17,20 @@ use polars::prelude::{Float64Chunked, PolarsError};
 use crate::error::{Error, Result};
 
 mod dates;
+mod dialect;
 mod files;
 pub mod outcomes;
 mod stream;
 mod table;
 
 pub use dates::parse_date;
+pub use dialect::{Delimiter, Encoding, DELIMITERS};
 pub(crate) use files::hex;
 pub use files::{sha256_file, write_batches, write_frame};
 pub use stream::{scan_batches, IdHashes, Scanned, BATCH_ROWS};
 pub use table::Table;
 
-/// What to treat as missing and what to leave out, applied while loading.
+/// How to read the file, what to treat as missing and what to leave out, applied while loading.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Texts that mean "no value" in this export (e.g. `Select`, `unknown`). Compared after
@@ -35,6 +38,15 @@ pub struct LoadOptions {
     pub na: Vec<String>,
     /// Columns to drop, e.g. fields filled in by sales after contact.
     pub exclude: Vec<String>,
+    /// The field delimiter of a CSV file; `None` detects it from the header and first lines
+    /// (`,` `;` tab `|`; see [`Table::delimiter`] for the one used).
+    pub delimiter: Option<Delimiter>,
+    /// Numbers in text cells have a decimal comma (`3,5`), and `.` groups thousands
+    /// (`1.234,5`), as Excel writes them in German, French or Dutch.
+    pub decimal_comma: bool,
+    /// The text encoding of a CSV file that is not UTF-8 (`None`: UTF-8). The file is decoded
+    /// to a UTF-8 copy in the temporary directory, which polars then reads.
+    pub encoding: Option<Encoding>,
 }
 
 /// The file formats `--data` and `--out` accept.
@@ -79,8 +91,8 @@ fn unparsable(path: &Path, e: PolarsError) -> Error {
     Error::data(
         path,
         format!(
-            "cannot parse the file: {e}; check it is comma-separated CSV with a header row, or \
-             Parquet"
+            "cannot parse the file: {e}; check it is CSV with a header row (fields delimited by \
+             ',' ';' tab or '|'; see --delimiter), or Parquet"
         ),
     )
 }

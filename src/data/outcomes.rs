@@ -136,9 +136,11 @@ impl Opportunities {
     ) -> Result<Opportunities> {
         let table = Table::load_columns(
             path,
+            // The list's own delimiter is detected; placeholders and encoding are the leads'.
             &LoadOptions {
                 na: load.na.clone(),
-                exclude: Vec::new(),
+                encoding: load.encoding,
+                ..LoadOptions::default()
             },
             &[id.to_string(), column.to_string()],
         )?;

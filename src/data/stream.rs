@@ -7,6 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::table::ReadWith;
 use super::{sha256_file, unparsable, Format, LoadOptions, Table};
 use crate::error::{Error, Result};
 
@@ -22,6 +23,8 @@ pub struct Scanned {
     pub sha256: String,
     /// As [`Table::notes`].
     pub notes: Vec<String>,
+    /// As [`Table::delimiter`].
+    pub delimiter: Option<super::Delimiter>,
 }
 
 /// Streams the given `columns` of a CSV file (polars' streaming engine) or Parquet file
@@ -38,17 +41,24 @@ pub fn scan_batches(
     mut each: impl FnMut(Table) -> Result<std::ops::ControlFlow<()>>,
 ) -> Result<Scanned> {
     let format = Format::of_leads(path)?;
-    let source = PlPath::Local(Arc::from(path));
-    let lazy = match format {
+    // Held until the stream ends: the UTF-8 copy of a file in another encoding lives as long.
+    let csv = Table::csv_source(path, format, options)?;
+    let read_with = ReadWith::new(options, csv.as_ref());
+    let cannot = |e: PolarsError| match &csv {
+        Some(source) => source.error(path, e),
+        None => unparsable(path, e),
+    };
+    let lazy = match &csv {
         // All cells as text, as Table::load reads CSV.
-        Format::Csv => LazyCsvReader::new(source)
+        Some(source) => LazyCsvReader::new(PlPath::Local(Arc::from(source.read_path.as_path())))
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
+            .with_separator(source.delimiter)
             .finish(),
-        Format::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
+        None => LazyFrame::scan_parquet(PlPath::Local(Arc::from(path)), ScanArgsParquet::default()),
     };
-    let mut lazy = lazy.map_err(|e| unparsable(path, e))?;
-    let schema = lazy.collect_schema().map_err(|e| unparsable(path, e))?;
+    let mut lazy = lazy.map_err(cannot)?;
+    let schema = lazy.collect_schema().map_err(cannot)?;
     let notes: Vec<String> = options
         .exclude
         .iter()
@@ -85,7 +95,7 @@ pub fn scan_batches(
                     true,
                     std::num::NonZeroUsize::new(batch_rows.max(1)),
                 )
-                .map_err(|e| unparsable(path, e))?;
+                .map_err(cannot)?;
             // The streaming engine: `collect` would run the in-memory one, which reads every
             // row before the first batch.
             Box::new(move || query.collect_with_engine(Engine::Streaming).map(|_| ()))
@@ -106,6 +116,7 @@ pub fn scan_batches(
                 na: na.clone(),
                 sha256: String::new(),
                 notes: Vec::new(),
+                read_with: read_with.clone(),
             };
             rows += table.n_rows();
             match each(table) {
@@ -124,7 +135,7 @@ pub fn scan_batches(
         if let Some(e) = failed {
             return Err(e);
         }
-        ran.map_err(|e| unparsable(path, e))?;
+        ran.map_err(cannot)?;
         if rows == 0 {
             return Err(Error::data(
                 path,
@@ -135,6 +146,9 @@ pub fn scan_batches(
             rows,
             sha256: sha256?,
             notes,
+            delimiter: csv
+                .as_ref()
+                .and_then(|c| super::Delimiter::from_char(c.delimiter as char)),
         })
     })
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{all_finite, sha256_file, trim, unparsable, Format, LoadOptions};
+use super::dialect::{self, CsvSource};
+use super::{all_finite, sha256_file, trim, unparsable, Encoding, Format, LoadOptions};
 use crate::error::{Error, Result};
 
 /// Leads loaded from one file: one row per lead.
@@ -22,6 +23,27 @@ pub struct Table {
     pub(super) first_row: usize,
     /// Things the user should know about the load (e.g. an `--exclude` column that is absent).
     pub notes: Vec<String>,
+    pub(super) read_with: ReadWith,
+}
+
+/// How the table's file was read: for numbers with a decimal comma, and for the advice of
+/// an error about a column the file lacks.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReadWith {
+    /// The delimiter of a CSV file (none for Parquet, or a frame from memory).
+    pub delimiter: Option<u8>,
+    pub encoding: Option<Encoding>,
+    pub decimal_comma: bool,
+}
+
+impl ReadWith {
+    pub fn new(options: &LoadOptions, csv: Option<&CsvSource>) -> ReadWith {
+        ReadWith {
+            delimiter: csv.map(|c| c.delimiter),
+            encoding: options.encoding,
+            decimal_comma: options.decimal_comma,
+        }
+    }
 }
 
 impl Table {
@@ -49,20 +71,23 @@ impl Table {
     /// read a cell of those columns (a cell that is not a number, a space after a number or
     /// around a placeholder) or reads a non-finite number, the file is read again as text, so
     /// that an error still names the row and the column. Placeholders that look like numbers
-    /// (`--na -1`) keep the text reading, since polars would read ` -1` as the number. Parquet
-    /// files keep their own types.
+    /// (`--na -1`) keep the text reading, since polars would read ` -1` as the number; so do
+    /// numbers with a decimal comma, which [`Table::numbers`] reads. Parquet files keep their
+    /// own types.
     pub fn load_columns_numeric(
         path: &Path,
         options: &LoadOptions,
         columns: &[String],
         numeric: &[String],
     ) -> Result<Table> {
+        let format = Format::of_leads(path)?;
+        let csv = Table::csv_source(path, format, options)?;
         let na = Table::na_texts(options);
-        let typed = Format::from_path(path)? == Format::Csv
-            && !numeric.is_empty()
+        let typed = !numeric.is_empty()
+            && !options.decimal_comma
             && !na.iter().any(|s| s.parse::<f64>().is_ok());
-        if typed {
-            match Table::read_csv_numeric(path, columns, numeric, &na) {
+        if let Some(source) = csv.as_ref().filter(|_| typed) {
+            match Table::read_csv_numeric(path, source, columns, numeric, &na) {
                 Ok(Some(df)) => {
                     tracing::info!(
                         rows = df.height(),
@@ -70,13 +95,28 @@ impl Table {
                         "read {} (numeric columns as numbers)",
                         path.display()
                     );
-                    return Table::from_frame(path, df, String::new(), options);
+                    let mut table = Table::from_frame(path, df, String::new(), options)?;
+                    table.read_with = ReadWith::new(options, Some(source));
+                    return Ok(table);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::debug!("reading numbers as text: {e}"),
             }
         }
-        Table::load_columns(path, options, columns)
+        Table::load_read(path, csv.as_ref(), options, false, Some(columns))
+    }
+
+    /// How polars reads a CSV file (`None` for Parquet): its UTF-8 copy when it has another
+    /// encoding, and the delimiter given or detected.
+    pub(super) fn csv_source(
+        path: &Path,
+        format: Format,
+        options: &LoadOptions,
+    ) -> Result<Option<CsvSource>> {
+        match format {
+            Format::Csv => CsvSource::open(path, options).map(Some),
+            Format::Parquet => Ok(None),
+        }
     }
 
     /// The CSV file's `columns` with the `numeric` ones as Float64 and `na` texts read as
@@ -84,11 +124,12 @@ impl Table {
     /// finite. An error when polars cannot read a cell.
     fn read_csv_numeric(
         path: &Path,
+        source: &CsvSource,
         columns: &[String],
         numeric: &[String],
         na: &[String],
     ) -> Result<Option<DataFrame>> {
-        let Some(keep) = Table::csv_projection(path, columns)? else {
+        let Some(keep) = Table::csv_projection(path, source, columns)? else {
             return Ok(None);
         };
         let numbers: Vec<&PlSmallStr> = keep
@@ -109,8 +150,11 @@ impl Table {
             .with_infer_schema_length(Some(0))
             .with_columns(Some(keep.clone()))
             .with_schema_overwrite(Some(Arc::new(schema)))
-            .map_parse_options(|o| o.with_null_values(null_values.clone()))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .map_parse_options(|o| {
+                o.with_null_values(null_values.clone())
+                    .with_separator(source.delimiter)
+            })
+            .try_into_reader_with_file_path(Some(source.read_path.clone()))
             .and_then(|r| r.finish())
             .map_err(|e| Error::data(path, e.to_string()))?;
         for c in numbers {
@@ -133,10 +177,20 @@ impl Table {
 
     /// Of the CSV file's header, the `wanted` columns (read with the csv crate, which quotes as
     /// polars does); `None` when the file has none of them.
-    fn csv_projection(path: &Path, wanted: &[String]) -> Result<Option<Arc<[PlSmallStr]>>> {
-        let header = csv::Reader::from_path(path)
+    fn csv_projection(
+        path: &Path,
+        source: &CsvSource,
+        wanted: &[String],
+    ) -> Result<Option<Arc<[PlSmallStr]>>> {
+        let header = csv::ReaderBuilder::new()
+            .delimiter(source.delimiter)
+            .from_path(&source.read_path)
             .and_then(|mut r| r.headers().cloned())
-            .map_err(|e| Error::data(path, format!("cannot read the header: {e}")))?;
+            .map_err(|e| match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => dialect::not_utf8(path, source.delimiter)
+                    .unwrap_or_else(|| Error::data(path, format!("cannot read the header: {e}"))),
+                _ => Error::data(path, format!("cannot read the header: {e}")),
+            })?;
         let keep: Vec<PlSmallStr> = header
             .iter()
             .filter(|h| wanted.iter().any(|w| w == h))
@@ -152,7 +206,19 @@ impl Table {
         columns: Option<&[String]>,
     ) -> Result<Table> {
         let format = Format::of_leads(path)?;
-        // The file's hash is computed while polars parses it.
+        let csv = Table::csv_source(path, format, options)?;
+        Table::load_read(path, csv.as_ref(), options, hash, columns)
+    }
+
+    fn load_read(
+        path: &Path,
+        csv: Option<&CsvSource>,
+        options: &LoadOptions,
+        hash: bool,
+        columns: Option<&[String]>,
+    ) -> Result<Table> {
+        // The file's hash (of its own bytes, whatever the encoding) is computed while polars
+        // parses it.
         let (sha256, df) = std::thread::scope(|scope| {
             let hash = scope.spawn(|| {
                 if hash {
@@ -161,7 +227,7 @@ impl Table {
                     Ok(String::new())
                 }
             });
-            let df = Table::read(path, format, columns);
+            let df = Table::read(path, csv, columns);
             (hash.join().expect("hash thread panicked"), df)
         });
         let df = df?;
@@ -171,31 +237,33 @@ impl Table {
             "read {}",
             path.display()
         );
-        Table::from_frame(path, df, sha256?, options)
+        let mut table = Table::from_frame(path, df, sha256?, options)?;
+        table.read_with = ReadWith::new(options, csv);
+        Ok(table)
     }
 
-    fn read(path: &Path, format: Format, columns: Option<&[String]>) -> Result<DataFrame> {
-        match format {
-            Format::Csv => {
-                // Only the wanted columns the header has (read with the csv crate, which
-                // quotes as polars does); the rest are never parsed.
-                let projection = match columns {
-                    Some(wanted) => Table::csv_projection(path, wanted)?,
-                    None => None,
-                };
-                CsvReadOptions::default()
-                    .with_has_header(true)
-                    .with_infer_schema_length(Some(0))
-                    .with_columns(projection)
-                    .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                    .and_then(|r| r.finish())
-            }
-            Format::Parquet => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
-                ParquetReader::new(file).finish()
-            }
-        }
-        .map_err(|e| unparsable(path, e))
+    /// The frame of a CSV file (`csv` given) or a Parquet file.
+    fn read(path: &Path, csv: Option<&CsvSource>, columns: Option<&[String]>) -> Result<DataFrame> {
+        let Some(source) = csv else {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            return ParquetReader::new(file)
+                .finish()
+                .map_err(|e| unparsable(path, e));
+        };
+        // Only the wanted columns the header has (read with the csv crate, which quotes as
+        // polars does); the rest are never parsed.
+        let projection = match columns {
+            Some(wanted) => Table::csv_projection(path, source, wanted)?,
+            None => None,
+        };
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_columns(projection)
+            .map_parse_options(|o| o.with_separator(source.delimiter))
+            .try_into_reader_with_file_path(Some(source.read_path.clone()))
+            .and_then(|r| r.finish())
+            .map_err(|e| source.error(path, e))
     }
 
     /// Wraps a frame already in memory (used by tests and by callers that load data themselves).
@@ -229,7 +297,25 @@ impl Table {
             sha256,
             first_row: 0,
             notes,
+            read_with: ReadWith::new(options, None),
         })
+    }
+
+    /// The delimiter the CSV file was read with (given or detected); `None` for Parquet.
+    pub fn delimiter(&self) -> Option<super::Delimiter> {
+        self.read_with
+            .delimiter
+            .and_then(|d| super::Delimiter::from_char(d as char))
+    }
+
+    /// Whether text cells were read as numbers with a decimal comma.
+    pub fn decimal_comma(&self) -> bool {
+        self.read_with.decimal_comma
+    }
+
+    /// The encoding the file was decoded from, when one was given.
+    pub fn encoding(&self) -> Option<Encoding> {
+        self.read_with.encoding
     }
 
     /// The file's row number (1-based, header not counted) of this table's row `i` (0-based).
@@ -275,11 +361,22 @@ impl Table {
     }
 
     pub(super) fn column(&self, name: &str, hint: &str) -> Result<&Column> {
-        self.df.column(name).map_err(|_| Error::MissingColumn {
+        self.df
+            .column(name)
+            .map_err(|_| self.missing_column(name, hint))
+    }
+
+    /// The error for a column the table lacks, with `hint`; or, when the header of a CSV file
+    /// split at another delimiter has the column, the advice to pass that delimiter.
+    pub fn missing_column(&self, name: &str, hint: &str) -> Error {
+        let delimiter_hint = self.read_with.delimiter.and_then(|d| {
+            dialect::other_delimiter_hint(&self.path, self.read_with.encoding, d, name)
+        });
+        Error::MissingColumn {
             path: self.path.clone(),
             column: name.to_string(),
-            hint: hint.to_string(),
-        })
+            hint: delimiter_hint.unwrap_or_else(|| hint.to_string()),
+        }
     }
 
     pub(super) fn is_text(col: &Column) -> bool {
@@ -428,8 +525,12 @@ impl Table {
             // Fast path: polars parses the whole column at once. Any cell it cannot read
             // (white space, a placeholder, an empty text, a typo) or a non-finite number sends
             // the column through the cell-by-cell reading below, which trims, knows the
-            // placeholders and names the row of a bad value.
-            if let Ok(parsed) = col.strict_cast(&DataType::Float64) {
+            // placeholders and names the row of a bad value. Numbers with a decimal comma are
+            // read cell by cell (polars would read `1.234` as a decimal point).
+            let fast = (!self.read_with.decimal_comma)
+                .then(|| col.strict_cast(&DataType::Float64))
+                .and_then(|r| r.ok());
+            if let Some(parsed) = fast {
                 let parsed = parsed.f64()?;
                 if parsed.into_iter().flatten().all(f64::is_finite) {
                     return Ok(parsed.into_iter().collect());
@@ -461,19 +562,47 @@ impl Table {
     }
 
     fn parse_number(&self, s: &str, row: usize, column: &str) -> Result<f64> {
-        match s.parse::<f64>() {
-            Ok(x) if x.is_finite() => Ok(x),
-            Ok(_) => Err(self.non_finite(row, column, s)),
-            Err(_) => Err(Error::BadValue {
-                path: self.path.clone(),
-                row: self.row(row),
-                column: column.to_string(),
-                message: format!(
-                    "'{s}' is not a number, but a rule on this column needs numbers; \
-                     if '{s}' marks a missing value, pass --na \"{s}\""
-                ),
-            }),
-        }
+        let decimal_comma = self.read_with.decimal_comma;
+        let parsed = if decimal_comma {
+            dialect::parse_decimal_comma(s)
+        } else {
+            s.parse::<f64>().ok()
+        };
+        let message = match parsed {
+            Some(x) if x.is_finite() => return Ok(x),
+            Some(_) => return Err(self.non_finite(row, column, s)),
+            None if decimal_comma => format!(
+                "'{s}' is not a number with a decimal comma (--decimal-comma reads ',' as the \
+                 decimal point and '.' only between groups of three digits, as in 1.234,5), \
+                 but a rule on this column needs numbers; if '{s}' marks a missing value, pass \
+                 --na \"{s}\""
+            ),
+            None if s.contains(',') && dialect::parse_decimal_comma(s).is_some() => format!(
+                "'{s}' is not a number as written (a decimal point), but a rule on this column \
+                 needs numbers; if the file writes decimals with a comma, as Excel does in \
+                 German, French or Dutch, pass --decimal-comma"
+            ),
+            None => format!(
+                "'{s}' is not a number, but a rule on this column needs numbers; \
+                 if '{s}' marks a missing value, pass --na \"{s}\""
+            ),
+        };
+        Err(Error::BadValue {
+            path: self.path.clone(),
+            row: self.row(row),
+            column: column.to_string(),
+            message,
+        })
+    }
+
+    /// True when `texts` (of [`Table::texts`]) are not all numbers as written but would all be
+    /// with `--decimal-comma`, which this table was not read with: the note for a column
+    /// proposed as text.
+    pub fn looks_decimal_comma(&self, texts: &[Option<String>]) -> bool {
+        let mut cells = texts.iter().flatten();
+        !self.read_with.decimal_comma
+            && cells.clone().any(|s| s.contains(','))
+            && cells.all(|s| dialect::parse_decimal_comma(s).is_some_and(f64::is_finite))
     }
 
     fn non_finite(&self, row: usize, column: &str, s: &str) -> Error {

@@ -72,6 +72,12 @@ pub fn propose(
             Ok(values) => numeric_rules(&column, &values, min_count, params, &mut rules),
             Err(_) => {
                 let values = table.texts(&column)?;
+                if table.looks_decimal_comma(&values) {
+                    notes.push(format!(
+                        "'{column}' holds numbers with a decimal comma (e.g. 3,5), proposed as \
+                         text; pass --decimal-comma to read them as numbers"
+                    ));
+                }
                 match text_rules(&column, &values, min_count, params, &mut rules) {
                     Some(missing) => missing,
                     None => {

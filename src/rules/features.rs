@@ -492,6 +492,7 @@ per_unit = true
         let options = LoadOptions {
             na: vec!["Select".into()],
             exclude: Vec::new(),
+            ..Default::default()
         };
         Table::from_frame(Path::new("leads.csv"), df, String::new(), &options).unwrap()
     }

@@ -6,6 +6,7 @@ mod cli;
 mod counts;
 mod engines;
 mod export;
+mod locale;
 mod model_file;
 mod outcomes;
 mod recovery;

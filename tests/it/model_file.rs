@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use crate::{repo, stderr, Workdir};
 
-fn schema() -> jsonschema::Validator {
+pub(crate) fn schema() -> jsonschema::Validator {
     let text = std::fs::read_to_string(repo().join("schema/model-v1.schema.json")).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
     jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema")
 }
 
-fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+pub(crate) fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
     validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))

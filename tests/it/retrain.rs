@@ -484,6 +484,7 @@ fn a_model_file_holds_every_option_needed_to_train_it_again() {
     let load = LoadOptions {
         na: champion.training.na.clone(),
         exclude: champion.training.exclude.clone(),
+        ..Default::default()
     };
     let table = Table::load(&wd.path("leads.csv"), &load).unwrap();
     let again = train(&table, &TrainParams::from_model(&champion)).unwrap();

@@ -286,6 +286,7 @@ fn scored_lead_by_lead(model: &Model, data: &Path, na: &[&str], out: &Path) {
             .map(String::from)
             .collect(),
         exclude: Vec::new(),
+        ..Default::default()
     };
     let table = mqlcal::data::Table::load(data, &options).unwrap();
     let scored = mqlcal::train::score_table(model, &table).unwrap();

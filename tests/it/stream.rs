@@ -121,6 +121,7 @@ one_of = ["Finance"]
     let load = LoadOptions {
         na: vec!["Select".into()],
         exclude: vec!["Lead Quality".into()],
+        ..Default::default()
     };
     let p = params(&rules, &load, None);
     let (model, notes) = whole(&data, &load, &p).unwrap();

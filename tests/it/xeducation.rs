@@ -35,6 +35,7 @@ fn points_model_reaches_reference_quality_on_held_out_leads() {
     let options = LoadOptions {
         na: vec!["Select".into()],
         exclude: exclude.clone(),
+        ..Default::default()
     };
     let all = Table::load(&leads_csv(), &options).unwrap();
     let y = all.outcomes("Converted").unwrap();
@@ -85,6 +86,7 @@ fn leakage_guard_names_the_after_contact_column() {
     let options = LoadOptions {
         na: vec!["Select".into()],
         exclude: vec!["Lead Number".into()],
+        ..Default::default()
     };
     let all = Table::load(&leads_csv(), &options).unwrap();
     let y = all.outcomes("Converted").unwrap();
