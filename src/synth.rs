@@ -220,7 +220,8 @@ impl Generator {
         }
         if let Some(t) = &params.timeline {
             if t.window_days == 0
-                || !(t.delay_mean_days > 0.0)
+                || t.delay_mean_days.is_nan()
+                || t.delay_mean_days <= 0.0
                 || !(0.0..=1.0).contains(&t.late_share)
             {
                 return Err(Error::Option {

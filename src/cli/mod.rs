@@ -50,7 +50,8 @@ fn version() -> &'static str {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    Train(train::Args),
+    // Boxed: train has many flags, and every other command would carry its size.
+    Train(Box<train::Args>),
     Score(score::Args),
     Inspect(inspect::Args),
     Report(report::Args),
@@ -66,7 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     ui::setup(&cli.global);
     let bars = ui::Bars::new(&cli.global);
     match cli.command {
-        Command::Train(args) => train::run(args, &bars),
+        Command::Train(args) => train::run(*args, &bars),
         Command::Score(args) => score::run(args, &bars),
         Command::Inspect(args) => inspect::run(args),
         Command::Report(args) => report::run(args, &bars),

@@ -59,6 +59,12 @@ pub struct Args {
     /// Promote the challenger whatever the metrics say (recorded in comparison.json).
     #[arg(long)]
     promote: bool,
+    /// The list of opportunities that goes with the new leads, for a champion trained with
+    /// `train --outcomes` (joined on the id; its date column and the window are the
+    /// champion's). The window, date columns and young-lead method always come from the
+    /// champion; as-of is the new data's.
+    #[arg(long, value_name = "FILE")]
+    outcomes: Option<PathBuf>,
 }
 
 fn parse_days(s: &str) -> Result<u32, String> {
@@ -87,6 +93,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
         promote_if: args.promote_if,
         margin: args.margin,
         force_promote: args.promote,
+        outcomes: args.outcomes.clone(),
     };
     params.check()?;
     let dir = ModelDir::create(&args.out)?;

@@ -109,7 +109,7 @@ fn within_window(df: &DataFrame, as_of: NaiveDate) -> DataFrame {
         .clone();
     let y: Vec<i64> = created
         .into_iter()
-        .zip(opp.into_iter())
+        .zip(&opp)
         .map(|(c, o)| {
             let c = NaiveDate::parse_from_str(c.unwrap(), "%Y-%m-%d").unwrap();
             i64::from(o.is_some_and(|o| {
@@ -251,7 +251,7 @@ fn the_censoring_aware_fit_recovers_a_campaign_of_young_leads() {
         .clone();
     let y: Vec<bool> = created
         .into_iter()
-        .zip(opp.into_iter())
+        .zip(&opp)
         .map(|(c, o)| {
             let c = NaiveDate::parse_from_str(c.unwrap(), "%Y-%m-%d").unwrap();
             o.is_some_and(|o| {
