@@ -247,7 +247,22 @@ pub fn retrain_with(
     }
     let train_table = table.take(&train_rows)?;
     let eval_table = table.take(&eval_rows)?;
-    let challenger = crate::train::train_with(&train_table, &train_params, progress)?;
+    let mut challenger = crate::train::train_with(&train_table, &train_params, progress)?;
+    if let Some(OutcomeSpec::Opportunities { file, .. }) = &train_params.outcome {
+        // The challenger saw part of the file, so the list's ids of the evaluation rows
+        // "match no lead" there, which is no news: the whole file's warnings about the list
+        // replace its own.
+        let prefix = format!("{}: ", file.display());
+        let warnings = &mut challenger.model.warnings;
+        warnings.retain(|w| !w.starts_with(&prefix));
+        warnings.extend(
+            observed
+                .warnings
+                .iter()
+                .filter(|w| w.starts_with(&prefix))
+                .cloned(),
+        );
+    }
 
     let champion_scores = eval_scores(champion, &eval_table)?;
     let challenger_scores = eval_scores(&challenger.model, &eval_table)?;

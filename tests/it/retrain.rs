@@ -685,4 +685,14 @@ fn a_champion_from_an_opportunities_list_needs_the_new_list() {
         .as_str()
         .unwrap()
         .contains("mature"));
+    // Every listed id is a lead of new.csv: the challenger, trained on part of it, does not
+    // warn that the evaluation rows' ids match no lead.
+    for e in std::fs::read_dir(wd.path("models/versions")).unwrap() {
+        let m = Model::load(&e.unwrap().path()).unwrap();
+        assert!(
+            m.warnings.iter().all(|w| !w.contains("match no lead")),
+            "{:?}",
+            m.warnings
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{legend, pct, DrawResult, BLUE, GREY, ORANGE, VERMILLION};
+use super::{legend, pct, whole, DrawResult, BLUE, GREY, ORANGE, VERMILLION};
 use crate::report::numbers::ReportNumbers;
 
 pub(super) fn maturity<DB: DrawingBackend>(
@@ -36,6 +36,7 @@ where
     chart
         .configure_mesh()
         .x_desc("days since the lead was created")
+        .x_label_formatter(&whole)
         .y_desc("share of conversions within the window")
         .y_label_formatter(&pct)
         .label_style(("sans-serif", 12))
@@ -87,7 +88,7 @@ where
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILLION.stroke_width(2)));
     chart.draw_series([Text::new(
         format!(
-            "{} mature leads (as of {}) in every other chart; {} still maturing in none",
+            "the other charts hold the {} mature leads (as of {}); the {} still maturing are in none",
             m.mature_leads, m.as_of, m.immature_leads
         ),
         (w * 0.02, 1.0),
