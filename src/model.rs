@@ -171,6 +171,15 @@ pub struct Scored {
 }
 
 impl Model {
+    /// What the model's probability is the chance of, for every report: "becomes an
+    /// opportunity within 90 days of its creation" with a window, else "converts".
+    pub fn probability_meaning(&self) -> String {
+        match self.training.window_days {
+            Some(days) => format!("becomes an opportunity within {days} days of its creation"),
+            None => "converts".into(),
+        }
+    }
+
     /// Reads and checks a model file. Reading never runs anything from the file: it is data.
     pub fn load(path: &Path) -> Result<Model> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

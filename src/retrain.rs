@@ -11,6 +11,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::data::outcomes::{date_of, Clock, OutcomeSpec};
 use crate::data::Table;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -75,6 +76,8 @@ pub struct RetrainParams {
     pub margin: Option<f64>,
     /// Promote whatever the metrics say (recorded as forced).
     pub force_promote: bool,
+    /// The new list of opportunities, for a champion trained on one (`--outcomes`).
+    pub outcomes: Option<std::path::PathBuf>,
 }
 
 impl RetrainParams {
@@ -203,9 +206,22 @@ pub fn retrain_with(
     progress: &dyn crate::progress::Progress,
 ) -> Result<Retrained> {
     params.check()?;
-    let y = table.outcomes(&champion.target)?;
-    let mut notes = Vec::new();
-    let (train_rows, eval_rows, mut evaluation) = split(table, &y, &params.evaluation, &mut notes)?;
+    let mut train_params = challenger_params(champion, params)?;
+    // The new leads are judged as the champion's were: the same outcome, window and date
+    // columns, with the new data's as-of.
+    let observed = crate::train::observed(table, &train_params)?;
+    let y = observed.y.clone();
+    let mut notes = observed.warnings.clone();
+    let mature = observed.mature();
+    let (train_rows, eval_rows, mut evaluation) = split(
+        table,
+        &y,
+        &params.evaluation,
+        mature.as_deref(),
+        observed.clock.as_ref(),
+        train_params.time.date_format.as_deref(),
+        &mut notes,
+    )?;
     let eval_y: Vec<bool> = eval_rows.iter().map(|&i| y[i]).collect();
     let conversions = eval_y.iter().filter(|&&t| t).count();
     if conversions == 0 || conversions == eval_y.len() {
@@ -222,13 +238,31 @@ pub fn retrain_with(
     }
     evaluation.conversions = conversions;
 
-    let mut train_params = TrainParams::from_model(champion);
-    if let Evaluation::LastDays { column, .. } = &params.evaluation {
+    if let Some(clock) = &observed.clock {
+        // The challenger's leads are aged from the whole file's as-of, not from the newest of
+        // its own rows (the evaluation rows took the newest mature ones out).
+        train_params.time.as_of = Some(date_of(clock.as_of));
+    } else if let Evaluation::LastDays { column, .. } = &params.evaluation {
         train_params.date = Some(column.clone());
     }
     let train_table = table.take(&train_rows)?;
     let eval_table = table.take(&eval_rows)?;
-    let challenger = crate::train::train_with(&train_table, &train_params, progress)?;
+    let mut challenger = crate::train::train_with(&train_table, &train_params, progress)?;
+    if let Some(OutcomeSpec::Opportunities { file, .. }) = &train_params.outcome {
+        // The challenger saw part of the file, so the list's ids of the evaluation rows
+        // "match no lead" there, which is no news: the whole file's warnings about the list
+        // replace its own.
+        let prefix = format!("{}: ", file.display());
+        let warnings = &mut challenger.model.warnings;
+        warnings.retain(|w| !w.starts_with(&prefix));
+        warnings.extend(
+            observed
+                .warnings
+                .iter()
+                .filter(|w| w.starts_with(&prefix))
+                .cloned(),
+        );
+    }
 
     let champion_scores = eval_scores(champion, &eval_table)?;
     let challenger_scores = eval_scores(&challenger.model, &eval_table)?;
@@ -268,17 +302,65 @@ pub fn retrain_with(
     })
 }
 
-/// (training rows, evaluation rows, description).
+/// The champion's training options for the challenger, with the new opportunities list when
+/// the champion's outcome came from one.
+fn challenger_params(champion: &Model, params: &RetrainParams) -> Result<TrainParams> {
+    let mut p = TrainParams::from_model(champion);
+    match (&mut p.outcome, &params.outcomes) {
+        (Some(OutcomeSpec::Opportunities { file, .. }), Some(new)) => *file = new.clone(),
+        (Some(OutcomeSpec::Opportunities { file, column }), None) => {
+            return Err(Error::Option {
+                option: "--outcomes",
+                message: format!(
+                    "the champion's outcome came from a list of opportunities ({}, date column \
+                     '{column}'); give the list that goes with the new leads: --outcomes FILE",
+                    file.display()
+                ),
+            })
+        }
+        (_, Some(new)) => {
+            return Err(Error::Option {
+                option: "--outcomes",
+                message: format!(
+                    "the champion's outcome is not a list of opportunities (it is read from \
+                     '{}' of the leads), so {} would not be used; leave --outcomes out",
+                    champion.target,
+                    new.display()
+                ),
+            })
+        }
+        _ => {}
+    }
+    Ok(p)
+}
+
+/// (training rows, evaluation rows, description). With a window (`mature` and `clock`), only
+/// mature leads are evaluated: an immature lead's outcome is not final, so it would count as
+/// a miss a conversion still to come.
 fn split(
     table: &Table,
     y: &[bool],
     evaluation: &Evaluation,
+    mature: Option<&[bool]>,
+    clock: Option<&Clock>,
+    date_format: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<usize>, Vec<usize>, EvalRows)> {
+    let is_mature = |i: usize| mature.is_none_or(|m| m[i]);
     match evaluation {
         Evaluation::LastDays { column, days } => {
-            let dates = table.dates(column)?;
-            let newest = dates.iter().flatten().max().copied().ok_or_else(|| {
+            let dates = table.dates_as(
+                column,
+                date_format,
+                "pass the lead date column with --date, or evaluate on a holdout (--holdout 0.2)",
+            )?;
+            let newest = dates
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| is_mature(i))
+                .filter_map(|(_, d)| *d)
+                .max();
+            let newest = newest.ok_or_else(|| {
                 Error::data(
                     table.path(),
                     format!(
@@ -294,8 +376,8 @@ fn split(
                     "{undated} leads have no '{column}' date; they are used for training only"
                 ));
             }
-            let (eval, train): (Vec<usize>, Vec<usize>) =
-                (0..dates.len()).partition(|&i| dates[i].is_some_and(|d| d > cutoff));
+            let (eval, train): (Vec<usize>, Vec<usize>) = (0..dates.len())
+                .partition(|&i| is_mature(i) && dates[i].is_some_and(|d| d > cutoff));
             let eval_dates = eval.iter().filter_map(|&i| dates[i]);
             let first = eval_dates.clone().min();
             if train.is_empty() {
@@ -312,10 +394,22 @@ fn split(
                 train,
                 eval.clone(),
                 EvalRows {
-                    method: format!(
-                        "out-of-time: leads created after {} (the last {days} days by {column})",
-                        fmt(cutoff)
-                    ),
+                    method: match clock {
+                        Some(clock) => format!(
+                            "out-of-time: mature leads created after {} (the last {days} days \
+                             by {column} of the leads created by {}, whose {}-day window had \
+                             passed at as-of {}); younger leads are used for training only",
+                            fmt(cutoff),
+                            fmt(newest),
+                            clock.window.days,
+                            fmt(date_of(clock.as_of))
+                        ),
+                        None => format!(
+                            "out-of-time: leads created after {} (the last {days} days by \
+                             {column})",
+                            fmt(cutoff)
+                        ),
+                    },
                     rows: eval.len(),
                     conversions: 0,
                     first_date: first.map(fmt),
@@ -329,14 +423,18 @@ fn split(
             let k = ((1.0 / share).round() as usize).max(2);
             let folds = crate::fit::stratified_folds(y, k, *seed);
             let (eval, train): (Vec<usize>, Vec<usize>) =
-                (0..y.len()).partition(|&i| folds[i] == 0);
+                (0..y.len()).partition(|&i| folds[i] == 0 && is_mature(i));
+            let why = if mature.is_some() {
+                "; only its mature leads (their window had passed), the younger ones train"
+            } else {
+                "; no date column was given"
+            };
             Ok((
                 train,
                 eval.clone(),
                 EvalRows {
                     method: format!(
-                        "holdout: a seeded stratified 1/{k} of the leads (seed {seed}); no \
-                         date column was given"
+                        "holdout: a seeded stratified 1/{k} of the leads (seed {seed}){why}"
                     ),
                     rows: eval.len(),
                     conversions: 0,
@@ -564,6 +662,7 @@ mod tests {
             promote_if: PromoteIf::LogLoss,
             margin: None,
             force_promote: false,
+            outcomes: None,
         };
         assert!(matches!(
             p.check(),

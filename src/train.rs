@@ -81,9 +81,17 @@ impl TrainParams {
     }
     /// The options `model` was trained with, to train it again on new data: its rules (as
     /// fixed rules, also when they were first proposed), target, id, scale, calibration,
-    /// threshold policy, folds, seed, strength grid, placeholders, exclusions and date column.
+    /// threshold policy, folds, seed, strength grid, placeholders, exclusions and date column;
+    /// and how "converted" was read: the outcome, window, young-lead method and date format.
+    /// As-of is left unset (it belongs to the new data). For an outcome read from a list of
+    /// opportunities the file is the champion's (by name only): a retrain gives the new one.
     pub fn from_model(model: &Model) -> TrainParams {
         let t = &model.training;
+        let outcome = t
+            .outcome
+            .as_ref()
+            .and_then(|o| outcome_of_record(o, &model.target));
+        let dated = outcome.as_ref().is_some_and(OutcomeSpec::dated);
         TrainParams {
             target: model.target.clone(),
             id: model.id_column.clone(),
@@ -97,9 +105,22 @@ impl TrainParams {
             policy: model.threshold.threshold.policy,
             na: t.na.clone(),
             exclude: t.exclude.clone(),
-            date: t.date_column.clone(),
-            outcome: None,
-            time: TimeParams::default(),
+            date: t
+                .outcome
+                .as_ref()
+                .and_then(|o| o.date_column.clone())
+                .filter(|_| dated)
+                .or_else(|| t.date_column.clone()),
+            outcome,
+            time: TimeParams {
+                window: t
+                    .window_days
+                    .filter(|_| dated)
+                    .map(|days| crate::outcome::Window { days }),
+                as_of: None,
+                immature: t.immature_method.unwrap_or_default(),
+                date_format: t.outcome.as_ref().and_then(|o| o.date_format.clone()),
+            },
         }
     }
 
@@ -188,6 +209,22 @@ impl TrainParams {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// The outcome spec a model file records; `None` for the 0/1 target (or a source this version
+/// does not know, which then reads as the 0/1 `target` column and fails naming it).
+fn outcome_of_record(record: &OutcomeRecord, target: &str) -> Option<OutcomeSpec> {
+    match record.source.as_str() {
+        "stage" => OutcomeSpec::stage(&record.column).ok(),
+        "date" => Some(OutcomeSpec::Date {
+            column: record.column.clone(),
+        }),
+        "opportunities" => Some(OutcomeSpec::Opportunities {
+            file: record.file.clone().unwrap_or_default().into(),
+            column: record.column.clone(),
+        }),
+        _ => (record.column != target).then(|| OutcomeSpec::Target(record.column.clone())),
     }
 }
 

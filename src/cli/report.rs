@@ -1,8 +1,11 @@
 use std::path::{Path, PathBuf};
 
+use mqlcal::data::outcomes::OutcomeSpec;
 use mqlcal::fit::{Bootstrap, Weights};
 use mqlcal::model::Model;
+use mqlcal::report::maturity::Maturity;
 use mqlcal::report::{self, numbers, DateColumns, ScoredTable};
+use mqlcal::train::TrainParams;
 use ndarray::ArrayView2;
 
 /// Draw the conversion diagnostics of a model on leads with known outcomes.
@@ -41,6 +44,79 @@ pub struct Args {
     na: Vec<String>,
     #[command(flatten)]
     read: super::read::ReadArgs,
+    /// The date each lead became an opportunity, as in `train` (default: the model's, for a
+    /// model trained with a window). With a window only leads whose window has passed are
+    /// judged; the younger ones are counted and shown on the maturity chart.
+    #[arg(long, value_name = "COLUMN")]
+    outcome_date: Option<String>,
+    /// Sales' list of opportunities for these leads, joined on the id (needed for a model
+    /// trained with `train --outcomes`).
+    #[arg(long, value_name = "FILE")]
+    outcomes: Option<PathBuf>,
+    /// The conversion window (default: the model's).
+    #[arg(long, value_name = "DURATION")]
+    window: Option<mqlcal::outcome::Window>,
+    /// The date these outcomes were taken (default: the newest date in the data).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Layout of the dates when not ISO (default: the model's).
+    #[arg(long, value_name = "FORMAT")]
+    date_format: Option<String>,
+}
+
+/// How the leads' outcomes are read: as the model was trained (outcome, window, dates), with
+/// any flag given here in place of the model's.
+fn outcome_params(model: &Model, args: &Args) -> anyhow::Result<TrainParams> {
+    let mut p = TrainParams::from_model(model);
+    if let Some(column) = &args.outcome_date {
+        p.outcome = Some(match &args.outcomes {
+            Some(file) => OutcomeSpec::Opportunities {
+                file: file.clone(),
+                column: column.clone(),
+            },
+            None => OutcomeSpec::Date {
+                column: column.clone(),
+            },
+        });
+    } else if let Some(new) = &args.outcomes {
+        match &mut p.outcome {
+            Some(OutcomeSpec::Opportunities { file, .. }) => *file = new.clone(),
+            _ => {
+                return Err(mqlcal::Error::Option {
+                    option: "--outcomes",
+                    message: "name the opportunity date column of the list with \
+                              --outcome-date (the model was not trained on a list)"
+                        .into(),
+                }
+                .into())
+            }
+        }
+    } else if let Some(OutcomeSpec::Opportunities { file, .. }) = &p.outcome {
+        return Err(mqlcal::Error::Option {
+            option: "--outcomes",
+            message: format!(
+                "the model's outcome came from a list of opportunities ({}); give the list \
+                 that goes with {}: --outcomes FILE",
+                file.display(),
+                args.data.display()
+            ),
+        }
+        .into());
+    }
+    if args.window.is_some() {
+        p.time.window = args.window;
+    }
+    if p.outcome.as_ref().is_some_and(OutcomeSpec::dated) {
+        if let Some(date) = &args.options.date {
+            p.date = Some(date.clone());
+        }
+    }
+    p.time.as_of = args.as_of;
+    if args.date_format.is_some() {
+        p.time.date_format = args.date_format.clone();
+    }
+    p.check()?;
+    Ok(p)
 }
 
 /// Report options shared by `report` and `train --report`.
@@ -95,6 +171,24 @@ pub fn intervals(
     }))
 }
 
+/// The leads a report judges: with a window only those whose outcome is final (created at
+/// least a window before as-of), the others being still able to convert.
+fn judged(
+    model: &Model,
+    table: &mqlcal::data::Table,
+    observed: &mqlcal::train::Observed,
+    dates: &DateColumns,
+) -> anyhow::Result<ScoredTable> {
+    Ok(match Maturity::mature_rows(observed) {
+        Some(rows) => {
+            let mature = table.take(&rows)?;
+            let y = rows.iter().map(|&i| observed.y[i]).collect();
+            ScoredTable::score_outcomes(model, &mature, dates, y)?
+        }
+        None => ScoredTable::score_outcomes(model, table, dates, observed.y.clone())?,
+    })
+}
+
 pub fn model_name(path: &Path) -> String {
     path.file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -105,18 +199,37 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     report::check_out(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
     let table = super::score::load_leads(&model, &args.data, &args.na, &args.read, None, bars)?;
-    let scored = ScoredTable::score(&model, &table, &args.options.dates())?;
+    let params = outcome_params(&model, &args)?;
+    let observed = mqlcal::train::observed(&table, &params)?;
+    for w in &observed.warnings {
+        eprintln!("mqlcal: warning: {w}");
+    }
+    let scored = judged(&model, &table, &observed, &args.options.dates())?;
     let intervals = match &args.train_data {
         Some(path) => {
             let train = super::score::load_leads(&model, path, &args.na, &args.read, None, bars)?;
-            let x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
-            let y = train.outcomes(&model.target)?;
+            // Read as the model was trained; with a window, its mature leads (the refits
+            // have no exposure for the young ones).
+            let mut p = TrainParams::from_model(&model);
+            p.time.as_of = model
+                .training
+                .as_of
+                .as_deref()
+                .and_then(|d| super::train::parse_as_of(d).ok());
+            let seen = mqlcal::train::observed(&train, &p)?;
+            let mut x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
+            let mut y = seen.y.clone();
+            if let Some(rows) = Maturity::mature_rows(&seen) {
+                x = x.select(ndarray::Axis(0), &rows);
+                y = rows.iter().map(|&i| y[i]).collect();
+            }
             intervals(&model, x.view(), &y, args.options.bootstrap, bars)?
         }
         None => None,
     };
     let source = model_name(&args.data);
-    let n = numbers::compute(&model, &scored.view(), source, intervals);
+    let mut n = numbers::compute(&model, &scored.view(), source, intervals);
+    n.maturity = Maturity::of(&observed);
     report::write(&args.out, args.force, &model_name(&args.model), &n)?;
     print_summary(&args.out, &n);
     super::ui::summary(&Summary {

@@ -61,6 +61,12 @@ pub struct Args {
     promote: bool,
     #[command(flatten)]
     read: super::read::ReadArgs,
+    /// The list of opportunities that goes with the new leads, for a champion trained with
+    /// `train --outcomes` (joined on the id; its date column and the window are the
+    /// champion's). The window, date columns and young-lead method always come from the
+    /// champion; as-of is the new data's.
+    #[arg(long, value_name = "FILE")]
+    outcomes: Option<PathBuf>,
 }
 
 fn parse_days(s: &str) -> Result<u32, String> {
@@ -89,6 +95,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
         promote_if: args.promote_if,
         margin: args.margin,
         force_promote: args.promote,
+        outcomes: args.outcomes.clone(),
     };
     params.check()?;
     let dir = ModelDir::create(&args.out)?;

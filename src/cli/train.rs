@@ -288,7 +288,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         &trained.notes,
     )?;
     if let Some(dir) = &args.report {
-        write_report(&args, &table, &trained, dir, bars)?;
+        write_report(&args, &params, &table, &trained, dir, bars)?;
     }
     written(&args, &trained.model)
 }
@@ -374,38 +374,58 @@ fn written(args: &Args, model: &mqlcal::model::Model) -> anyhow::Result<()> {
 /// The diagnostics report on the out-of-fold scores of training.
 fn write_report(
     args: &Args,
+    params: &mqlcal::train::TrainParams,
     table: &Table,
     trained: &mqlcal::train::Trained,
     dir: &std::path::Path,
     bars: &Bars,
 ) -> anyhow::Result<()> {
     let model = &trained.model;
-    let probabilities: Vec<f64> = trained
-        .oof_scores
+    // The per-lead vectors of `trained` are of the rows trained on (`kept_rows` with
+    // `--immature drop`); with a window the report judges the mature ones only, whose
+    // outcome is final.
+    let len = trained.outcomes.len();
+    let table_rows: Vec<usize> = trained
+        .kept_rows
+        .clone()
+        .unwrap_or_else(|| (0..len).collect());
+    let keep: Vec<usize> = match &trained.mature {
+        Some(m) => (0..len).filter(|&i| m[i]).collect(),
+        None => (0..len).collect(),
+    };
+    let scores: Vec<i64> = keep.iter().map(|&i| trained.oof_scores[i]).collect();
+    let outcomes: Vec<bool> = keep.iter().map(|&i| trained.outcomes[i]).collect();
+    let features = trained.features.select(ndarray::Axis(0), &keep);
+    let probabilities: Vec<f64> = scores
         .iter()
         .map(|&s| model.calibration.probability(s).0)
         .collect();
-    let dates = mqlcal::report::read_dates(table, &args.report_options.dates())?;
+    let dates = mqlcal::report::read_dates(table, &args.report_options.dates())?
+        .map(|all| keep.iter().map(|&i| all[table_rows[i]].clone()).collect());
     let scored = mqlcal::report::numbers::Scored {
-        scores: &trained.oof_scores,
+        scores: &scores,
         probabilities: &probabilities,
-        outcomes: &trained.outcomes,
-        features: trained.features.view(),
+        outcomes: &outcomes,
+        features: features.view(),
         dates,
     };
     let intervals = super::report::intervals(
         model,
-        trained.features.view(),
-        &trained.outcomes,
+        features.view(),
+        &outcomes,
         args.report_options.bootstrap,
         bars,
     )?;
-    let n = mqlcal::report::numbers::compute(
+    let mut n = mqlcal::report::numbers::compute(
         model,
         &scored,
         "out-of-fold training scores".into(),
         intervals,
     );
+    if trained.mature.is_some() {
+        let observed = mqlcal::train::observed(table, params)?;
+        n.maturity = mqlcal::report::maturity::Maturity::of(&observed);
+    }
     mqlcal::report::write(dir, args.force, &super::report::model_name(&args.out), &n)?;
     super::report::print_summary(dir, &n);
     Ok(())
@@ -437,7 +457,7 @@ fn outcome_spec(args: &Args) -> anyhow::Result<Option<OutcomeSpec>> {
 }
 
 /// `--as-of YYYY-MM-DD`.
-fn parse_as_of(s: &str) -> Result<chrono::NaiveDate, String> {
+pub(super) fn parse_as_of(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| format!("'{s}' is not a date; write YYYY-MM-DD, e.g. 2026-11-30"))
 }

@@ -184,11 +184,17 @@ fn document(model: &Model) -> Result<String> {
         &[("xmlns", "http://www.dmg.org/PMML-4_4"), ("version", "4.4")],
     );
     let th = &model.threshold.threshold;
-    let description = format!(
+    let mut description = format!(
         "mqlcal lead score: {} rules, MQL at {} points",
         model.rules.len(),
         th.points
     );
+    if model.training.window_days.is_some() {
+        description.push_str(&format!(
+            "; the probability is that a lead {}",
+            model.probability_meaning()
+        ));
+    }
     x.open("Header", &[("description", &description)]);
     x.empty(
         "Application",

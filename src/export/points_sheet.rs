@@ -21,6 +21,21 @@ impl Exporter for PointsSheet {
         let csv_error = |e: csv::Error| Error::Export(format!("points sheet: {e}"));
         w.write_record(["kind", "name", "points", "per", "condition", "column"])
             .map_err(csv_error)?;
+        if model.training.window_days.is_some() {
+            // Read first: the points add up to odds of a conversion within the window.
+            w.write_record([
+                "outcome",
+                "what the probability means",
+                "",
+                "",
+                &cell(&format!(
+                    "the chance that a lead {}",
+                    model.probability_meaning()
+                )),
+                "",
+            ])
+            .map_err(csv_error)?;
+        }
         let na = placeholders(model);
         for r in &model.rules {
             let mut condition = r.condition.describe(&r.column);

@@ -409,8 +409,13 @@ impl Sql {
                 comment(&self.table.plain())
             ),
             format!(
-                "(calibrated probability of conversion) and mql (score >= {}, policy {}).",
-                th.points, th.policy
+                "(calibrated probability {}) and mql (score >= {}, policy {}).",
+                match t.window_days {
+                    Some(_) => format!("that the lead {}", model.probability_meaning()),
+                    None => "of conversion".into(),
+                },
+                th.points,
+                th.policy
             ),
             format!("Cells are trimmed; empty cells{na} are missing, as in `mqlcal score`."),
             "Text in a column that numeric rules read must be a number (or missing).".into(),

@@ -8,6 +8,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+mod maturity;
+
 use super::numbers::{ReportNumbers, PSI_FLAG};
 use crate::error::{Error, Result};
 use crate::threshold::{HEALTHY_MQL_RATE, TYPICAL_MQL_TO_SQL};
@@ -177,6 +179,17 @@ pub fn draw_all(dir: &Path, n: &ReportNumbers) -> Result<Vec<Chart>> {
     );
     if !n.cohorts.is_empty() {
         chart!("cohorts", "Monthly cohorts".into(), (SIZE.0, 840), cohorts);
+    }
+    if let Some(m) = &n.maturity {
+        chart!(
+            "maturity",
+            format!(
+                "Cumulative conversion by days since creation ({}-day window)",
+                m.window_days
+            ),
+            SIZE,
+            maturity::maturity
+        );
     }
     Ok(charts)
 }

@@ -55,6 +55,22 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
         n.funnel.leads,
         n.funnel.conversions
     ));
+    h.push_str(&format!(
+        "<p>A lead's probability is the chance that it {}.</p>\n",
+        escape(&n.meaning())
+    ));
+    if let Some(m) = &n.maturity {
+        h.push_str(&format!(
+            "<p>Outcomes as of {}: the {} leads created at least {} days before are mature \
+             (their window has passed) and are the only ones in the numbers and charts below; \
+             {} leads are still maturing (they may yet convert) and are counted only in the \
+             chart of cumulative conversion by days since creation.</p>\n",
+            escape(&m.as_of),
+            m.mature_leads,
+            m.window_days,
+            m.immature_leads
+        ));
+    }
     let m = &n.metrics;
     h.push_str("<table>\n<tr><th>measure</th><th>value</th><th>reads as</th></tr>\n");
     let rows = [

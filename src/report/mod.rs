@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod maturity;
 pub mod numbers;
 
 use std::path::Path;
@@ -75,6 +76,17 @@ impl ScoredTable {
     /// Scores `table` (which must hold the model's target column) with `model`.
     pub fn score(model: &Model, table: &Table, dates: &DateColumns) -> Result<ScoredTable> {
         let outcomes = table.outcomes(&model.target)?;
+        ScoredTable::score_outcomes(model, table, dates, outcomes)
+    }
+
+    /// Scores `table` with `model`, given each lead's outcome (as [`crate::train::observed`]
+    /// reads them, e.g. within a window).
+    pub fn score_outcomes(
+        model: &Model,
+        table: &Table,
+        dates: &DateColumns,
+        outcomes: Vec<bool>,
+    ) -> Result<ScoredTable> {
         let conversions = outcomes.iter().filter(|&&t| t).count();
         if conversions == 0 || conversions == outcomes.len() {
             return Err(Error::data(

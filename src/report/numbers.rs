@@ -109,6 +109,25 @@ pub struct ReportNumbers {
     /// Shares of leads per training score bin: (bin lower bound, training, these leads).
     pub score_distribution: Vec<(f64, f64, f64)>,
     pub cohorts: Vec<Cohort>,
+    /// The model's conversion window: its probability is that of an opportunity within this
+    /// many days of creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    /// With a window: which leads have a final outcome (the only ones in the other numbers),
+    /// and the delay from creation to opportunity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<super::maturity::Maturity>,
+}
+
+impl ReportNumbers {
+    /// What the probability means, for the page: "becomes an opportunity within 90 days of
+    /// its creation", or without a window "becomes an opportunity".
+    pub fn meaning(&self) -> String {
+        match self.window_days {
+            Some(days) => format!("becomes an opportunity within {days} days of its creation"),
+            None => "becomes an opportunity".into(),
+        }
+    }
 }
 
 /// A lead's creation month (`YYYY-MM`) and, when known, days from creation to MQL.
@@ -461,6 +480,8 @@ pub fn compute(
         score_psi,
         score_distribution,
         cohorts: cohorts(scored, threshold),
+        window_days: model.training.window_days,
+        maturity: None,
     }
 }
 

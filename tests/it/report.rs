@@ -334,3 +334,290 @@ fn an_existing_report_is_replaced_only_with_force() {
     assert!(run(true).status.success());
     assert!(wd.path("rep/index.html").exists() && !wd.path("rep/keep.txt").exists());
 }
+
+/// Dated synthetic leads (the outcome is an opportunity date, no 0/1 column) created through
+/// 2025 and exported on 2026-01-01.
+fn dated(wd: &Workdir, name: &str, rows: usize, seed: u64) {
+    let mut p = mqlcal::synth::SynthParams {
+        rows,
+        seed,
+        ..mqlcal::synth::SynthParams::default()
+    };
+    p.timeline = Some(mqlcal::synth::SynthTimeline::after(&p));
+    wd.synth_with(name, &p);
+}
+
+const WINDOWED: [&str; 6] = [
+    "--outcome-date",
+    "opportunity_date",
+    "--window",
+    "90d",
+    "--date",
+    "created_at",
+];
+
+/// By hand from a dated leads file: (mature leads, immature leads, mature conversions within
+/// the window, their delays in days), as-of being the newest date of the file.
+fn by_hand(path: &Path) -> (usize, usize, usize, Vec<i64>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (c, o) = (col("created_at"), col("opportunity_date"));
+    let parse = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let rows: Vec<(chrono::NaiveDate, Option<chrono::NaiveDate>)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (parse(&rec[c]), (!rec[o].is_empty()).then(|| parse(&rec[o])))
+        })
+        .collect();
+    let as_of = rows
+        .iter()
+        .flat_map(|(c, o)| [Some(*c), *o])
+        .flatten()
+        .max()
+        .unwrap();
+    let mature: Vec<_> = rows
+        .iter()
+        .filter(|(c, _)| (as_of - *c).num_days() >= 90)
+        .collect();
+    let delays: Vec<i64> = mature
+        .iter()
+        .filter_map(|(c, o)| o.map(|o| (o - *c).num_days().max(0)))
+        .filter(|&d| d <= 90)
+        .collect();
+    (
+        mature.len(),
+        rows.len() - mature.len(),
+        delays.len(),
+        delays,
+    )
+}
+
+fn metrics(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
+}
+
+fn reliability_leads(n: &serde_json::Value) -> u64 {
+    n["reliability"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["leads"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_windowed_report_judges_mature_leads_and_draws_how_long_conversions_take() {
+    let wd = Workdir::new();
+    dated(&wd, "leads.csv", 4000, 3);
+    dated(&wd, "holdout.csv", 3000, 4);
+    wd.train_bundled("leads.csv", "m.json", &WINDOWED);
+    // The window, outcome and date columns come from the model.
+    let out = wd
+        .cmd()
+        .args(["report", "--model", "m.json", "--data", "holdout.csv"])
+        .args(["--out", "rep", "--bootstrap", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = wd.path("rep");
+    let (w, h) = png_size(&dir.join("maturity.png"));
+    assert_eq!((w, h), (960, 600));
+    svg_parses(&dir.join("maturity.svg"));
+
+    let n = metrics(&dir);
+    let m = &n["maturity"];
+    let (mature, immature, conversions, delays) = by_hand(&wd.path("holdout.csv"));
+    assert!(immature > 0 && mature > 0);
+    assert_eq!(m["window_days"], 90);
+    assert_eq!(m["mature_leads"].as_u64().unwrap() as usize, mature);
+    assert_eq!(m["immature_leads"].as_u64().unwrap() as usize, immature);
+    assert_eq!(
+        m["mature_conversions"].as_u64().unwrap() as usize,
+        conversions
+    );
+    // The share converted by day 30 among mature converters, and the whole window.
+    let by_30 = delays.iter().filter(|&&d| d <= 30).count() as f64 / delays.len() as f64;
+    let cumulative = m["cumulative"].as_array().unwrap();
+    assert_eq!(cumulative.len(), 91);
+    assert!(
+        (cumulative[30].as_f64().unwrap() - by_30).abs() < 1e-12,
+        "{by_30} {m}"
+    );
+    assert!((cumulative[90].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    // Only the mature leads are judged: the reliability bins and the funnel hold them all,
+    // and no immature one.
+    assert_eq!(reliability_leads(&n) as usize, mature);
+    assert_eq!(n["funnel"]["leads"].as_u64().unwrap() as usize, mature);
+    assert_eq!(
+        n["funnel"]["conversions"].as_u64().unwrap() as usize,
+        conversions
+    );
+    let young = &m["maturing"];
+    assert!(young["oldest_days"].as_u64().unwrap() < 90, "{young}");
+
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        page.contains("becomes an opportunity within 90 days of its creation"),
+        "the page says what the probability means"
+    );
+    assert!(page.contains(&format!("{immature} leads are still maturing")));
+    // A real browser shows every chart of the page, the maturity chart among them.
+    let charts = page.matches("data:image/png;base64,").count();
+    assert!(page.contains("Cumulative conversion by days since creation"));
+    let profile = wd.path("chrome-profile");
+    let probe = wd.write(
+        "probe.html",
+        &format!(
+            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
+             var d=document.getElementById('f').contentDocument;var imgs=d.images;var bad=0;\
+             for(var i=0;i<imgs.length;i++){{if(!imgs[i].complete||imgs[i].naturalWidth==0)bad++;}}\
+             document.getElementById('r').textContent='images='+imgs.length+' broken='+bad;\">\
+             </iframe><pre id=r>pending</pre></body></html>",
+            dir.join("index.html").display()
+        ),
+    );
+    let out = headless(
+        &[
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ],
+        &probe,
+        &profile,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains(&format!("images={charts} broken=0")),
+        "the browser saw broken images: {dom}\n{}",
+        stderr(&out)
+    );
+
+    // The same options give the same report, byte for byte.
+    wd.cmd()
+        .args(["report", "--model", "m.json", "--data", "holdout.csv"])
+        .args(["--out", "rep2", "--bootstrap", "0"])
+        .assert()
+        .success();
+    for f in ["metrics.json", "maturity.svg", "index.html"] {
+        assert_eq!(
+            std::fs::read(dir.join(f)).unwrap(),
+            std::fs::read(wd.path("rep2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn train_report_with_a_window_judges_the_mature_training_leads() {
+    for immature in ["weight", "drop"] {
+        let wd = Workdir::new();
+        dated(&wd, "leads.csv", 4000, 3);
+        let rules = wd.rules();
+        let out = wd
+            .cmd()
+            .args(["train", "--data", "leads.csv", "--rules"])
+            .arg(&rules)
+            .args(WINDOWED)
+            .args(["--immature", immature, "--out", "m.json", "--report", "rep"])
+            .args(["--bootstrap", "0"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let n = metrics(&wd.path("rep"));
+        let (mature, immature_leads, _, _) = by_hand(&wd.path("leads.csv"));
+        assert_eq!(reliability_leads(&n) as usize, mature, "{immature}");
+        assert_eq!(
+            n["maturity"]["immature_leads"].as_u64().unwrap() as usize,
+            immature_leads
+        );
+        assert!(wd.path("rep/maturity.png").exists());
+    }
+}
+
+#[test]
+fn a_report_on_a_model_from_an_opportunities_list_needs_the_list() {
+    let wd = Workdir::new();
+    dated(&wd, "leads-full.csv", 3000, 3);
+    let mut r = csv::Reader::from_path(wd.path("leads-full.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..h.len())
+        .filter(|&j| &h[j] != "opportunity_date")
+        .collect();
+    let (id, opp) = (
+        h.iter().position(|c| c == "lead_id").unwrap(),
+        h.iter().position(|c| c == "opportunity_date").unwrap(),
+    );
+    let mut leads = csv::Writer::from_path(wd.path("leads.csv")).unwrap();
+    let mut list = csv::Writer::from_path(wd.path("opps.csv")).unwrap();
+    leads.write_record(keep.iter().map(|&j| &h[j])).unwrap();
+    list.write_record(["lead_id", "opportunity_date"]).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        leads.write_record(keep.iter().map(|&j| &rec[j])).unwrap();
+        if !rec[opp].is_empty() {
+            list.write_record([&rec[id], &rec[opp]]).unwrap();
+        }
+    }
+    drop((leads, list));
+    let mut flags = vec!["--outcomes", "opps.csv"];
+    flags.extend(WINDOWED);
+    wd.train_bundled("leads.csv", "m.json", &flags);
+    let report = |extra: &[&str]| {
+        wd.cmd()
+            .args(["report", "--model", "m.json", "--data", "leads.csv"])
+            .args(["--out", "rep", "--bootstrap", "0"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = report(&[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--outcomes"), "{}", stderr(&out));
+    assert!(!wd.path("rep").exists());
+    let out = report(&["--outcomes", "opps.csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mature, _, _, _) = by_hand(&wd.path("leads-full.csv"));
+    assert_eq!(
+        reliability_leads(&metrics(&wd.path("rep"))) as usize,
+        mature
+    );
+}
+
+#[test]
+fn every_export_of_a_windowed_model_says_what_its_probability_means() {
+    let wd = Workdir::new();
+    dated(&wd, "leads.csv", 3000, 3);
+    wd.train_bundled("leads.csv", "m.json", &WINDOWED);
+    wd.synth("plain.csv", 3000, 3);
+    wd.train_bundled("plain.csv", "plain.json", &[]);
+    let meaning = "within 90 days of its creation";
+    for model in ["m.json", "plain.json"] {
+        let windowed = model == "m.json";
+        let inspect = wd
+            .cmd()
+            .args(["inspect", "--model", model])
+            .output()
+            .unwrap();
+        assert!(inspect.status.success());
+        let text = String::from_utf8_lossy(&inspect.stdout).to_string() + &stderr(&inspect);
+        assert_eq!(text.contains("within 90 days"), windowed, "inspect {model}");
+        for (format, extra) in [
+            ("points-sheet", &[][..]),
+            ("pmml", &[][..]),
+            ("sql", &["--dialect", "postgres", "--table", "leads"][..]),
+        ] {
+            let out = format!("{model}.{format}");
+            wd.cmd()
+                .args([
+                    "export", "--model", model, "--format", format, "--out", &out,
+                ])
+                .args(extra)
+                .assert()
+                .success();
+            let text = std::fs::read_to_string(wd.path(&out)).unwrap();
+            assert_eq!(text.contains(meaning), windowed, "{format} of {model}");
+        }
+    }
+}

@@ -539,3 +539,161 @@ fn retrain_and_the_model_directory_speak_json() {
     let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(change_of(&diff, BUDGET), change_of(&written, BUDGET));
 }
+
+/// Dated leads (no 0/1 column: the outcome is the opportunity date) created over `days` days
+/// from `first`, exported the day after the last.
+fn dated_leads(wd: &Workdir, name: &str, first: chrono::NaiveDate, seed: u64) -> PathBuf {
+    wd.synth_with(name, &dated_params(first, seed))
+}
+
+fn dated_params(first: chrono::NaiveDate, seed: u64) -> SynthParams {
+    let mut p = SynthParams {
+        rows: 6000,
+        seed,
+        first_day: first,
+        ..SynthParams::default()
+    };
+    p.timeline = Some(mqlcal::synth::SynthTimeline::after(&p));
+    p
+}
+
+/// The creation dates of a dated leads file, and its newest date (lead or opportunity).
+fn created_and_newest(path: &Path) -> (Vec<String>, String) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (c, o) = (col("created_at"), col("opportunity_date"));
+    let (mut created, mut newest) = (Vec::new(), String::new());
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        created.push(rec[c].to_string());
+        newest = newest.max(rec[c].to_string()).max(rec[o].to_string());
+    }
+    (created, newest)
+}
+
+const DATED: [&str; 6] = [
+    "--outcome-date",
+    "opportunity_date",
+    "--window",
+    "90d",
+    "--date",
+    "created_at",
+];
+
+#[test]
+fn a_dated_champion_is_retrained_on_new_dated_leads_and_evaluated_on_mature_ones() {
+    let wd = Workdir::new();
+    dated_leads(
+        &wd,
+        "old.csv",
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        1,
+    );
+    wd.train_bundled("old.csv", "champion.json", &DATED);
+    dated_leads(
+        &wd,
+        "new.csv",
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        2,
+    );
+    let out = retrain(&wd, "models")
+        .args(["--eval-last", "60d"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = comparison(&wd.path("models"));
+    let (created, newest) = created_and_newest(&wd.path("new.csv"));
+    // The new data's as-of: its newest date (lead or opportunity), as training finds it.
+    let as_of = chrono::NaiveDate::parse_from_str(&newest, "%Y-%m-%d").unwrap();
+    let last_mature = (as_of - chrono::Days::new(90)).to_string();
+    let e = &c["evaluation"];
+    let (first, last) = (
+        e["first_date"].as_str().unwrap(),
+        e["last_date"].as_str().unwrap(),
+    );
+    // Every evaluation lead's window had passed; they are the last 60 days of those.
+    let cutoff = (chrono::NaiveDate::parse_from_str(last, "%Y-%m-%d").unwrap()
+        - chrono::Days::new(60))
+    .to_string();
+    assert!(last <= last_mature.as_str(), "{e}");
+    assert!(first > cutoff.as_str(), "{e}");
+    let method = e["method"].as_str().unwrap();
+    assert!(
+        method.contains("mature") && method.contains("90-day window"),
+        "{method}"
+    );
+    // The counts add up: the evaluation rows are those mature leads, every other lead trains
+    // the challenger (the young ones too).
+    let in_eval = created
+        .iter()
+        .filter(|d| d.as_str() > cutoff.as_str() && d.as_str() <= last_mature.as_str())
+        .count();
+    assert!(created.iter().any(|d| d.as_str() > last_mature.as_str()));
+    assert_eq!(e["rows"].as_u64().unwrap() as usize, in_eval, "{e}");
+    assert_eq!(
+        c["challenger_training_rows"].as_u64().unwrap() as usize,
+        created.len() - in_eval
+    );
+    // The challenger keeps the champion's window and ages its leads from the whole file's
+    // as-of (not from its own newest lead).
+    let models: Vec<Model> = std::fs::read_dir(wd.path("models/versions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| Model::load(&p).unwrap())
+        .collect();
+    let challenger = models
+        .iter()
+        .find(|m| m.training.input == "new.csv")
+        .expect("the challenger is a version");
+    assert_eq!(challenger.training.window_days, Some(90));
+    assert_eq!(challenger.training.as_of.as_deref(), Some(newest.as_str()));
+    assert_eq!(challenger.training.outcome.as_ref().unwrap().source, "date");
+}
+
+#[test]
+fn a_champion_from_an_opportunities_list_needs_the_new_list() {
+    let wd = Workdir::new();
+    for (name, year, seed) in [("old", 2025, 1), ("new", 2026, 2)] {
+        let mut df = mqlcal::synth::generate(&dated_params(
+            chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap(),
+            seed,
+        ))
+        .unwrap();
+        let mut list = mqlcal::synth::opportunities(&df).unwrap();
+        df = df.drop("opportunity_date").unwrap();
+        mqlcal::data::write_frame(&mut df, &wd.path(&format!("{name}.csv")), true).unwrap();
+        mqlcal::data::write_frame(&mut list, &wd.path(&format!("{name}-opps.csv")), true).unwrap();
+    }
+    let mut flags = vec!["--outcomes", "old-opps.csv"];
+    flags.extend(DATED);
+    wd.train_bundled("old.csv", "champion.json", &flags);
+    let out = retrain(&wd, "models").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--outcomes") && err.contains("old-opps.csv"),
+        "{err}"
+    );
+    let out = retrain(&wd, "models")
+        .args(["--outcomes", "new-opps.csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = comparison(&wd.path("models"));
+    assert!(c["evaluation"]["method"]
+        .as_str()
+        .unwrap()
+        .contains("mature"));
+    // Every listed id is a lead of new.csv: the challenger, trained on part of it, does not
+    // warn that the evaluation rows' ids match no lead.
+    for e in std::fs::read_dir(wd.path("models/versions")).unwrap() {
+        let m = Model::load(&e.unwrap().path()).unwrap();
+        assert!(
+            m.warnings.iter().all(|w| !w.contains("match no lead")),
+            "{:?}",
+            m.warnings
+        );
+    }
+}
