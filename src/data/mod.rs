@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use polars::prelude::PolarsError;
+use polars::prelude::{Float64Chunked, PolarsError};
 
 use crate::error::{Error, Result};
 

@@ -2,11 +2,12 @@
 //! outcomes and ids, with errors naming the file, row and column.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{all_finite, trim, unparsable, Format, LoadOptions};
+use super::{all_finite, sha256_file, trim, unparsable, Format, LoadOptions};
 use crate::error::{Error, Result};
 
 /// Leads loaded from one file: one row per lead.
