@@ -7,7 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{sha256_file, unparsable, Format, LoadOptions, Table};
+use super::{csv_header, sha256_file, unparsable, Format, LoadOptions, Table};
 use crate::error::{Error, Result};
 
 /// Rows per batch when a file is streamed: small enough that a batch's rule features are a few
@@ -38,6 +38,9 @@ pub fn scan_batches(
     mut each: impl FnMut(Table) -> Result<std::ops::ControlFlow<()>>,
 ) -> Result<Scanned> {
     let format = Format::of_leads(path)?;
+    if format == Format::Csv {
+        csv_header(path)?;
+    }
     let source = PlPath::Local(Arc::from(path));
     let lazy = match format {
         // All cells as text, as Table::load reads CSV.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{all_finite, sha256_file, trim, unparsable, Format, LoadOptions};
+use super::{all_finite, csv_header, sha256_file, trim, unparsable, Format, LoadOptions};
 use crate::error::{Error, Result};
 
 /// Leads loaded from one file: one row per lead.
@@ -134,9 +134,7 @@ impl Table {
     /// Of the CSV file's header, the `wanted` columns (read with the csv crate, which quotes as
     /// polars does); `None` when the file has none of them.
     fn csv_projection(path: &Path, wanted: &[String]) -> Result<Option<Arc<[PlSmallStr]>>> {
-        let header = csv::Reader::from_path(path)
-            .and_then(|mut r| r.headers().cloned())
-            .map_err(|e| Error::data(path, format!("cannot read the header: {e}")))?;
+        let header = csv_header(path)?;
         let keep: Vec<PlSmallStr> = header
             .iter()
             .filter(|h| wanted.iter().any(|w| w == h))
@@ -181,7 +179,10 @@ impl Table {
                 // quotes as polars does); the rest are never parsed.
                 let projection = match columns {
                     Some(wanted) => Table::csv_projection(path, wanted)?,
-                    None => None,
+                    None => {
+                        csv_header(path)?;
+                        None
+                    }
                 };
                 CsvReadOptions::default()
                     .with_has_header(true)
@@ -233,7 +234,7 @@ impl Table {
     }
 
     /// The file's row number (1-based, header not counted) of this table's row `i` (0-based).
-    pub(super) fn row(&self, i: usize) -> usize {
+    pub fn row(&self, i: usize) -> usize {
         self.first_row + i + 1
     }
 
@@ -582,5 +583,4 @@ impl Table {
         }
         Ok(out)
     }
-
 }
