@@ -469,15 +469,16 @@ pub fn score_range<'a>(
     for (condition, points) in rules {
         let p = points.0 as i128;
         let largest = match condition {
-            // At most 2^53 (checked with the rule), so the product fits an i128.
+            // At most 2^53 in a checked rule; saturating for rules a library caller built.
             Condition::PerUnit { cap: Some(c) } => Some(c.floor() as i128),
             Condition::PerUnit { cap: None } => None,
             _ => Some(1),
         };
         match largest {
             Some(n) => {
-                low = low.map(|l| l + (p * n).min(0));
-                high = high.map(|h| h + (p * n).max(0));
+                let most = p.saturating_mul(n);
+                low = low.map(|l| l.saturating_add(most.min(0)));
+                high = high.map(|h| h.saturating_add(most.max(0)));
             }
             None if p > 0 => high = None,
             None if p < 0 => low = None,
