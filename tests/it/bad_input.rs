@@ -353,3 +353,18 @@ fn two_columns_of_one_name() {
     assert!(stderr(&out).contains(needle), "{}", stderr(&out));
     assert!(!wd.path("scored.csv").exists());
 }
+
+#[test]
+fn a_threshold_in_points_no_lead_can_reach() {
+    // The rules give at most 5 visits' and one big company's points, at least 0 (or less
+    // when a rule's points are negative): far from either of these.
+    for (threshold, needle) in [
+        ("points:100000", "no lead would ever be an MQL"),
+        ("points:-100000", "every lead would be an MQL"),
+    ] {
+        let wd = setup(&table(&[]), RULES);
+        let out = train(&wd, &["--threshold", threshold]);
+        // Exit 2, as for any invalid option.
+        check_failed(&wd, &out, 2, &["--threshold", needle]);
+    }
+}

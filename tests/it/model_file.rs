@@ -87,6 +87,7 @@ fn the_schema_rejects_what_mqlcal_rejects() {
     bad(&|d| d["schema_version"] = 2.into());
     bad(&|d| d["rules"][0]["condition"]["kind"] = "sigmoid".into());
     bad(&|d| d["rules"][0]["condition"]["cap"] = 0.5.into());
+    bad(&|d| d["rules"][0]["condition"]["cap"] = 1e16.into());
     bad(&|d| d["rules"][0]["colour"] = "red".into());
     bad(&|d| d["rules"] = Value::Array(vec![]));
     bad(&|d| d["rules"][2]["condition"] = serde_json::json!({"kind": "range"}));
