@@ -102,6 +102,22 @@ pub fn cap_uncapped(rules: &[Rule], groups: &Groups) -> Result<Capped> {
     })
 }
 
+/// Every per-unit rule without a cap gets one ([`cap_uncapped`]), and the groups follow; the
+/// old → new pattern index when the groups changed. All three training paths call it on
+/// the same groups, so they give the same caps.
+pub fn apply(
+    rules: Vec<Rule>,
+    groups: Groups,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Rule>, Groups, Option<Vec<u32>>)> {
+    let capped = cap_uncapped(&rules, &groups)?;
+    warnings.extend(capped.warnings);
+    Ok(match capped.groups {
+        Some((groups, merged)) => (capped.rules, groups, Some(merged)),
+        None => (rules, groups, None),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

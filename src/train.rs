@@ -172,7 +172,7 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     progress.begin("grouping", None);
     let (groups, mut lead_pattern) = Groups::from_rows(x.view(), &y);
     progress.end();
-    let (rules, groups, merged) = with_caps(rules, groups, &mut warnings)?;
+    let (rules, groups, merged) = crate::caps::apply(rules, groups, &mut warnings)?;
     let mut x = x;
     if let Some(merged) = merged {
         for p in &mut lead_pattern {
@@ -297,7 +297,7 @@ pub fn train_file(
                 .map(|r| repeated_ids_warning(id, r)),
         );
     }
-    let (rules, groups, _) = with_caps(rules, groups, &mut warnings)?;
+    let (rules, groups, _) = crate::caps::apply(rules, groups, &mut warnings)?;
     let mut input = Input::of(path, &scanned.sha256);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
@@ -377,24 +377,8 @@ pub fn train_groups(
         )));
     }
     let mut warnings = Vec::new();
-    let (rules, groups, _) = with_caps(rules.to_vec(), groups.clone(), &mut warnings)?;
+    let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups.clone(), &mut warnings)?;
     Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
-}
-
-/// Every per-unit rule without a cap gets one ([`crate::caps`]), and the groups follow; the
-/// old → new pattern index when the groups changed. All three training paths call it on
-/// the same groups, so they give the same caps.
-fn with_caps(
-    rules: Vec<Rule>,
-    groups: Groups,
-    warnings: &mut Vec<String>,
-) -> Result<(Vec<Rule>, Groups, Option<Vec<u32>>)> {
-    let capped = crate::caps::cap_uncapped(&rules, &groups)?;
-    warnings.extend(capped.warnings);
-    Ok(match capped.groups {
-        Some((groups, merged)) => (capped.rules, groups, Some(merged)),
-        None => (rules, groups, None),
-    })
 }
 
 /// A score that does not fit, as a training error naming the rule and its column.
@@ -475,7 +459,7 @@ fn fit_groups(
         by_score.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
     let calibration = Calibration::fit_counts(params.calibration, &score_counts)?;
     let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
-    reachable_threshold(&mut threshold, rules, &points)?;
+    threshold::keep_within_reach(&mut threshold, rules, &points)?;
     let funnel = Funnel::at_counts(threshold.points, &score_counts);
     warnings.extend(funnel.health());
     let probability_counts: Vec<(f64, u64, u64)> = score_counts
@@ -531,54 +515,6 @@ fn fit_groups(
         weights,
         oof,
     })
-}
-
-/// The threshold within the scores the final points can give. A threshold chosen from the
-/// out-of-fold scores (each fold's points, shifted) can lie outside them: below the lowest it
-/// is the lowest (every lead is an MQL either way), above the highest it is the highest (the
-/// policy wanted some MQLs). A threshold given in points outside them is an error.
-fn reachable_threshold(
-    threshold: &mut threshold::Threshold,
-    rules: &[Rule],
-    points: &[Points],
-) -> Result<()> {
-    let (low, high) = crate::model::score_range(
-        rules
-            .iter()
-            .map(|r| &r.condition)
-            .zip(points.iter().copied()),
-    );
-    let t = threshold.points as i128;
-    let outside = match (low, high) {
-        (Some(l), _) if t < l => Some(("below the lowest", l)),
-        (_, Some(h)) if t > h => Some(("above the highest", h)),
-        _ => None,
-    };
-    let Some((side, end)) = outside else {
-        return Ok(());
-    };
-    if let threshold::Policy::Points(_) = threshold.policy {
-        return Err(Error::Option {
-            option: "--threshold",
-            message: format!(
-                "{} points is {side} score the learned points can give ({end}), so {}; choose \
-                 a threshold from the points table",
-                threshold.points,
-                if t < end {
-                    "every lead would be an MQL"
-                } else {
-                    "no lead would ever be an MQL"
-                }
-            ),
-        });
-    }
-    threshold.points = i64::try_from(end).map_err(|_| {
-        Error::Fit(format!(
-            "the {side} score the learned points can give ({end}) is beyond what a score can \
-             hold; give the per-unit rules smaller caps"
-        ))
-    })?;
-    Ok(())
 }
 
 /// The outcomes, with both classes present.
