@@ -137,6 +137,42 @@ impl Groups {
         Ok(Groups::sorted(patterns, leads, conversions, row_exposure).0)
     }
 
+    /// The groups with rule `j`'s feature limited to `caps[j]` (where given), patterns that
+    /// become equal added up; also returns old pattern index → new. Exactly the groups of the
+    /// capped features, since capping a lead's feature does not depend on the other leads.
+    pub fn capped(&self, caps: &[Option<f64>]) -> (Groups, Vec<u32>) {
+        let p = self.x.ncols();
+        let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+        let mut rows: Vec<(Vec<f64>, u64, u64)> = Vec::new();
+        // Leads of one pattern but another exposure stay apart, as in `from_rows_exposed`.
+        let mut exposure: Vec<f64> = Vec::new();
+        let mut merged = Vec::with_capacity(self.len());
+        for g in 0..self.len() {
+            let values: Vec<f64> = (0..p)
+                .map(|j| {
+                    let v = self.x[[g, j]];
+                    caps.get(j).copied().flatten().map_or(v, |c| v.min(c))
+                })
+                .collect();
+            let mut key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+            key.push(self.exposure[g].to_bits());
+            let at = *index.entry(key).or_insert_with(|| {
+                rows.push((values, 0, 0));
+                exposure.push(self.exposure[g]);
+                rows.len() - 1
+            });
+            rows[at].1 += self.leads[g];
+            rows[at].2 += self.conversions[g];
+            merged.push(at);
+        }
+        let patterns = Array2::from_shape_fn((rows.len(), p).f(), |(g, j)| rows[g].0[j]);
+        let leads = rows.iter().map(|r| r.1).collect();
+        let conversions = rows.iter().map(|r| r.2).collect();
+        let (groups, new_id) = Groups::sorted(patterns, leads, conversions, exposure);
+        let map = merged.into_iter().map(|m| new_id[m]).collect();
+        (groups, map)
+    }
+
     /// Sorts patterns ascending so the order never depends on where leads sat in the input;
     /// also returns old index → new index.
     fn sorted(

@@ -42,6 +42,7 @@
 
 pub mod atomic;
 pub mod calibrate;
+pub mod caps;
 #[cfg(feature = "data")]
 pub mod data;
 pub mod error;

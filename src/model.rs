@@ -11,7 +11,7 @@ use crate::calibrate::{Calibration, Probability};
 use crate::error::{Error, Result};
 use crate::fit::AlphaScore;
 use crate::metrics::Metrics;
-use crate::points::{Points, PointsScale};
+use crate::points::{Overflow, Points, PointsScale, MAX_UNITS};
 use crate::rules::{Condition, Rule, Value};
 use crate::threshold::{Funnel, Threshold};
 
@@ -225,7 +225,7 @@ impl Model {
         Ok(model)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.rules.is_empty() {
             return Err("has no rules".into());
         }
@@ -244,8 +244,17 @@ impl Model {
                 return Err("profile holds an empty, uneven or non-finite histogram".into());
             }
         }
-        for r in &self.rules {
-            Rule::from_spec(&r.rule().to_spec())?;
+        for (i, r) in self.rules.iter().enumerate() {
+            Rule::from_spec(&r.rule().to_spec()).map_err(|e| format!("rules[{i}]: {e}"))?;
+            // Names are how reasons, points sheets, exports and retrain comparisons tell rules
+            // apart: two rules of one name would be mixed up silently.
+            if let Some(j) = self.rules[..i].iter().position(|o| o.name == r.name) {
+                return Err(format!(
+                    "rules[{i}].name: rules[{j}] and rules[{i}] are both named '{}'; rule names \
+                     must be unique (rename one, or retrain)",
+                    r.name
+                ));
+            }
             if !r.weight.is_finite() {
                 return Err(format!("rule '{}' has a non-finite weight", r.name));
             }
@@ -256,6 +265,8 @@ impl Model {
                     r.name, r.points.0
                 ));
             }
+            share(&format!("rules[{i}].support"), r.support)?;
+            share(&format!("rules[{i}].conversion_rate"), r.conversion_rate)?;
         }
         if let Some(d) = self.training.delimiter {
             if !DELIMITERS.contains(&d) {
@@ -264,11 +275,89 @@ impl Model {
                 ));
             }
         }
+        self.validate_metrics()?;
+        self.validate_reach()?;
         if !(self.scale.points_to_double_odds.is_finite() && self.scale.points_to_double_odds > 0.0)
         {
             return Err("points_to_double_odds must be a positive number".into());
         }
         self.calibration.validate()
+    }
+
+    /// Metrics and rates within their ranges (a file edited by hand, or damaged).
+    fn validate_metrics(&self) -> std::result::Result<(), String> {
+        let m = &self.metrics;
+        share("metrics.roc_auc", m.roc_auc)?;
+        if !(m.log_loss.is_finite() && m.log_loss >= 0.0) {
+            return Err(format!(
+                "metrics.log_loss is {}; a log loss is a finite number of at least 0 (retrain, \
+                 or restore the file)",
+                m.log_loss
+            ));
+        }
+        share("metrics.brier", m.brier)?;
+        share("metrics.ece", m.ece)?;
+        share("training.conversion_rate", self.training.conversion_rate)?;
+        let f = &self.threshold.out_of_fold;
+        share("threshold.out_of_fold.lead_to_mql_rate", f.lead_to_mql_rate)?;
+        share(
+            "threshold.out_of_fold.mql_to_opportunity_rate",
+            f.mql_to_opportunity_rate,
+        )?;
+        share(
+            "threshold.out_of_fold.conversions_captured",
+            f.conversions_captured,
+        )
+    }
+
+    /// Every score the rules can give fits the exports' doubles exactly, and the threshold is
+    /// one of them (a threshold above the highest score makes no lead an MQL, one below the
+    /// lowest makes every lead one: either is a broken file, not a choice).
+    fn validate_reach(&self) -> std::result::Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Condition::PerUnit { cap: Some(c) } = r.condition {
+                if (r.points.0 as f64).abs() * c.floor() > MAX_UNITS {
+                    return Err(format!(
+                        "rules[{i}].condition.cap: {} units × {} points is beyond the largest \
+                         score an export can hold exactly (2^53); lower the cap, or retrain",
+                        crate::rules::format_number(c.floor()),
+                        r.points.0
+                    ));
+                }
+            }
+        }
+        let (low, high) = self.score_range();
+        for (end, v) in [("lowest", low), ("highest", high)] {
+            if v.is_some_and(|v| v.unsigned_abs() > MAX_UNITS as u128) {
+                return Err(format!(
+                    "rules: the {end} score the rules can give ({}) is beyond what an export \
+                     can hold exactly (2^53); lower caps or points, or retrain",
+                    v.unwrap_or_default()
+                ));
+            }
+        }
+        let t = self.threshold.threshold.points as i128;
+        if let Some(high) = high.filter(|&h| t > h) {
+            return Err(format!(
+                "threshold.points: {t} is above the highest score the rules can give ({high}), \
+                 so no lead would ever be an MQL; retrain, or set a threshold within the scores"
+            ));
+        }
+        if let Some(low) = low.filter(|&l| t < l) {
+            return Err(format!(
+                "threshold.points: {t} is below the lowest score the rules can give ({low}), \
+                 so every lead would be an MQL; retrain, or set a threshold within the scores"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The lowest and highest score the rules can give; `None` when unbounded (a per-unit
+    /// rule without a cap, in a file written before training capped them). A rule adds
+    /// between 0 and points × its largest feature (1, or the cap's whole units), whichever
+    /// the sign of its points.
+    pub fn score_range(&self) -> (Option<i128>, Option<i128>) {
+        score_range(self.rules.iter().map(|r| (&r.condition, r.points)))
     }
 
     /// Serialises to pretty JSON with a trailing newline (deterministic: struct order, no maps).
@@ -300,25 +389,41 @@ impl Model {
         cols
     }
 
-    /// Scores one lead from its features (one per rule, in rule order).
-    pub fn score_features(&self, features: impl IntoIterator<Item = f64>) -> Scored {
-        let mut score = 0;
+    /// Scores one lead from its features (one per rule, in rule order). An [`Overflow`] names
+    /// the rule whose points do not fit a score: possible only for a per-unit rule without a
+    /// cap (files written before training capped them), which counts any number of units.
+    pub fn score_features(
+        &self,
+        features: impl IntoIterator<Item = f64>,
+    ) -> std::result::Result<Scored, Overflow> {
+        let mut score: i64 = 0;
         let mut reasons = Vec::new();
         for (j, (rule, f)) in self.rules.iter().zip(features).enumerate() {
-            // Saturating: an uncapped per-unit rule on an absurd value must not panic.
-            let given = rule.points.0.saturating_mul(f as i64);
-            score = i64::saturating_add(score, given);
+            let given = crate::points::given(j, rule.points, f)?;
+            score = score.checked_add(given).ok_or_else(|| Overflow {
+                rule: j,
+                message: format!(
+                    "its points take the score beyond what a score can hold ({})",
+                    i64::MAX
+                ),
+            })?;
             if given != 0 {
                 reasons.push((j, given));
             }
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Scored {
+        Ok(Scored {
             score,
             probability: self.calibration.probability(score),
             mql: self.threshold.threshold.is_mql(score),
             reasons,
-        }
+        })
+    }
+
+    /// An [`Overflow`] in words, naming the rule and its column.
+    pub fn overflow_text(&self, e: &Overflow) -> String {
+        let r = &self.rules[e.rule];
+        format!("column '{}': rule '{}': {}", r.column, r.name, e.message)
     }
 
     /// Scores one lead given as `value(column)`. This path needs no polars: it is how another
@@ -350,7 +455,8 @@ impl Model {
                 .map_err(|e| format!("column '{}': {e}", r.column))?;
             features.push(f);
         }
-        Ok(self.score_features(features))
+        self.score_features(features)
+            .map_err(|e| self.overflow_text(&e))
     }
 
     /// One cell as `mqlcal score` reads it from a file: surrounding spaces trimmed, and an empty
@@ -405,6 +511,44 @@ impl Model {
             .map(|&(j, p)| format!("{} ({p:+})", self.rules[j].name))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// [`Model::score_range`] of rules given as (condition, points).
+pub fn score_range<'a>(
+    rules: impl IntoIterator<Item = (&'a Condition, Points)>,
+) -> (Option<i128>, Option<i128>) {
+    let (mut low, mut high) = (Some(0i128), Some(0i128));
+    for (condition, points) in rules {
+        let p = points.0 as i128;
+        let largest = match condition {
+            // At most 2^53 in a checked rule; saturating for rules a library caller built.
+            Condition::PerUnit { cap: Some(c) } => Some(c.floor() as i128),
+            Condition::PerUnit { cap: None } => None,
+            _ => Some(1),
+        };
+        match largest {
+            Some(n) => {
+                let most = p.saturating_mul(n);
+                low = low.map(|l| l.saturating_add(most.min(0)));
+                high = high.map(|h| h.saturating_add(most.max(0)));
+            }
+            None if p > 0 => high = None,
+            None if p < 0 => low = None,
+            None => {}
+        }
+    }
+    (low, high)
+}
+
+/// A share (support, rate, AUC, Brier, ECE) must be within 0 and 1; the error names the field.
+fn share(field: &str, v: f64) -> std::result::Result<(), String> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} is {v}; it must be within 0 and 1 (retrain, or restore the file)"
+        ))
     }
 }
 

@@ -53,13 +53,56 @@ impl PointsScale {
     }
 }
 
-/// A lead's score: Σ points × feature, where features are 0/1 or whole units.
-pub fn score(points: &[Points], features: impl IntoIterator<Item = f64>) -> i64 {
-    points
-        .iter()
-        .zip(features)
-        .map(|(p, f)| p.0 * f as i64)
-        .sum()
+/// Most units a per-unit feature may count: every whole number up to 2^53 is an exact f64,
+/// above it f64 → i64 would give a nearby number instead of the one in the data.
+pub const MAX_UNITS: f64 = 9_007_199_254_740_992.0;
+
+/// A score that points cannot hold: which rule (index) and why, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    pub rule: usize,
+    pub message: String,
+}
+
+/// The points rule `rule` gives for feature `f` (0/1, or whole units), checked: a feature
+/// above [`MAX_UNITS`] or a product beyond i64 is an [`Overflow`], never a wrapped number.
+pub fn given(rule: usize, points: Points, f: f64) -> Result<i64, Overflow> {
+    // NaN is not within the range either.
+    if !(-MAX_UNITS..=MAX_UNITS).contains(&f) {
+        return Err(Overflow {
+            rule,
+            message: format!(
+                "{} units is more than a score can count exactly (at most 2^53 = {}); give                  the rule a `cap`",
+                crate::rules::format_number(f),
+                MAX_UNITS as i64
+            ),
+        });
+    }
+    points.0.checked_mul(f as i64).ok_or_else(|| Overflow {
+        rule,
+        message: format!(
+            "{} units × {} points is beyond what a score can hold ({}); give the rule a              smaller `cap`",
+            crate::rules::format_number(f),
+            points.0,
+            i64::MAX
+        ),
+    })
+}
+
+/// A lead's score: Σ points × feature, where features are 0/1 or whole units. Checked: an
+/// [`Overflow`] names the rule whose points do not fit.
+pub fn score(points: &[Points], features: impl IntoIterator<Item = f64>) -> Result<i64, Overflow> {
+    let mut total: i64 = 0;
+    for (j, (&p, f)) in points.iter().zip(features).enumerate() {
+        total = total.checked_add(given(j, p, f)?).ok_or_else(|| Overflow {
+            rule: j,
+            message: format!(
+                "its points take the score beyond what a score can hold ({})",
+                i64::MAX
+            ),
+        })?;
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -72,6 +115,31 @@ mod tests {
         assert_eq!(scale.points(std::f64::consts::LN_2), Points(20));
         assert_eq!(scale.points(-std::f64::consts::LN_2 / 2.0), Points(-10));
         assert!(PointsScale::new(0.0).is_err());
-        assert_eq!(score(&[Points(10), Points(-3)], [2.0, 1.0]), 17);
+        assert_eq!(score(&[Points(10), Points(-3)], [2.0, 1.0]), Ok(17));
+    }
+
+    #[test]
+    fn scores_at_the_i64_boundary_are_errors_not_panics() {
+        // i64::MAX fits; one point more does not.
+        let max = i64::MAX;
+        assert_eq!(score(&[Points(max)], [1.0]), Ok(max));
+        assert_eq!(score(&[Points(-max)], [1.0]), Ok(-max));
+        assert_eq!(score(&[Points(max), Points(-1)], [1.0, 1.0]), Ok(max - 1));
+        let sum = score(&[Points(max), Points(1)], [1.0, 1.0]).unwrap_err();
+        assert_eq!(sum.rule, 1, "{sum:?}");
+        let product = score(&[Points(1), Points(2)], [1.0, (max / 2 + 1) as f64]);
+        // (max / 2 + 1) is above 2^53: refused before it is multiplied.
+        assert!(product.unwrap_err().message.contains("2^53"));
+        // 2^53 units fit; × 1024 points does not (2^63).
+        assert_eq!(score(&[Points(1)], [MAX_UNITS]), Ok(1 << 53));
+        assert_eq!(score(&[Points(1023)], [MAX_UNITS]), Ok(1023 << 53));
+        let e = score(&[Points(1024)], [MAX_UNITS]).unwrap_err();
+        assert!(e.message.contains("× 1024 points"), "{e:?}");
+        assert_eq!(score(&[Points(-1024)], [MAX_UNITS]), Ok(i64::MIN));
+        assert!(score(&[Points(-1025)], [MAX_UNITS]).is_err());
+        // The absurd page views of issue 17 (1e20 as f64) and non-finite features.
+        assert!(score(&[Points(3)], [99999999999999999999.0]).is_err());
+        assert!(score(&[Points(3)], [f64::INFINITY]).is_err());
+        assert!(score(&[Points(3)], [f64::NAN]).is_err());
     }
 }

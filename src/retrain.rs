@@ -516,8 +516,19 @@ fn drift(champion: &Model, table: &Table) -> Result<(Vec<Drift>, f64)> {
     let scores: Vec<f64> = x
         .rows()
         .into_iter()
-        .map(|row| crate::points::score(&points, row.iter().copied()) as f64)
-        .collect();
+        .enumerate()
+        .map(
+            |(i, row)| match crate::points::score(&points, row.iter().copied()) {
+                Ok(s) => Ok(s as f64),
+                Err(e) => Err(Error::BadValue {
+                    path: table.path().to_path_buf(),
+                    row: table.row(i),
+                    column: champion.rules[e.rule].column.clone(),
+                    message: format!("rule '{}': {}", champion.rules[e.rule].name, e.message),
+                }),
+            },
+        )
+        .collect::<Result<_>>()?;
     let hist = &champion.profile.score;
     Ok((rules, psi(&hist.shares, &hist.shares_of(&scores))))
 }

@@ -267,6 +267,54 @@ pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Thres
     }
 }
 
+/// The threshold within the scores the final points can give. A threshold chosen from the
+/// out-of-fold scores (each fold's points, shifted) can lie outside them: below the lowest it
+/// is the lowest (every lead is an MQL either way), above the highest it is the highest (the
+/// policy wanted some MQLs). A threshold given in points outside them is an error.
+pub(crate) fn keep_within_reach(
+    threshold: &mut Threshold,
+    rules: &[crate::rules::Rule],
+    points: &[crate::points::Points],
+) -> Result<()> {
+    let (low, high) = crate::model::score_range(
+        rules
+            .iter()
+            .map(|r| &r.condition)
+            .zip(points.iter().copied()),
+    );
+    let t = threshold.points as i128;
+    let outside = match (low, high) {
+        (Some(l), _) if t < l => Some(("below the lowest", l)),
+        (_, Some(h)) if t > h => Some(("above the highest", h)),
+        _ => None,
+    };
+    let Some((side, end)) = outside else {
+        return Ok(());
+    };
+    if let Policy::Points(_) = threshold.policy {
+        return Err(Error::Option {
+            option: "--threshold",
+            message: format!(
+                "{} points is {side} score the learned points can give ({end}), so {}; choose \
+                 a threshold from the points table",
+                threshold.points,
+                if t < end {
+                    "every lead would be an MQL"
+                } else {
+                    "no lead would ever be an MQL"
+                }
+            ),
+        });
+    }
+    threshold.points = i64::try_from(end).map_err(|_| {
+        Error::Fit(format!(
+            "the {side} score the learned points can give ({end}) is beyond what a score can \
+             hold; give the per-unit rules smaller caps"
+        ))
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -452,8 +452,20 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         warnings.extend(duplicate_ids(table, id)?);
     }
     progress.begin("grouping", None);
-    let (groups, lead_pattern) = Groups::from_rows_exposed(x.view(), &y, exposure.as_deref());
+    let (groups, mut lead_pattern) = Groups::from_rows_exposed(x.view(), &y, exposure.as_deref());
     progress.end();
+    let (rules, groups, merged) = crate::caps::apply(rules, groups, &mut warnings)?;
+    let mut x = x;
+    if let Some(merged) = merged {
+        for p in &mut lead_pattern {
+            *p = merged[*p as usize];
+        }
+        for (mut column, rule) in x.columns_mut().into_iter().zip(&rules) {
+            if let crate::rules::Condition::PerUnit { cap: Some(c) } = rule.condition {
+                column.mapv_inplace(|v| v.min(c));
+            }
+        }
+    }
     tracing::info!(
         leads = y.len(),
         patterns = groups.len(),
@@ -598,6 +610,7 @@ pub fn train_file(
                 .map(|r| repeated_ids_warning(id, r)),
         );
     }
+    let (rules, groups, _) = crate::caps::apply(rules, groups, &mut warnings)?;
     let mut input = Input::of(path, &scanned.sha256);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
     input.timing = Timing::of(params, clock);
@@ -720,7 +733,18 @@ pub fn train_groups(
             }
         )));
     }
-    Ok(fit_groups(groups, rules, params, input, "file", Vec::new(), progress)?.model)
+    let mut warnings = Vec::new();
+    let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups.clone(), &mut warnings)?;
+    Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
+}
+
+/// A score that does not fit, as a training error naming the rule and its column.
+fn overflow(rules: &[Rule], e: crate::points::Overflow) -> Error {
+    let r = &rules[e.rule];
+    Error::Fit(format!(
+        "rule '{}' on column '{}': {}",
+        r.name, r.column, e.message
+    ))
 }
 
 struct Fitted {
@@ -776,7 +800,8 @@ fn fit_groups(
         &search.fold_weights,
         weights.intercept,
         params.scale,
-    );
+    )
+    .map_err(|e| overflow(rules, e))?;
     let rows = groups.total_leads() as usize;
     if !weights.converged(rows) {
         warnings.push(format!(
@@ -809,7 +834,8 @@ fn fit_groups(
     let score_counts: Vec<(i64, u64, u64)> =
         by_score.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
     let calibration = Calibration::fit_counts(params.calibration, &score_counts)?;
-    let threshold = threshold::choose_counts(params.policy, &score_counts)?;
+    let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
+    threshold::keep_within_reach(&mut threshold, rules, &points)?;
     let funnel = Funnel::at_counts(threshold.points, &score_counts);
     warnings.extend(funnel.health());
     let probability_counts: Vec<(f64, u64, u64)> = score_counts
@@ -819,7 +845,7 @@ fn fit_groups(
     let metrics = Metrics::compute_counts(&probability_counts);
 
     let conversions = groups.total_conversions() as usize;
-    let profile = training_profile(groups, &points);
+    let profile = training_profile(groups, &points).map_err(|e| overflow(rules, e))?;
     let model = Model {
         schema_version: SCHEMA_VERSION,
         generator: format!("mqlcal {}", env!("CARGO_PKG_VERSION")),
@@ -874,6 +900,12 @@ fn fit_groups(
         profile,
         warnings,
     };
+    // What the loader refuses, training must not write.
+    model.validate().map_err(|e| {
+        Error::Fit(format!(
+            "the trained model fails the model file's checks: {e}"
+        ))
+    })?;
     Ok(Fitted {
         model,
         weights,
@@ -945,7 +977,18 @@ fn resolve_rules(
 
 /// No given rule reads the target or the id.
 fn check_given_rules(rules: &[Rule], params: &TrainParams) -> Result<()> {
-    for rule in rules {
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(j) = rules[..i].iter().position(|o| o.name == rule.name) {
+            return Err(Error::Option {
+                option: "--rules",
+                message: format!(
+                    "rules {} and {} are both named '{}'; give each rule its own name",
+                    j + 1,
+                    i + 1,
+                    rule.name
+                ),
+            });
+        }
         if rule.column == params.target || params.id.as_ref() == Some(&rule.column) {
             return Err(Error::Option {
                 option: "--rules",
@@ -1008,7 +1051,7 @@ fn out_of_fold_scores(
     fold_weights: &[Weights],
     final_intercept: f64,
     scale: PointsScale,
-) -> Vec<i64> {
+) -> std::result::Result<Vec<i64>, crate::points::Overflow> {
     let fold_points: Vec<(Vec<Points>, i64)> = fold_weights
         .iter()
         .map(|w| {
@@ -1021,7 +1064,8 @@ fn out_of_fold_scores(
         .into_iter()
         .flat_map(|row| {
             fold_points.iter().map(move |(points, shift)| {
-                crate::points::score(points, row.iter().copied()) + shift
+                // The shift is a few points (intercepts differ little): saturating is exact.
+                crate::points::score(points, row.iter().copied()).map(|s| s.saturating_add(*shift))
             })
         })
         .collect()
@@ -1061,15 +1105,18 @@ fn model_rules(
 }
 
 /// The training leads' score (under the final points) and rule feature distributions.
-fn training_profile(groups: &Groups, points: &[Points]) -> Profile {
+fn training_profile(
+    groups: &Groups,
+    points: &[Points],
+) -> std::result::Result<Profile, crate::points::Overflow> {
     let scores: Vec<(f64, u64)> = groups
         .x
         .rows()
         .into_iter()
         .zip(&groups.leads)
-        .map(|(row, &n)| (crate::points::score(points, row.iter().copied()) as f64, n))
-        .collect();
-    Profile {
+        .map(|(row, &n)| Ok((crate::points::score(points, row.iter().copied())? as f64, n)))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(Profile {
         score: Histogram::quantiles_counts(&scores, 10),
         rules: groups
             .x
@@ -1084,7 +1131,7 @@ fn training_profile(groups: &Groups, points: &[Points]) -> Profile {
                 Histogram::levels_counts(&values, 11)
             })
             .collect(),
-    }
+    })
 }
 
 /// Every distinct rule pattern of `table` scored once, and each lead's pattern (input order).
@@ -1098,8 +1145,16 @@ pub fn score_patterns(
     let scored = patterns
         .rows()
         .into_iter()
-        .map(|row| model.score_features(row.iter().copied()))
-        .collect();
+        .enumerate()
+        .map(|(p, row)| {
+            model.score_features(row.iter().copied()).map_err(|e| {
+                // Named at the first lead of the pattern (patterns are numbered in order of
+                // first appearance).
+                let i = lead_pattern.iter().position(|&l| l as usize == p);
+                score_error(model, table, i.unwrap_or(0), e)
+            })
+        })
+        .collect::<Result<_>>()?;
     Ok((scored, lead_pattern))
 }
 
@@ -1118,7 +1173,23 @@ pub fn score_table_with_features(
     let scored = x
         .rows()
         .into_iter()
-        .map(|row| model.score_features(row.iter().copied()))
-        .collect();
+        .enumerate()
+        .map(|(i, row)| {
+            model
+                .score_features(row.iter().copied())
+                .map_err(|e| score_error(model, table, i, e))
+        })
+        .collect::<Result<_>>()?;
     Ok((x, scored))
+}
+
+/// A lead whose score does not fit, named by its row and the rule's column.
+fn score_error(model: &Model, table: &Table, i: usize, e: crate::points::Overflow) -> Error {
+    let r = &model.rules[e.rule];
+    Error::BadValue {
+        path: table.path().to_path_buf(),
+        row: table.row(i),
+        column: r.column.clone(),
+        message: format!("rule '{}': {}", r.name, e.message),
+    }
 }

@@ -97,6 +97,25 @@ fn unparsable(path: &Path, e: PolarsError) -> Error {
     )
 }
 
+/// Refuses a CSV header that gives one name to two columns: polars 0.52 renames the second (`x_duplicated_0`), so a rule
+/// on `x` would read the first and nobody would know the other was there.
+fn unique_header(path: &Path, header: &csv::StringRecord) -> Result<()> {
+    for (i, name) in header.iter().enumerate() {
+        if let Some(j) = header.iter().take(i).position(|h| h == name) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "columns {} and {} are both named '{name}'; give each column its own name \
+                     in the header row",
+                    j + 1,
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// True when every value of `ca` is finite, looking at the values without their validity: the
 /// slot of a missing value may hold anything, so `false` can be wrong, `true` never is.
 fn all_finite(ca: &Float64Chunked) -> bool {
@@ -118,6 +137,39 @@ fn trim(s: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    /// Why [`super::csv_header`] refuses repeated names: polars 0.52 reads them without a word,
+    /// renaming the second.
+    #[test]
+    fn polars_renames_a_repeated_header() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leads.csv");
+        std::fs::write(&path, "visits,size,visits\n1,2,3\n").unwrap();
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .and_then(|r| r.finish())
+            .unwrap();
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(names, ["visits", "size", "visits_duplicated_0"]);
+        let header = csv::Reader::from_path(&path)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let err = super::unique_header(&path, &header)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("columns 1 and 3 are both named 'visits'"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn trim_is_str_trim() {
         for s in [

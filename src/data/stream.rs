@@ -43,6 +43,10 @@ pub fn scan_batches(
     let format = Format::of_leads(path)?;
     // Held until the stream ends: the UTF-8 copy of a file in another encoding lives as long.
     let csv = Table::csv_source(path, format, options)?;
+    if let Some(source) = &csv {
+        // Refuses a header that repeats a name (polars would rename the second).
+        Table::csv_projection(path, source, &[])?;
+    }
     let read_with = ReadWith::new(options, csv.as_ref());
     let cannot = |e: PolarsError| match &csv {
         Some(source) => source.error(path, e),

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::dialect::{self, CsvSource};
-use super::{all_finite, sha256_file, trim, unparsable, Encoding, Format, LoadOptions};
+use super::{
+    all_finite, sha256_file, trim, unique_header, unparsable, Encoding, Format, LoadOptions,
+};
 use crate::error::{Error, Result};
 
 /// Leads loaded from one file: one row per lead.
@@ -177,7 +179,7 @@ impl Table {
 
     /// Of the CSV file's header, the `wanted` columns (read with the csv crate, which quotes as
     /// polars does); `None` when the file has none of them.
-    fn csv_projection(
+    pub(super) fn csv_projection(
         path: &Path,
         source: &CsvSource,
         wanted: &[String],
@@ -191,6 +193,7 @@ impl Table {
                     .unwrap_or_else(|| Error::data(path, format!("cannot read the header: {e}"))),
                 _ => Error::data(path, format!("cannot read the header: {e}")),
             })?;
+        unique_header(path, &header)?;
         let keep: Vec<PlSmallStr> = header
             .iter()
             .filter(|h| wanted.iter().any(|w| w == h))
@@ -254,7 +257,8 @@ impl Table {
         // polars does); the rest are never parsed.
         let projection = match columns {
             Some(wanted) => Table::csv_projection(path, source, wanted)?,
-            None => None,
+            // Reads the header only to refuse repeated names.
+            None => Table::csv_projection(path, source, &[]).map(|_| None)?,
         };
         CsvReadOptions::default()
             .with_has_header(true)
@@ -319,7 +323,7 @@ impl Table {
     }
 
     /// The file's row number (1-based, header not counted) of this table's row `i` (0-based).
-    pub(super) fn row(&self, i: usize) -> usize {
+    pub fn row(&self, i: usize) -> usize {
         self.first_row + i + 1
     }
 

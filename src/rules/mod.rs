@@ -70,6 +70,10 @@ impl RulesFile {
                 message,
             })?;
         }
+        file.unique_names().map_err(|message| Error::Rules {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(file)
     }
 
@@ -79,7 +83,25 @@ impl RulesFile {
 
     /// The checked rules.
     pub fn checked_rules(&self) -> std::result::Result<Vec<Rule>, String> {
+        self.unique_names()?;
         self.rules.iter().map(Rule::from_spec).collect()
+    }
+
+    /// No two rules share a name: reasons, points sheets and exports name rules, so two of one
+    /// name would be told apart by nobody. Positions are 1-based, as a reader counts
+    /// `[[rule]]` tables.
+    fn unique_names(&self) -> std::result::Result<(), String> {
+        for (i, spec) in self.rules.iter().enumerate() {
+            if let Some(j) = self.rules[..i].iter().position(|o| o.name == spec.name) {
+                return Err(format!(
+                    "rules {} and {} are both named '{}'; give each rule its own name",
+                    j + 1,
+                    i + 1,
+                    spec.name
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -253,6 +275,13 @@ impl Rule {
                 if c < 1.0 {
                     return Err(format!("{who}: `cap` must be at least 1"));
                 }
+                if c > crate::points::MAX_UNITS {
+                    return Err(format!(
+                        "{who}: `cap` must be at most 2^53 = {} (units above it are not exact \
+                         numbers)",
+                        crate::points::MAX_UNITS as i64
+                    ));
+                }
             }
             Condition::PerUnit { cap: spec.cap }
         } else if range {
@@ -360,6 +389,21 @@ is_missing = true
         assert!(err.contains("exactly one condition"), "{err}");
         let err = parse("[[rule]]\nname='a'\ncolumn='x'\nat_least=3\nbelow=2\n").unwrap_err();
         assert!(err.contains("must be smaller"), "{err}");
+    }
+
+    #[test]
+    fn rule_names_are_unique_and_caps_exact() {
+        let rule = |name: &str| format!("[[rule]]\nname='{name}'\ncolumn='x'\nat_least=1\n");
+        let text = [rule("a"), rule("X"), rule("b"), rule("c"), rule("X")].concat();
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("rules 2 and 5 are both named 'X'"), "{err}");
+        // Names differing only in case are different names.
+        assert!(parse(&[rule("x"), rule("X")].concat()).is_ok());
+        let err = parse("[[rule]]\nname='a'\ncolumn='x'\nper_unit=true\ncap=1e16\n").unwrap_err();
+        assert!(err.contains("at most 2^53"), "{err}");
+        assert!(
+            parse("[[rule]]\nname='a'\ncolumn='x'\nper_unit=true\ncap=9007199254740992\n").is_ok()
+        );
     }
 
     #[test]

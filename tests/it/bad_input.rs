@@ -305,3 +305,66 @@ fn malformed_model_files_are_clear_errors() {
         assert!(err.contains(name) && err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn two_rules_of_one_name() {
+    let rules =
+        format!("{RULES}[[rule]]\nname = \"Pricing visits\"\ncolumn = \"size\"\nbelow = 10\n");
+    fails(
+        &table(&[]),
+        &rules,
+        &[
+            "rules.toml",
+            "rules 1 and 3 are both named 'Pricing visits'",
+        ],
+    );
+}
+
+#[test]
+fn two_columns_of_one_name() {
+    // polars would read the second `visits` as `visits_duplicated_0`, and the rule the first.
+    let mut data = String::from("lead_id,visits,size,visits,converted\n");
+    for i in 0..40 {
+        data.push_str(&format!(
+            "L{i},{},{},7,{}\n",
+            i % 6,
+            50 + 10 * i,
+            i % 3 == 0
+        ));
+    }
+    let needle = "columns 2 and 4 are both named 'visits'";
+    // Streamed (`--rules` alone) and whole-file (`--report`) training.
+    for extra in [&[][..], &["--report", "rep"][..]] {
+        let wd = setup(&data, RULES);
+        let out = train(&wd, extra);
+        check_failed(&wd, &out, 1, &["leads.csv", needle]);
+    }
+    // Scoring reads only the model's columns, and still refuses the file.
+    let wd = setup(&table(&[]), RULES);
+    assert!(train(&wd, &[]).status.success());
+    wd.write("new.csv", &data);
+    let out = wd
+        .cmd()
+        .args(["score", "--model", "model.json", "--data", "new.csv"])
+        .args(["--out", "scored.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    assert!(!wd.path("scored.csv").exists());
+}
+
+#[test]
+fn a_threshold_in_points_no_lead_can_reach() {
+    // The rules give at most 5 visits' and one big company's points, at least 0 (or less
+    // when a rule's points are negative): far from either of these.
+    for (threshold, needle) in [
+        ("points:100000", "no lead would ever be an MQL"),
+        ("points:-100000", "every lead would be an MQL"),
+    ] {
+        let wd = setup(&table(&[]), RULES);
+        let out = train(&wd, &["--threshold", threshold]);
+        // Exit 2, as for any invalid option.
+        check_failed(&wd, &out, 2, &["--threshold", needle]);
+    }
+}

@@ -2,6 +2,7 @@
 //! `mqlcal` binary or the library on real files.
 
 mod bad_input;
+mod caps;
 mod cli;
 mod counts;
 mod engines;

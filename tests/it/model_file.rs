@@ -87,6 +87,7 @@ fn the_schema_rejects_what_mqlcal_rejects() {
     bad(&|d| d["schema_version"] = 2.into());
     bad(&|d| d["rules"][0]["condition"]["kind"] = "sigmoid".into());
     bad(&|d| d["rules"][0]["condition"]["cap"] = 0.5.into());
+    bad(&|d| d["rules"][0]["condition"]["cap"] = 1e16.into());
     bad(&|d| d["rules"][0]["colour"] = "red".into());
     bad(&|d| d["rules"] = Value::Array(vec![]));
     bad(&|d| d["rules"][2]["condition"] = serde_json::json!({"kind": "range"}));
@@ -242,4 +243,140 @@ fn loading_a_model_runs_nothing_in_it() {
     for line in sql.lines().filter(|l| l.contains("DROP TABLE")) {
         assert!(line.trim_start().starts_with("--"), "{line}");
     }
+}
+
+/// The error of loading the committed model after `edit`, or `None` when it loads.
+fn load_error(edit: &dyn Fn(&mut Value)) -> Option<String> {
+    let mut doc = read(&repo().join("models/lead-model.json"));
+    edit(&mut doc);
+    Model::from_json(&serde_json::to_string_pretty(&doc).unwrap()).err()
+}
+
+#[test]
+fn rule_names_and_metrics_out_of_range_are_refused_naming_the_field() {
+    let err = load_error(&|d| {
+        let name = d["rules"][1]["name"].clone();
+        d["rules"][4]["name"] = name;
+    })
+    .expect("a repeated rule name is refused");
+    assert!(
+        err.contains("rules[4].name: rules[1] and rules[4] are both named"),
+        "{err}"
+    );
+    let cases: [(&str, &[&str], f64); 11] = [
+        ("metrics.roc_auc", &["metrics", "roc_auc"], 1.01),
+        ("metrics.roc_auc", &["metrics", "roc_auc"], -0.1),
+        ("metrics.log_loss", &["metrics", "log_loss"], -0.001),
+        ("metrics.brier", &["metrics", "brier"], 1.5),
+        ("metrics.ece", &["metrics", "ece"], -0.01),
+        ("metrics.ece", &["metrics", "ece"], 2.0),
+        (
+            "training.conversion_rate",
+            &["training", "conversion_rate"],
+            1.2,
+        ),
+        (
+            "rules[3].conversion_rate",
+            &["rules", "3", "conversion_rate"],
+            -1.0,
+        ),
+        ("rules[2].support", &["rules", "2", "support"], 1.0001),
+        (
+            "threshold.out_of_fold.lead_to_mql_rate",
+            &["threshold", "out_of_fold", "lead_to_mql_rate"],
+            3.0,
+        ),
+        (
+            "threshold.out_of_fold.conversions_captured",
+            &["threshold", "out_of_fold", "conversions_captured"],
+            -0.5,
+        ),
+    ];
+    for (field, at, v) in cases {
+        let set = |d: &mut Value, v: f64| {
+            let mut x = d;
+            for k in at {
+                x = match k.parse::<usize>() {
+                    Ok(i) => &mut x[i],
+                    Err(_) => &mut x[*k],
+                };
+            }
+            *x = v.into();
+        };
+        let err = load_error(&|d| set(d, v)).unwrap_or_else(|| panic!("{field} = {v} loads"));
+        assert!(err.starts_with(field), "{field} = {v}: {err}");
+        // The ends of each range load.
+        let edge = if field == "metrics.log_loss" {
+            0.0
+        } else {
+            v.clamp(0.0, 1.0)
+        };
+        assert_eq!(load_error(&|d| set(d, edge)), None, "{field} = {edge}");
+    }
+    // A log loss has no upper end, but must be finite: JSON cannot hold more than 1e308.
+    assert_eq!(
+        load_error(&|d| d["metrics"]["log_loss"] = 50.0.into()),
+        None
+    );
+}
+
+#[test]
+fn a_threshold_no_score_can_reach_is_refused() {
+    let doc = read(&repo().join("models/lead-model.json"));
+    // The reachable scores, from the rules as written: a rule adds 0 up to its points × its
+    // largest feature (1, or the cap), whatever the sign of its points.
+    let (mut low, mut high) = (0i64, 0i64);
+    for r in doc["rules"].as_array().unwrap() {
+        let largest = r["condition"]["cap"].as_f64().unwrap_or(1.0) as i64;
+        let p = r["points"].as_i64().unwrap() * largest;
+        low += p.min(0);
+        high += p.max(0);
+    }
+    assert!(
+        low < 0 && high > 0,
+        "the committed model has points of both signs"
+    );
+    let with = |t: i64| load_error(&|d| d["threshold"]["points"] = t.into());
+    assert_eq!(with(high), None);
+    assert_eq!(with(low), None);
+    let err = with(high + 1).expect("above the highest score");
+    assert!(
+        err.contains(&format!(
+            "threshold.points: {} is above the highest score the rules can give ({high})",
+            high + 1
+        )),
+        "{err}"
+    );
+    let err = with(low - 1).expect("below the lowest score");
+    assert!(
+        err.contains(&format!(
+            "below the lowest score the rules can give ({low})"
+        )),
+        "{err}"
+    );
+    // Without a cap (older files) a rule with positive points reaches any score.
+    let uncapped = |d: &mut Value| {
+        d["rules"][0]["condition"]
+            .as_object_mut()
+            .unwrap()
+            .remove("cap");
+    };
+    assert_eq!(
+        load_error(&|d| {
+            uncapped(d);
+            d["threshold"]["points"] = (high * 1000).into();
+        }),
+        None
+    );
+    // A cap whose points no export holds exactly is refused, naming it.
+    let err = load_error(&|d| d["rules"][0]["condition"]["cap"] = 1e15.into()).unwrap();
+    assert!(err.starts_with("rules[0].condition.cap"), "{err}");
+    // Through the binary: exit 1, the file and the field named.
+    let mut edited = doc.clone();
+    edited["threshold"]["points"] = (high + 1).into();
+    refused(
+        "unreachable.json",
+        &serde_json::to_string_pretty(&edited).unwrap(),
+        "threshold.points",
+    );
 }

@@ -253,3 +253,59 @@ fn cli_streamed_and_loaded_models_are_identical_on_real_leads() {
     let given = mqlcal::model::Model::load(&w.path("streamed.json")).unwrap();
     assert_eq!(proposed.points(), given.points());
 }
+
+/// An uncapped per-unit rule with absurd values here and there (batch edges everywhere): the
+/// streamed and whole-file models cap it alike, byte for byte, and so does a counts table of
+/// the uncapped features (`train_groups`).
+#[test]
+fn uncapped_rules_are_capped_alike_on_every_path() {
+    let w = Workdir::new();
+    let rules = w.write(
+        "rules.toml",
+        r#"target = "won"
+[[rule]]
+name = "Opens (each)"
+column = "opens"
+per_unit = true
+[[rule]]
+name = "Big"
+column = "size"
+at_least = 100
+"#,
+    );
+    let mut text = String::from("opens,size,won\n");
+    for i in 0..3000u64 {
+        let opens = match i {
+            17 | 1500 | 2999 => "99999999999999999999".to_string(),
+            _ => (i % 9).to_string(),
+        };
+        let won = u8::from(i * 7919 % 100 < 5 + 3 * (i % 9));
+        text.push_str(&format!("{opens},{},{won}\n", i * 37 % 300));
+    }
+    let data = w.write("leads.csv", &text);
+    let load = LoadOptions::default();
+    let p = params(&rules, &load, None);
+    let (model, _) = whole(&data, &load, &p).unwrap();
+    assert!(
+        model.contains("'Opens (each)': capped at 8 units of opens")
+            && model.contains("3 leads had more"),
+        "{model}"
+    );
+    assert_same(&data, &load, &p);
+
+    // The counts of the uncapped features, as a warehouse would count them.
+    let table = Table::load(&data, &load).unwrap();
+    let y = table.outcomes("won").unwrap();
+    let x = mqlcal::rules::features::rule_features(&table, p.rules.as_ref().unwrap()).unwrap();
+    let (groups, _) = mqlcal::group::Groups::from_rows(x.view(), &y);
+    assert!(groups.x.column(0).iter().any(|&v| v > 1e19), "uncapped");
+    let input = mqlcal::train::Input::of(&data, table.sha256());
+    let counted =
+        mqlcal::train::train_groups(&groups, p.rules.as_ref().unwrap(), &p, input, &Silent)
+            .unwrap();
+    assert_eq!(
+        counted.to_json(),
+        model,
+        "the counts path gives the rows' model"
+    );
+}
