@@ -220,7 +220,7 @@ impl Generator {
         }
         if let Some(t) = &params.timeline {
             if t.window_days == 0
-                || !(t.delay_mean_days > 0.0)
+                || t.delay_mean_days.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
                 || !(0.0..=1.0).contains(&t.late_share)
             {
                 return Err(Error::Option {

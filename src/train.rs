@@ -634,7 +634,8 @@ impl PatternCounts {
             let conversions: Vec<u64> = self.rows.iter().map(|r| r.2).collect();
             return Groups::from_counts(x.view(), &leads, &conversions);
         };
-        let kept: Vec<(&(usize, i64), &(u64, u64))> = self
+        type Cohort<'a> = (&'a (usize, i64), &'a (u64, u64));
+        let kept: Vec<Cohort> = self
             .cohorts
             .iter()
             .filter(|((_, c), _)| immature == Immature::Weight || clock.is_mature(*c))

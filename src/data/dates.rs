@@ -116,7 +116,7 @@ pub fn parse_date(s: &str, format: Option<&str>) -> Option<chrono::NaiveDate> {
 fn not_iso(s: &str, column: &[Option<String>]) -> String {
     let fields = |v: &str| -> Option<(u32, u32, char)> {
         let sep = v.chars().find(|c| matches!(c, '-' | '/' | '.'))?;
-        let mut it = v.split(|c: char| c == sep || c == ' ' || c == 'T');
+        let mut it = v.split([sep, ' ', 'T']);
         let a = it.next()?.parse().ok()?;
         let b = it.next()?.parse().ok()?;
         let y: &str = it.next()?;

@@ -239,8 +239,9 @@ impl SqlCounts {
                 ),
                 _ => format!("CAST({day} AS DATE)"),
             };
+            // IS NULL first: Spark's ELSE branch would raise on a NULL cell.
             format!(
-                "CASE WHEN {text} IN ({}) THEN NULL ELSE {cast} END",
+                "CASE WHEN {text} IS NULL OR {text} IN ({}) THEN NULL ELSE {cast} END",
                 missing.join(", ")
             )
         };

@@ -107,6 +107,7 @@ fn within_window(df: &DataFrame, as_of: NaiveDate) -> DataFrame {
         .str()
         .unwrap()
         .clone();
+    #[allow(clippy::useless_conversion)] // polars' column iterators are not IntoIterator
     let y: Vec<i64> = created
         .into_iter()
         .zip(opp.into_iter())
@@ -249,6 +250,7 @@ fn the_censoring_aware_fit_recovers_a_campaign_of_young_leads() {
         .str()
         .unwrap()
         .clone();
+    #[allow(clippy::useless_conversion)] // polars' column iterators are not IntoIterator
     let y: Vec<bool> = created
         .into_iter()
         .zip(opp.into_iter())
