@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::calibrate::{Calibration, Method};
 use crate::data::outcomes::{Clock, LeadDates, Opportunities, OutcomeSpec, TimeParams, Timeline};
-use crate::data::{scan_batches, Delimiter, Encoding, IdHashes, LoadOptions, Table};
+use crate::data::{scan_batches, DatedCounts, Delimiter, Encoding, IdHashes, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::fit::{self, GroupedFit, Weights};
 use crate::group::Groups;
@@ -683,6 +683,19 @@ impl PatternCounts {
         }
     }
 
+    /// Adds `leads` leads of the pattern `row` created on day `created`, `conversions` of
+    /// them converted (a row of a counts table by date).
+    fn add_cohort(&mut self, row: &[f64], created: i64, leads: u64, conversions: u64) {
+        let key: Box<[u64]> = row.iter().map(|v| v.to_bits()).collect();
+        let g = *self.index.entry(key).or_insert_with(|| {
+            self.rows.push((row.to_vec(), 0, 0));
+            self.rows.len() - 1
+        });
+        let e = self.cohorts.entry((g, created)).or_default();
+        e.0 += leads;
+        e.1 += conversions;
+    }
+
     /// The groups; with a window, each (pattern, creation day) at its exposure under `clock`,
     /// or left out when immature and `immature` is `drop`.
     fn groups(self, clock: Option<&Clock>, immature: Immature) -> Result<Groups> {
@@ -745,6 +758,65 @@ fn overflow(rules: &[Rule], e: crate::points::Overflow) -> Error {
         "rule '{}' on column '{}': {}",
         r.name, r.column, e.message
     ))
+}
+
+/// Trains on leads counted by rule pattern, creation day and opportunity day in the warehouse
+/// (`mqlcal export --format sql-counts --outcome-date …`) with the window, as-of and young
+/// leads of `params`: the counts go through the [`Timeline`] the rows go through, so with the
+/// same leads and options the model is the one [`train_file`] gives, except the record of its
+/// input (and rows named in warnings, which are rows of the counts).
+pub fn train_dated_counts(
+    counts: &DatedCounts,
+    path: &std::path::Path,
+    rules: &[Rule],
+    params: &TrainParams,
+    mut input: Input,
+    progress: &dyn Progress,
+) -> Result<Model> {
+    params.check()?;
+    let window = params
+        .time
+        .window
+        .filter(|_| params.outcome_spec().dated())
+        .ok_or(Error::Option {
+            option: "--window",
+            message: format!(
+                "{} counts leads by creation and opportunity date: train it with the window and \
+                 the columns the query read, e.g. --window 90d --date created_at --outcome-date \
+                 opportunity_date",
+                path.display()
+            ),
+        })?;
+    let mut timeline = Timeline::new(window, params.time.as_of);
+    let mut patterns = PatternCounts::new(rules.len());
+    let mut row = vec![0.0; rules.len()];
+    for (r, ((&c, &o), &n)) in counts
+        .created
+        .iter()
+        .zip(&counts.opportunity)
+        .zip(&counts.leads)
+        .enumerate()
+    {
+        if n == 0 {
+            continue;
+        }
+        let converted = timeline.add_leads(c, o, n, r + 1);
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = counts.x[[r, j]];
+        }
+        patterns.add_cohort(&row, c, n, if converted { n } else { 0 });
+    }
+    let clock = timeline.finish(path)?;
+    let warnings = clock.warnings.clone();
+    let groups = patterns.groups(Some(&clock), params.time.immature)?;
+    both_outcomes(path, &params.target, &groups)?;
+    input.newest_lead = counts.created.iter().max().map(|&d| {
+        crate::data::outcomes::date_of(d)
+            .format("%Y-%m-%d")
+            .to_string()
+    });
+    input.timing = Timing::of(params, Some(clock));
+    Ok(fit_groups(&groups, rules, params, input, "file", warnings, progress)?.model)
 }
 
 struct Fitted {

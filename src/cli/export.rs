@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use mqlcal::export::sql::TableName;
+use mqlcal::export::sql_counts::DatedCounts;
 use mqlcal::export::{Dialect, Exporter, Format, Pmml, PointsSheet, Sql, SqlCounts};
 use mqlcal::model::Model;
 
@@ -60,6 +61,28 @@ pub struct Args {
     /// SQL's catalog takes view names of letters, digits and _ only.
     #[arg(long, value_name = "NAME")]
     view: Option<TableName>,
+    /// With --format sql-counts: count by creation and opportunity date too, for training with
+    /// a window (`train --counts … --window 90d --date … --outcome-date …`). The opportunity
+    /// date column of --table (empty: none yet), or with --outcomes-table of that table.
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        requires = "date",
+        conflicts_with = "target"
+    )]
+    outcome_date: Option<String>,
+    /// The leads' creation date column (with --outcome-date).
+    #[arg(long, value_name = "COLUMN", requires = "outcome_date")]
+    date: Option<String>,
+    /// Sales' table of the leads that became opportunities (with --outcome-date, its date
+    /// column), joined to --table on the lead id (--id, or the rules file's `id`); each id
+    /// counts once, at its earliest date.
+    #[arg(long, value_name = "TABLE", requires = "outcome_date")]
+    outcomes_table: Option<TableName>,
+    /// The lead id column both tables have (with --outcomes-table). Overrides `id` in the rules
+    /// file or the model.
+    #[arg(long, value_name = "COLUMN", requires = "outcomes_table")]
+    id: Option<String>,
     /// Where to write the export.
     #[arg(long)]
     out: PathBuf,
@@ -106,6 +129,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--na",
             from_rules,
             "--format sql-counts --rules",
+        ),
+        (
+            args.outcome_date.is_some(),
+            "--outcome-date",
+            is_counts,
+            "--format sql-counts",
         ),
     ] {
         if given && !applies {
@@ -164,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--format sql-counts`, from a rules file or a model's rules.
 fn counts(args: &Args) -> anyhow::Result<()> {
-    let (rules, target, na) = match (&args.model, &args.rules) {
+    let (rules, target, na, id) = match (&args.model, &args.rules) {
         (Some(path), _) => {
             let model = Model::load(path)?;
             let rules: Vec<_> = model
@@ -172,7 +201,12 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|r| (r.name.clone(), r.column.clone(), r.condition.clone()))
                 .collect();
-            (rules, model.target.clone(), model.training.na.clone())
+            (
+                rules,
+                model.target.clone(),
+                model.training.na.clone(),
+                model.id_column.clone(),
+            )
         }
         (None, Some(path)) => {
             let file = RulesFile::read(path)?;
@@ -185,22 +219,47 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|r| (r.name, r.column, r.condition))
                 .collect();
-            let target =
-                args.target
-                    .clone()
-                    .or(file.target.clone())
-                    .ok_or(mqlcal::Error::Option {
-                        option: "--target",
-                        message: "no outcome column: pass --target, or set `target` in the rules \
-                              file"
-                            .into(),
-                    })?;
-            (rules, target, args.na.clone())
+            // With --outcome-date the outcome is the date: no 0/1 column is read.
+            let target = match &args.outcome_date {
+                Some(column) => column.clone(),
+                None => {
+                    args.target
+                        .clone()
+                        .or(file.target.clone())
+                        .ok_or(mqlcal::Error::Option {
+                            option: "--target",
+                            message:
+                                "no outcome column: pass --target, or set `target` in the rules \
+                              file (or count opportunity dates with --outcome-date)"
+                                    .into(),
+                        })?
+                }
+            };
+            (rules, target, args.na.clone(), file.id.clone())
         }
         (None, None) => unreachable!("clap requires --model or --rules"),
     };
     let dialect = args.dialect.expect("required with --format sql-counts");
     let n = rules.len();
+    let dated = match &args.outcome_date {
+        None => None,
+        Some(opportunity) => Some(DatedCounts {
+            created: args.date.clone().expect("clap requires --date"),
+            opportunity: opportunity.clone(),
+            join: match &args.outcomes_table {
+                None => None,
+                Some(table) => {
+                    let id = args.id.clone().or(id).ok_or(mqlcal::Error::Option {
+                        option: "--id",
+                        message: "joining --outcomes-table to the leads needs the lead id \
+                                  column: pass --id, or set `id` in the rules file"
+                            .into(),
+                    })?;
+                    Some((table.clone(), id))
+                }
+            },
+        }),
+    };
     let sql = SqlCounts {
         dialect,
         table: args
@@ -210,6 +269,7 @@ fn counts(args: &Args) -> anyhow::Result<()> {
         target,
         rules,
         na,
+        dated,
     }
     .query()?;
     mqlcal::atomic::write_bytes(&args.out, sql.as_bytes(), args.force)?;

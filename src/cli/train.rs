@@ -8,7 +8,7 @@ use mqlcal::group::Groups;
 use mqlcal::points::PointsScale;
 use mqlcal::rules::RulesFile;
 use mqlcal::threshold::Policy;
-use mqlcal::train::{train_file, train_groups, train_with, Input, TrainParams};
+use mqlcal::train::{train_dated_counts, train_file, train_groups, train_with, Input, TrainParams};
 use serde::Serialize;
 
 use super::ui::Bars;
@@ -52,7 +52,9 @@ pub struct Args {
     /// The date each lead became an opportunity: a column of --data (empty: no opportunity
     /// yet), or with --outcomes the date column of that file. Needs --window and --date.
     ///   --outcome-date "Became an Opportunity Date" --window 90d --date "Create Date"
-    #[arg(long, value_name = "COLUMN", conflicts_with_all = ["target", "converted_if", "counts"], verbatim_doc_comment)]
+    /// With --counts (by date, from `export --format sql-counts --outcome-date`): the column
+    /// the query read, recorded in the model; so are --date and the name of --outcomes.
+    #[arg(long, value_name = "COLUMN", conflicts_with_all = ["target", "converted_if"], verbatim_doc_comment)]
     outcome_date: Option<String>,
     /// Sales' list of the leads that became opportunities (.csv or .parquet), joined to --data
     /// on the id column (--id or the rules file's `id`); its date column is --outcome-date.
@@ -254,6 +256,31 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             .rules
             .clone()
             .expect("clap requires --rules with --counts");
+        if table.is_dated_counts() {
+            let dated = table.dated_counts(rules.len())?;
+            let model = train_dated_counts(
+                &dated,
+                counts,
+                &rules,
+                &params,
+                Input::of(table.path(), table.sha256()),
+                bars,
+            )?;
+            finish(&args, &model, None, &[])?;
+            return written(&args, &model);
+        }
+        if params.time.window.is_some() {
+            return Err(mqlcal::Error::Option {
+                option: "--window",
+                message: format!(
+                    "{} counts leads per pattern only, with no dates; for a window, count by \
+                     date: `mqlcal export --format sql-counts --outcome-date COLUMN --date \
+                     COLUMN …`",
+                    counts.display()
+                ),
+            }
+            .into());
+        }
         let (x, leads, conversions) = table.counts(rules.len())?;
         let groups = Groups::from_counts(x.view(), &leads, &conversions)?;
         let model = train_groups(

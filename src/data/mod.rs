@@ -28,7 +28,7 @@ pub use dialect::{Delimiter, Encoding, DELIMITERS};
 pub(crate) use files::hex;
 pub use files::{sha256_file, write_batches, write_frame};
 pub use stream::{scan_batches, IdHashes, Scanned, BATCH_ROWS};
-pub use table::Table;
+pub use table::{DatedCounts, Table};
 
 /// How to read the file, what to treat as missing and what to leave out, applied while loading.
 #[derive(Debug, Clone, Default)]

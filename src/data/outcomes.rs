@@ -401,34 +401,44 @@ impl Timeline {
     /// outcome: an opportunity within the window after creation and, when as-of is given, by
     /// as-of (without one, as-of is the newest date seen, so every opportunity is by as-of).
     pub fn add(&mut self, dates: &LeadDates, first_row: usize) -> Vec<bool> {
-        let w = i64::from(self.window.days);
         let mut y = Vec::with_capacity(dates.created.len());
         for (i, (&c, &o)) in dates.created.iter().zip(&dates.opportunity).enumerate() {
-            self.newest_lead = self.newest_lead.max(Some(c));
-            *self.leads_per_day.entry(c).or_default() += 1;
-            // Without --as-of, as-of is the newest date of the file: every opportunity is by it.
-            let as_of = self.as_of.unwrap_or(i64::MAX);
-            if let Some(o) = o {
-                if o > as_of {
-                    self.after_as_of += 1;
-                } else {
-                    self.newest_opportunity = self.newest_opportunity.max(Some(o));
-                    if o < c {
-                        self.before_creation += 1;
-                        if self.before_creation_rows.len() < 3 {
-                            self.before_creation_rows.push(first_row + i + 1);
-                        }
-                    }
-                    self.late += u64::from(o - c > w);
-                }
-            }
-            let outcome = lead_outcome(c, o, as_of, self.window);
-            if let Some(d) = outcome.delay {
-                *self.delays.entry((c, d)).or_default() += 1;
-            }
-            y.push(outcome.converted);
+            y.push(self.add_leads(c, o, 1, first_row + i + 1));
         }
         y
+    }
+
+    /// Adds `n` leads created on day `c` with the opportunity day `o`, at `row` (1-based) of
+    /// their file: one lead of the rows, or one row of a dated counts table. Gives whether they
+    /// converted (see [`Timeline::add`]).
+    #[inline]
+    pub fn add_leads(&mut self, c: i64, o: Option<i64>, n: u64, row: usize) -> bool {
+        let w = i64::from(self.window.days);
+        self.newest_lead = self.newest_lead.max(Some(c));
+        *self.leads_per_day.entry(c).or_default() += n;
+        // Without --as-of, as-of is the newest date of the file: every opportunity is by it.
+        let as_of = self.as_of.unwrap_or(i64::MAX);
+        if let Some(o) = o {
+            if o > as_of {
+                self.after_as_of += n;
+            } else {
+                self.newest_opportunity = self.newest_opportunity.max(Some(o));
+                if o < c {
+                    self.before_creation += n;
+                    if self.before_creation_rows.len() < 3 {
+                        self.before_creation_rows.push(row);
+                    }
+                }
+                if o - c > w {
+                    self.late += n;
+                }
+            }
+        }
+        let outcome = lead_outcome(c, o, as_of, self.window);
+        if let Some(d) = outcome.delay {
+            *self.delays.entry((c, d)).or_default() += n;
+        }
+        outcome.converted
     }
 
     /// The as-of day, the delay distribution of mature converters and the warnings. Errors

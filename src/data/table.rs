@@ -649,27 +649,8 @@ impl Table {
                 ),
             ));
         }
-        let hint = "the counts must come from `mqlcal export --format sql-counts` with the same \
-                    rules file";
-        let whole = |name: &str| -> Result<Vec<u64>> {
-            self.column(name, hint)?;
-            self.numbers(name)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e15 => Ok(x as u64),
-                    other => Err(Error::BadValue {
-                        path: self.path.clone(),
-                        row: self.row(i),
-                        column: name.to_string(),
-                        message: format!(
-                            "{} is not a whole number from 0 up; {hint}",
-                            other.map_or("an empty cell".to_string(), |x| x.to_string())
-                        ),
-                    }),
-                })
-                .collect()
-        };
+        let hint = COUNTS_HINT;
+        let whole = |name: &str| self.whole_counts(name);
         let n = self.n_rows();
         let mut x = ndarray::Array2::<f64>::zeros(ndarray::ShapeBuilder::f((n, n_rules)));
         for j in 0..n_rules {
@@ -705,6 +686,103 @@ impl Table {
             }
         }
         Ok((x, leads, conversions))
+    }
+
+    /// A counts column of whole numbers from 0 up.
+    fn whole_counts(&self, name: &str) -> Result<Vec<u64>> {
+        self.column(name, COUNTS_HINT)?;
+        self.numbers(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e15 => Ok(x as u64),
+                other => Err(Error::BadValue {
+                    path: self.path.clone(),
+                    row: self.row(i),
+                    column: name.to_string(),
+                    message: format!(
+                        "{} is not a whole number from 0 up; {COUNTS_HINT}",
+                        other.map_or("an empty cell".to_string(), |x| x.to_string())
+                    ),
+                }),
+            })
+            .collect()
+    }
+
+    /// True for a counts table by date (from `sql-counts --outcome-date`).
+    pub fn is_dated_counts(&self) -> bool {
+        self.has_column(crate::export::sql_counts::DATED_COLUMNS[0])
+    }
+
+    /// A counts table by date (`mqlcal export --format sql-counts --outcome-date`): the rule
+    /// features, creation day, opportunity day and leads of each row. Errors name the row and
+    /// column of a cell that does not fit.
+    pub fn dated_counts(&self, n_rules: usize) -> Result<DatedCounts> {
+        use crate::export::sql::count_rule_column;
+        use crate::export::sql_counts::DATED_COLUMNS;
+        let expected: Vec<String> = (0..n_rules)
+            .map(count_rule_column)
+            .chain(DATED_COLUMNS.iter().map(|s| s.to_string()))
+            .collect();
+        let extra: Vec<String> = self
+            .column_names()
+            .into_iter()
+            .filter(|c| !expected.contains(c))
+            .collect();
+        if !extra.is_empty() {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "column(s) {extra:?} are not in a counts table by date for {n_rules} rules \
+                     (rule_1 … rule_{n_rules}, created_day, opportunity_day, leads); {COUNTS_HINT} \
+                     and --outcome-date"
+                ),
+            ));
+        }
+        let n = self.n_rows();
+        let mut x = ndarray::Array2::<f64>::zeros(ndarray::ShapeBuilder::f((n, n_rules)));
+        for j in 0..n_rules {
+            for (i, v) in self
+                .whole_counts(&count_rule_column(j))?
+                .into_iter()
+                .enumerate()
+            {
+                x[[i, j]] = v as f64;
+            }
+        }
+        let leads = self.whole_counts(DATED_COLUMNS[2])?;
+        let mut created = Vec::with_capacity(n);
+        for (i, d) in self
+            .dates_as(DATED_COLUMNS[0], None, COUNTS_HINT)?
+            .into_iter()
+            .enumerate()
+        {
+            match d {
+                Some(d) => created.push(super::outcomes::day(d)),
+                None => {
+                    return Err(self.bad_value(
+                        i,
+                        DATED_COLUMNS[0],
+                        &format!(
+                            "{} leads have no creation date; a conversion window needs one for \
+                             every lead (fill it in the warehouse table, or leave such leads out)",
+                            leads[i]
+                        ),
+                    ))
+                }
+            }
+        }
+        let opportunity = self
+            .dates_as(DATED_COLUMNS[1], None, COUNTS_HINT)?
+            .into_iter()
+            .map(|d| d.map(super::outcomes::day))
+            .collect();
+        Ok(DatedCounts {
+            x,
+            leads,
+            created,
+            opportunity,
+        })
     }
 
     /// The outcome column as true (became an opportunity) / false. Accepts 0/1, true/false,
@@ -744,4 +822,19 @@ impl Table {
         }
         Ok(out)
     }
+}
+
+const COUNTS_HINT: &str =
+    "the counts must come from `mqlcal export --format sql-counts` with the same rules file";
+
+/// The rows of a counts table by date ([`Table::dated_counts`]).
+#[derive(Debug, Clone)]
+pub struct DatedCounts {
+    /// Rule features, one row per counts row.
+    pub x: ndarray::Array2<f64>,
+    pub leads: Vec<u64>,
+    /// Creation day of the row's leads ([`super::outcomes::day`]).
+    pub created: Vec<i64>,
+    /// Their opportunity day, `None` when none.
+    pub opportunity: Vec<Option<i64>>,
 }

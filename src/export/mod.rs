@@ -12,6 +12,7 @@
 pub mod pmml;
 pub mod points_sheet;
 pub mod sql;
+pub mod sql_counts;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

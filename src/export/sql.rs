@@ -26,6 +26,8 @@ use crate::rules::{format_number, Condition};
 
 use super::{check_model_texts, placeholders, Exporter, WHITE_SPACE};
 
+pub use super::sql_counts::{count_rule_column, SqlCounts, COUNT_COLUMNS};
+
 /// Where the query will run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
@@ -87,7 +89,7 @@ impl Dialect {
         }
     }
 
-    fn text_type(self) -> &'static str {
+    pub(super) fn text_type(self) -> &'static str {
         match self {
             Dialect::Postgres | Dialect::Sqlite => "TEXT",
             Dialect::Duckdb | Dialect::Snowflake => "VARCHAR",
@@ -105,7 +107,7 @@ impl Dialect {
     }
 
     /// `expr` without leading and trailing characters from `chars` (a literal).
-    fn trim(self, expr: &str, chars: &str) -> String {
+    pub(super) fn trim(self, expr: &str, chars: &str) -> String {
         match self {
             // PostgreSQL's TRIM(x, chars) does not exist; BTRIM is its spelling.
             Dialect::Postgres => format!("BTRIM({expr}, {chars})"),
@@ -171,7 +173,7 @@ fn escape_backslashed(text: &str, quote: char) -> String {
 /// comment cannot end early and let the rest of the text run as SQL. A trailing backslash gets
 /// a space after it: Spark SQL reads a backslash right before the line break as going on with
 /// the comment on the next line, which would swallow that line of SQL.
-fn comment(text: &str) -> String {
+pub(super) fn comment(text: &str) -> String {
     let mut out: String = text
         .chars()
         .map(|c| {
@@ -212,7 +214,7 @@ impl std::str::FromStr for TableName {
 }
 
 impl TableName {
-    fn quoted(&self, dialect: Dialect) -> String {
+    pub(super) fn quoted(&self, dialect: Dialect) -> String {
         self.0
             .iter()
             .map(|p| dialect.ident(p))
@@ -220,7 +222,7 @@ impl TableName {
             .join(".")
     }
 
-    fn plain(&self) -> String {
+    pub(super) fn plain(&self) -> String {
         self.0.join(".")
     }
 }
@@ -431,157 +433,8 @@ impl Sql {
     }
 }
 
-/// The counts query (`mqlcal export --format sql-counts`): the warehouse scans the leads and
-/// returns one row per distinct rule pattern, which `mqlcal train --counts` fits. Columns:
-/// `rule_1` … `rule_N` (each rule's feature, in rules-file order, computed exactly as
-/// `mqlcal score` and the scoring SQL compute it), `leads`, `conversions`, and
-/// `unreadable_outcomes` (leads whose outcome is not 0/1, true/false or yes/no; training refuses
-/// counts with any, as it refuses such rows).
-#[derive(Debug, Clone)]
-pub struct SqlCounts {
-    pub dialect: Dialect,
-    pub table: TableName,
-    /// The outcome column.
-    pub target: String,
-    /// (name, column, condition) of each rule, in order.
-    pub rules: Vec<(String, String, Condition)>,
-    /// Placeholders that mean missing (`--na`), as training will be told.
-    pub na: Vec<String>,
-}
-
-/// The counts table's columns besides the rules.
-pub const COUNT_COLUMNS: [&str; 3] = ["leads", "conversions", "unreadable_outcomes"];
-
-/// The counts table's column for rule `j` (0-based).
-pub fn count_rule_column(j: usize) -> String {
-    format!("rule_{}", j + 1)
-}
-
-impl SqlCounts {
-    /// The statement, ending in `;` and a line break.
-    pub fn query(&self) -> Result<String> {
-        let d = self.dialect;
-        super::check_text("target column", &self.target)?;
-        for (name, column, condition) in &self.rules {
-            super::check_text("rule name", name)?;
-            super::check_text("column", column)?;
-            if let Condition::OneOf { values } = condition {
-                for v in values {
-                    super::check_text("value", v)?;
-                }
-            }
-        }
-        if self.rules.is_empty() {
-            return Err(Error::Export("no rules to count patterns of".into()));
-        }
-        let mut p = String::from("mqlcal_");
-        while self.target.to_ascii_lowercase().starts_with(&p) {
-            p.insert(0, 'x');
-        }
-        let na = super::trimmed_placeholders(&self.na);
-        // The outcome read as `mqlcal train` reads it: trimmed, any case; NULL when unreadable.
-        let outcome = format!(
-            "LOWER({})",
-            d.trim(
-                &format!("CAST({} AS {})", d.ident(&self.target), d.text_type()),
-                &d.white_space()
-            )
-        );
-        let yes = ["1", "1.0", "true", "yes"].map(|v| d.string(v)).join(", ");
-        let no = ["0", "0.0", "false", "no"].map(|v| d.string(v)).join(", ");
-        let y = format!("{p}y");
-        let first = vec![format!(
-            "CASE WHEN {outcome} IN ({yes}) THEN 1 WHEN {outcome} IN ({no}) THEN 0 END AS {y}"
-        )];
-        let rules: Vec<(&str, &Condition)> = self
-            .rules
-            .iter()
-            .map(|(_, c, cond)| (c.as_str(), cond))
-            .collect();
-        let FeatureLayers {
-            mut layers,
-            features,
-        } = feature_layers(d, &p, &rules, &na, &first, std::slice::from_ref(&y));
-        let names: Vec<String> = (0..self.rules.len())
-            .map(|j| d.ident(&count_rule_column(j)))
-            .collect();
-        let mut items = vec![y.clone()];
-        for ((f, name), (rule, column, condition)) in features.iter().zip(&names).zip(&self.rules) {
-            items.push(format!(
-                "{f} AS {name}\n  -- {}: {}",
-                comment(rule),
-                comment(&condition.describe(column))
-            ));
-        }
-        // A comment cannot end a select item that a comma follows on the same line.
-        let items: Vec<String> = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item.split_once("\n") {
-                Some((expr, note)) if i + 1 < items.len() => {
-                    format!("{expr},\n{}", note.trim_start())
-                }
-                Some((expr, note)) => format!("{expr}\n{}", note.trim_start()),
-                None if i + 1 < items.len() => format!("{item},"),
-                None => item.clone(),
-            })
-            .collect();
-        layers.push((items.join("\n"), format!("{p}features")));
-        let inner = nest(&layers, &self.table.quoted(d));
-        let group = names.join(", ");
-        let count_type = match d {
-            Dialect::Bigquery => "INT64",
-            _ => "BIGINT",
-        };
-        let query = format!(
-            "SELECT\n{},\n  COUNT(*) AS {},\n  CAST(COALESCE(SUM({y}), 0) AS {count_type}) AS {},\n  \
-             COUNT(*) - COUNT({y}) AS {}\nFROM (\n{}\n) AS {}\nGROUP BY {group}\nORDER BY {group}",
-            indent(&names.join(",\n"), 2),
-            d.ident(COUNT_COLUMNS[0]),
-            d.ident(COUNT_COLUMNS[1]),
-            d.ident(COUNT_COLUMNS[2]),
-            indent(&inner, 2),
-            layers[layers.len() - 1].1
-        );
-        let mut sql = String::new();
-        let mut header = vec![
-            format!(
-                "Rule pattern counts for `mqlcal train --counts`, {} dialect.",
-                d.label()
-            ),
-            format!(
-                "Reads {} (one row per lead, outcome in {}); returns one row per distinct",
-                comment(&self.table.plain()),
-                comment(&self.target)
-            ),
-            "pattern of rule features with its leads and conversions. Rules:".into(),
-        ];
-        for (j, (rule, _, _)) in self.rules.iter().enumerate() {
-            header.push(format!("  {}: {}", count_rule_column(j), comment(rule)));
-        }
-        header.push(if na.is_empty() {
-            "Cells are trimmed; empty cells are missing.".into()
-        } else {
-            format!(
-                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
-                 the same --na).",
-                comment(&format!("{na:?}"))
-            )
-        });
-        header.push("Save the result as CSV or Parquet and train with the same rules file.".into());
-        for l in header {
-            sql.push_str("-- ");
-            sql.push_str(&l);
-            sql.push('\n');
-        }
-        sql.push_str(&query);
-        sql.push_str(";\n");
-        Ok(sql)
-    }
-}
-
 /// Indents every line of `text` by `by` spaces.
-fn indent(text: &str, by: usize) -> String {
+pub(super) fn indent(text: &str, by: usize) -> String {
     let pad = " ".repeat(by);
     text.lines()
         .map(|l| format!("{pad}{l}"))
@@ -591,7 +444,7 @@ fn indent(text: &str, by: usize) -> String {
 
 /// Layers `(select list, alias)`, innermost first, each selecting from the one before; the
 /// first from `table`.
-fn nest(layers: &[(String, String)], table: &str) -> String {
+pub(super) fn nest(layers: &[(String, String)], table: &str) -> String {
     let mut query = format!("SELECT\n{}\nFROM {}", indent(&layers[0].0, 2), table);
     for k in 1..layers.len() {
         query = format!(
@@ -606,14 +459,14 @@ fn nest(layers: &[(String, String)], table: &str) -> String {
 
 /// Layers 1–3 of the module docs (trimmed text, cells, numbers) and each rule's feature (its
 /// 0/1 or whole units, as `mqlcal score` computes it) as an expression over the last layer.
-struct FeatureLayers {
-    layers: Vec<(String, String)>,
-    features: Vec<String>,
+pub(super) struct FeatureLayers {
+    pub(super) layers: Vec<(String, String)>,
+    pub(super) features: Vec<String>,
 }
 
 /// `rules` are (column, condition); `carry_first` are select items the first layer adds (read
 /// from the table) and `carry` the names later layers pass on.
-fn feature_layers(
+pub(super) fn feature_layers(
     d: Dialect,
     p: &str,
     rules: &[(&str, &Condition)],
@@ -751,7 +604,7 @@ fn feature_layers(
 impl Dialect {
     /// The characters `str::trim` removes, as an expression made of visible ASCII (the raw
     /// characters would be invisible in the file, and a raw carriage return can be lost).
-    fn white_space(self) -> String {
+    pub(super) fn white_space(self) -> String {
         let codes = || WHITE_SPACE.iter().map(|&c| c as u32);
         match self {
             // E'' reads \u escapes (in a UTF-8 database).

@@ -18,6 +18,7 @@ tests start one per test process (tests/it/engines.rs) rather than pay Spark's s
   duckdb_counts {"csv": path, "typed": bool, "sql": "...", "out": path.parquet} -> {"rows": n}
            Loads a CSV of leads into a table `leads` (all text, or numbers typed as numbers),
            runs the sql-counts query and writes its result to Parquet, as a warehouse user would.
+           Optional "tables": {name: csv path}: more tables (all text) the query joins.
   sqlglot  {"dialect": "bigquery", "sql": "..."} -> {"statements": n, "duckdb": "..."}
            Parses in that dialect (syntax errors are raised, not warned) and transpiles to DuckDB.
   spark    {"columns": [...], "types": [...], "rows": [...], "table": "db.name",
@@ -95,6 +96,12 @@ def run_duckdb_counts(req):
         con.execute(
             "CREATE TABLE leads AS SELECT * FROM read_csv(?, header=true, all_varchar=true)",
             [req["csv"]],
+        )
+    # Other tables the query joins (sql-counts --outcomes-table), all text.
+    for name, csv in req.get("tables", {}).items():
+        con.execute(
+            f'CREATE TABLE "{name}" AS SELECT * FROM read_csv(?, header=true, all_varchar=true)',
+            [csv],
         )
     query = req["sql"].rstrip().rstrip(";")
     out = req["out"].replace("'", "''")
@@ -225,6 +232,8 @@ def run_spark_counts(req):
     else:
         df = read.csv(req["csv"])  # every column a STRING
     df.createOrReplaceTempView("leads")
+    for name, csv_path in req.get("tables", {}).items():
+        read.csv(csv_path).createOrReplaceTempView(name)
     spark.conf.set("spark.sql.ansi.enabled", "true" if req["ansi"] else "false")
     result = spark.sql(req["sql"])
     rows = result.collect()

@@ -296,3 +296,266 @@ fn bad_counts_are_refused_with_row_and_column() {
         assert!(!wd.path("m.json").exists());
     }
 }
+
+/// Dated synthetic leads for the window cases: (leads, opportunities list or None, the
+/// export flags, the train flags naming the dates). With a list the leads have no
+/// opportunity column and the warehouse joins the list on the id.
+struct Dated {
+    leads: PathBuf,
+    list: Option<PathBuf>,
+    export: Vec<String>,
+    train: Vec<String>,
+}
+
+fn dated_sets(wd: &Workdir) -> Vec<Dated> {
+    let synth = |args: &[&str]| {
+        let o = wd.cmd().arg("synth").args(args).output().unwrap();
+        assert!(o.status.success(), "synth: {}", stderr(&o));
+    };
+    let column = wd.path("dated.csv");
+    synth(&[
+        "--rows",
+        "8000",
+        "--seed",
+        "5",
+        "--dated",
+        "--campaign-days",
+        "75",
+        "--out",
+        column.to_str().unwrap(),
+    ]);
+    let joined = wd.path("joined.csv");
+    let list = wd.path("opportunities.csv");
+    let o = wd
+        .cmd()
+        .args(["synth", "--rows", "8000", "--seed", "6", "--opportunities"])
+        .arg(&list)
+        .arg("--out")
+        .arg(&joined)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "synth: {}", stderr(&o));
+    let dates = ["--date", "created_at", "--outcome-date", "opportunity_date"].map(String::from);
+    let mut joined_train = dates.to_vec();
+    joined_train.push("--outcomes".into());
+    joined_train.push(list.display().to_string());
+    vec![
+        Dated {
+            leads: column,
+            list: None,
+            export: dates.to_vec(),
+            train: dates.to_vec(),
+        },
+        Dated {
+            leads: joined,
+            list: Some(list),
+            export: dates
+                .iter()
+                .cloned()
+                .chain(["--outcomes-table", "opportunities", "--id", "lead_id"].map(String::from))
+                .collect(),
+            train: joined_train,
+        },
+    ]
+}
+
+/// The window's options tried on every dated set: the default (young leads weighted), young
+/// leads dropped, and a shorter window (more opportunities after it) with a later as-of.
+const WINDOW_CASES: [&[&str]; 3] = [
+    &["--window", "90d"],
+    &["--window", "90d", "--immature", "drop"],
+    &["--window", "30d", "--as-of", "2026-01-20"],
+];
+
+fn dated_counts_sql(wd: &Workdir, dialect: &str, table: &str, set: &Dated) -> String {
+    let rules = wd.rules();
+    let out = wd.path(&format!("dated-counts-{dialect}.sql"));
+    let o = wd
+        .cmd()
+        .args(["export", "--format", "sql-counts", "--rules"])
+        .arg(&rules)
+        .args(["--dialect", dialect, "--table", table, "--force", "--out"])
+        .arg(&out)
+        .args(&set.export)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "export sql-counts: {}", stderr(&o));
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// Trains on the rows and on the counts with each window case; the models must agree.
+fn assert_window_cases(wd: &Workdir, engine: &str, d: usize, set: &Dated, counts: &Path) {
+    for (k, case) in WINDOW_CASES.iter().enumerate() {
+        let mut extra: Vec<&str> = set.train.iter().map(String::as_str).collect();
+        extra.extend(case.iter());
+        let rows = train_rows(wd, &set.leads, &format!("rows-w-{d}-{k}.json"), &extra);
+        let model = train_counts(wd, counts, &format!("{engine}-w-{d}-{k}.json"), &extra);
+        assert!(
+            rows["training"]["window_days"].is_u64(),
+            "{engine}: no window"
+        );
+        assert!(rows["training"]["immature_leads"].as_u64().unwrap() > 0);
+        assert_same_model(
+            &rows,
+            &model,
+            &format!("{engine}, {}, {case:?}", set.leads.display()),
+        );
+    }
+}
+
+#[test]
+fn duckdb_dated_counts_train_the_rows_model() {
+    let wd = Workdir::new();
+    for (d, set) in dated_sets(&wd).iter().enumerate() {
+        let sql = dated_counts_sql(&wd, "duckdb", "leads", set);
+        let counts = wd.path(&format!("dated-{d}.parquet"));
+        let request = wd.path("request.json");
+        let mut tables = serde_json::Map::new();
+        if let Some(list) = &set.list {
+            tables.insert("opportunities".into(), serde_json::json!(list));
+        }
+        std::fs::write(
+            &request,
+            serde_json::to_vec(&serde_json::json!({
+                "csv": set.leads, "typed": false, "sql": sql, "out": counts, "tables": tables,
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let o = Command::new(python())
+            .arg(repo().join("tests/engines/engines.py"))
+            .arg("duckdb_counts")
+            .arg(&request)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "DuckDB: {}", stderr(&o));
+        assert_window_cases(&wd, "duckdb", d, set, &counts);
+    }
+}
+
+#[test]
+fn postgres_dated_counts_train_the_rows_model() {
+    let url = std::env::var("MQLCAL_PG_URL")
+        .unwrap_or_else(|_| panic!("MQLCAL_PG_URL is not set: run `source scripts/engines.sh`"));
+    let wd = Workdir::new();
+    let schema = format!("mqlcal_dated_{}", std::process::id());
+    for (d, set) in dated_sets(&wd).iter().enumerate() {
+        let sql = dated_counts_sql(&wd, "postgres", &format!("{schema}.leads"), set);
+        let sql = sql.replace(
+            "FROM \"opportunities\"",
+            &format!("FROM \"{schema}\".\"opportunities\""),
+        );
+        // Leads as text, the creation date typed DATE, as a warehouse would hold it.
+        let table = |name: &str, csv: &Path, typed: &[&str]| -> String {
+            let header = std::fs::read_to_string(csv).unwrap();
+            let columns: Vec<String> = header
+                .lines()
+                .next()
+                .unwrap()
+                .split(',')
+                .map(|c| {
+                    let t = if typed.contains(&c) { "DATE" } else { "TEXT" };
+                    format!("\"{c}\" {t}")
+                })
+                .collect();
+            format!(
+                "CREATE TABLE {schema}.{name} ({});\n\\copy {schema}.{name} FROM '{}' WITH \
+                 (FORMAT csv, HEADER true)\n",
+                columns.join(", "),
+                csv.display()
+            )
+        };
+        let mut script = format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE;\nCREATE SCHEMA {schema};\n{}",
+            table("leads", &set.leads, &["created_at"])
+        );
+        if let Some(list) = &set.list {
+            script.push_str(&table("opportunities", list, &[]));
+        }
+        script.push_str(&sql);
+        script.push_str(&format!("DROP SCHEMA {schema} CASCADE;\n"));
+        let path = wd.path("script.sql");
+        std::fs::write(&path, script).unwrap();
+        let o = Command::new("psql")
+            .arg(&url)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "-f"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql ({e}); scripts/engines.sh installs it"));
+        assert!(o.status.success(), "PostgreSQL: {}", stderr(&o));
+        let counts = wd.write(
+            &format!("dated-pg-{d}.csv"),
+            &String::from_utf8(o.stdout).unwrap(),
+        );
+        assert_window_cases(&wd, "postgres", d, set, &counts);
+    }
+}
+
+#[test]
+fn spark_dated_counts_train_the_rows_model() {
+    let wd = Workdir::new();
+    for (d, set) in dated_sets(&wd).iter().enumerate() {
+        let sql = dated_counts_sql(&wd, "spark", "leads", set);
+        let counts = wd.path(&format!("dated-spark-{d}.csv"));
+        let mut tables = serde_json::Map::new();
+        if let Some(list) = &set.list {
+            tables.insert("opportunities".into(), serde_json::json!(list));
+        }
+        crate::engines::serve(
+            "spark_counts",
+            &serde_json::json!({
+                "csv": set.leads, "typed": false, "ansi": true, "sql": sql, "out": counts,
+                "tables": tables,
+            }),
+        )
+        .unwrap_or_else(|e| panic!("Spark: {e}"));
+        assert_window_cases(&wd, "spark", d, set, &counts);
+    }
+}
+
+/// Counts without dates cannot train a window, and dated counts need one: both refused (exit
+/// code 2) with what to do.
+#[test]
+fn windows_and_counts_must_match() {
+    let wd = Workdir::new();
+    let rules = wd.rules();
+    let header: Vec<String> = (1..=12)
+        .map(|j| format!("rule_{j}"))
+        .chain(["leads", "conversions"].map(String::from))
+        .collect();
+    let plain = wd.write(
+        "plain.csv",
+        &format!("{}\n0,0,0,0,0,0,0,0,0,0,0,0,5,1\n", header.join(",")),
+    );
+    let dated_header: Vec<String> = (1..=12)
+        .map(|j| format!("rule_{j}"))
+        .chain(["created_day", "opportunity_day", "leads"].map(String::from))
+        .collect();
+    let dated = wd.write(
+        "dated.csv",
+        &format!(
+            "{}\n0,0,0,0,0,0,0,0,0,0,0,0,2025-01-01,2025-01-05,1\n",
+            dated_header.join(",")
+        ),
+    );
+    let window = ["--window", "90d", "--date", "c", "--outcome-date", "o"];
+    for (counts, extra, expect) in [
+        (&plain, &window[..], "count by date"),
+        (&dated, &[][..], "--window 90d"),
+    ] {
+        let o = wd
+            .cmd()
+            .args(["train", "--counts"])
+            .arg(counts)
+            .arg("--rules")
+            .arg(&rules)
+            .args(["--out", "m.json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        // An option that does not fit the counts: exit code 2, as other option errors.
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{}", stderr(&o));
+        assert!(!wd.path("m.json").exists());
+    }
+}
