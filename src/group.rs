@@ -352,6 +352,7 @@ impl PatternIndex {
     }
 
     /// The patterns numbered so far, in order.
+    #[cfg(feature = "data")]
     pub(crate) fn keys(&self) -> &[Box<[u64]>] {
         &self.keys
     }

@@ -271,6 +271,7 @@ pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Thres
 /// out-of-fold scores (each fold's points, shifted) can lie outside them: below the lowest it
 /// is the lowest (every lead is an MQL either way), above the highest it is the highest (the
 /// policy wanted some MQLs). A threshold given in points outside them is an error.
+#[cfg(feature = "data")]
 pub(crate) fn keep_within_reach(
     threshold: &mut Threshold,
     rules: &[crate::rules::Rule],
