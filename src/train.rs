@@ -807,16 +807,18 @@ pub fn train_dated_counts(
         patterns.add_cohort(&row, c, n, if converted { n } else { 0 });
     }
     let clock = timeline.finish(path)?;
-    let warnings = clock.warnings.clone();
+    let mut warnings = clock.warnings.clone();
     let groups = patterns.groups(Some(&clock), params.time.immature)?;
     both_outcomes(path, &params.target, &groups)?;
+    // Uncapped per-unit rules get their cap here as in every other path.
+    let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups, &mut warnings)?;
     input.newest_lead = counts.created.iter().max().map(|&d| {
         crate::data::outcomes::date_of(d)
             .format("%Y-%m-%d")
             .to_string()
     });
     input.timing = Timing::of(params, Some(clock));
-    Ok(fit_groups(&groups, rules, params, input, "file", warnings, progress)?.model)
+    Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
 }
 
 struct Fitted {
