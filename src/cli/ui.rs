@@ -14,7 +14,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// Log what each stage does on stderr: -v for the stages, -vv for details such as every
-    /// penalty tried in cross-validation.
+    /// penalty tried in cross-validation, -vvv for every solver run.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
     /// No progress bars (they are also hidden when stderr is not a terminal).
@@ -76,7 +76,8 @@ pub fn setup(global: &Global) {
     let level = match global.verbose {
         0 => None,
         1 => Some(tracing::Level::INFO),
-        _ => Some(tracing::Level::DEBUG),
+        2 => Some(tracing::Level::DEBUG),
+        _ => Some(tracing::Level::TRACE),
     };
     if let Some(level) = level {
         tracing_subscriber::fmt()
