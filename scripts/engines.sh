@@ -1,10 +1,12 @@
-# Makes the engines of the export parity tests (tests/it/export.rs) ready, installing what is
-# missing, and exports where they are. Sourced by scripts/test.sh (and so by .ci/run):
+# Makes the engines of the export parity tests (tests/it/export.rs) and the browser of the
+# report test ready, installing what is missing, and exports where they are. Sourced by
+# scripts/test.sh (and so by .ci/run):
 #
 #   MQLCAL_PG_URL   a PostgreSQL database on loopback in which the tests create their schemas
 #   MQLCAL_PYTHON   a Python with DuckDB, JPMML-Evaluator (JPype, on the machine's Java),
-#                   sqlglot and pyspark (local Spark SQL, on the same Java 17): the virtual
-#                   environment .venv-engines
+#                   sqlglot, pyspark (local Spark SQL, on the same Java 17) and scikit-learn
+#                   (the report's metrics, checked independently): the virtual environment
+#                   .venv-engines
 #
 # Already set variables are kept, so a developer can point the tests at engines of their own.
 # Installing PostgreSQL and Java takes root (apt-get); without it, the script says what to
@@ -29,6 +31,11 @@ engines_main() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
   }
 
+  # --- Headless Chromium, for the report page test (tests/it/report.rs)
+  if ! command -v chromium >/dev/null; then
+    engines_apt chromium || return 1
+  fi
+
   # --- Java, for JPMML-Evaluator and Spark (pyspark 3.5 runs on Java 17)
   if ! command -v java >/dev/null; then
     engines_apt openjdk-17-jre-headless || return 1
@@ -39,7 +46,7 @@ engines_main() {
     local venv="$repo/.venv-engines" req="$repo/scripts/engines-requirements.txt"
     # The stamp holds the requirements the venv was made from; a change reinstalls.
     if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
-      engines_say "creating $venv (DuckDB, JPMML-Evaluator, sqlglot, pyspark)"
+      engines_say "creating $venv (DuckDB, JPMML-Evaluator, sqlglot, pyspark, scikit-learn)"
       rm -rf "$venv"
       python3 -m venv "$venv" >&2 || engines_fail "python3 -m venv failed (Debian: apt-get install python3-venv)" || return 1
       "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2 || engines_fail "pip install -r $req failed" || return 1
@@ -47,8 +54,8 @@ engines_main() {
     fi
     export MQLCAL_PYTHON="$venv/bin/python"
   fi
-  "$MQLCAL_PYTHON" -c "import duckdb, jpmml_evaluator, jpype, sqlglot, pyspark" \
-    || engines_fail "$MQLCAL_PYTHON lacks duckdb, jpmml_evaluator, jpype, sqlglot or pyspark" || return 1
+  "$MQLCAL_PYTHON" -c "import duckdb, jpmml_evaluator, jpype, sqlglot, pyspark, sklearn" \
+    || engines_fail "$MQLCAL_PYTHON lacks duckdb, jpmml_evaluator, jpype, sqlglot, pyspark or scikit-learn" || return 1
 
   # --- PostgreSQL on loopback
   if [ -z "${MQLCAL_PG_URL:-}" ]; then

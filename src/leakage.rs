@@ -84,3 +84,94 @@ pub fn scan_groups(rules: &[Rule], groups: &Groups) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use super::*;
+    use crate::rules::RuleSpec;
+
+    fn rule() -> Rule {
+        Rule::from_spec(&RuleSpec {
+            name: "Tagged".into(),
+            column: "tag".into(),
+            at_least: Some(1.0),
+            ..RuleSpec::default()
+        })
+        .unwrap()
+    }
+
+    /// Leads from `(rule fires, converted, how many)`, scanned with the one rule.
+    fn scan_of(cells: &[(bool, bool, usize)]) -> Vec<String> {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for &(fires, converted, n) in cells {
+            for _ in 0..n {
+                x.push(fires as u8 as f64);
+                y.push(converted);
+            }
+        }
+        let x = Array2::from_shape_vec((y.len(), 1), x).unwrap();
+        scan(&[rule()], x.view(), &y)
+    }
+
+    /// 10,000 leads: the rule on `support` of them with `conv` conversions, the rest at 10%
+    /// (so the column's AUC stays far below its own bound and only the rate can flag it).
+    fn rate_case(support: usize, conv: usize) -> Vec<String> {
+        let rest = 10_000 - support;
+        scan_of(&[
+            (true, true, conv),
+            (true, false, support - conv),
+            (false, true, rest / 10),
+            (false, false, rest - rest / 10),
+        ])
+    }
+
+    #[test]
+    fn a_conversion_rate_flags_at_its_bounds_and_not_just_inside() {
+        // Large support is 2% of 10,000 = 200 leads; 194 of 200 is exactly 97%.
+        let w = rate_case(200, 194);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("'tag'") && w[0].contains("97.0% of them converted"),
+            "{w:?}"
+        );
+        assert!(rate_case(200, 193).is_empty(), "96.5% is not suspicious");
+        // 1 of 200 is exactly 0.5%; 2 of 200 is not suspicious.
+        assert_eq!(rate_case(200, 1).len(), 1);
+        assert!(rate_case(200, 2).is_empty());
+    }
+
+    #[test]
+    fn a_rate_on_too_few_leads_is_not_flagged() {
+        // 199 leads is under 2% of 10,000; all of them converting is still no evidence.
+        assert!(rate_case(199, 199).is_empty());
+        assert_eq!(rate_case(200, 200).len(), 1);
+        // Small files: the support floor is 30 leads, not 2% of them.
+        let small = |support: usize| {
+            scan_of(&[
+                (true, true, support),
+                (false, true, 50),
+                (false, false, 450 - support),
+            ])
+        };
+        assert!(small(29).is_empty());
+        assert_eq!(small(30).len(), 1);
+    }
+
+    #[test]
+    fn a_column_auc_flags_at_its_bound() {
+        // The rule on 110 leads (100 converted), nobody converting elsewhere. With c leads
+        // elsewhere the column's AUC is (c + 5) / (c + 10): 0.95 exactly at c = 90.
+        let auc_case =
+            |c: usize| scan_of(&[(true, true, 100), (true, false, 10), (false, false, c)]);
+        let w = auc_case(90);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("ROC AUC 0.950") && w[0].contains("--exclude \"tag\""),
+            "{w:?}"
+        );
+        // c = 89: AUC 94/99 = 0.9495.
+        assert!(auc_case(89).is_empty(), "{:?}", auc_case(89));
+    }
+}

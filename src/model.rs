@@ -451,7 +451,7 @@ impl Model {
         for r in &self.rules {
             let f = r
                 .condition
-                .eval(value(&r.column))
+                .eval_read(value(&r.column), self.training.decimal_comma)
                 .map_err(|e| format!("column '{}': {e}", r.column))?;
             features.push(f);
         }

@@ -403,44 +403,7 @@ fn show_bytes(cell: &[u8]) -> String {
     s
 }
 
-/// A number written with a decimal comma: `3,5`, `-0,25`, `1.234,5` and `1.234.567` (`.`
-/// only groups thousands: between groups of exactly three digits). `None` for anything else,
-/// `1.5` included, which no decimal-comma export writes.
-pub(super) fn parse_decimal_comma(s: &str) -> Option<f64> {
-    let (int, frac) = match s.split_once(',') {
-        Some((i, f)) => (i, Some(f)),
-        None => (s, None),
-    };
-    if frac.is_some_and(|f| f.contains([',', '.'])) {
-        return None;
-    }
-    let mut text = String::with_capacity(s.len());
-    if int.contains('.') {
-        let (sign, digits) = match int.as_bytes().first() {
-            Some(b'-') | Some(b'+') => int.split_at(1),
-            _ => ("", int),
-        };
-        let digit_group = |g: &str, len: std::ops::RangeInclusive<usize>| {
-            len.contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit())
-        };
-        let mut groups = digits.split('.');
-        if !groups.next().is_some_and(|g| digit_group(g, 1..=3))
-            || !groups.all(|g| digit_group(g, 3..=3))
-        {
-            return None;
-        }
-        text.push_str(sign);
-        text.extend(digits.split('.'));
-    } else {
-        text.push_str(int);
-    }
-    if let Some(f) = frac {
-        text.push('.');
-        text.push_str(f);
-    }
-    // `str::parse` takes `.5`, `5.` and exponents, as without a decimal comma.
-    text.parse().ok()
-}
+pub(super) use crate::rules::parse_decimal_comma;
 
 #[cfg(test)]
 mod tests {

@@ -191,14 +191,31 @@ impl Condition {
     /// The feature for one cell of any kind. Text under a numeric condition is parsed; text
     /// that is not a finite number is an error (the message says what was found).
     pub fn eval(&self, v: Value<'_>) -> std::result::Result<f64, String> {
+        self.eval_read(v, false)
+    }
+
+    /// [`Condition::eval`], with text under a numeric condition read with a decimal comma
+    /// (`3,5`) when `decimal_comma` is set, as the loader reads such a file.
+    pub fn eval_read(&self, v: Value<'_>, decimal_comma: bool) -> std::result::Result<f64, String> {
         match v {
             Value::Missing => Ok(self.eval_number(None)),
             Value::Number(x) if x.is_finite() => Ok(self.eval_number(Some(x))),
             Value::Number(x) => Err(format!("{x} is not a finite number")),
-            Value::Text(s) if self.needs_numbers() => match s.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(self.eval_number(Some(x))),
-                _ => Err(format!("'{s}' is not a number")),
-            },
+            Value::Text(s) if self.needs_numbers() => {
+                let t = s.trim();
+                let x = if decimal_comma {
+                    parse_decimal_comma(t)
+                } else {
+                    t.parse::<f64>().ok()
+                };
+                match x {
+                    Some(x) if x.is_finite() => Ok(self.eval_number(Some(x))),
+                    _ if decimal_comma => Err(format!(
+                        "'{s}' is not a number written with a decimal comma"
+                    )),
+                    _ => Err(format!("'{s}' is not a number")),
+                }
+            }
             Value::Text(s) => Ok(self.eval_text(Some(s))),
         }
     }
@@ -334,6 +351,45 @@ impl Rule {
         }
         spec
     }
+}
+
+/// A number written with a decimal comma: `3,5`, `-0,25`, `1.234,5` and `1.234.567` (`.`
+/// only groups thousands: between groups of exactly three digits). `None` for anything else,
+/// `1.5` included, which no decimal-comma export writes.
+pub fn parse_decimal_comma(s: &str) -> Option<f64> {
+    let (int, frac) = match s.split_once(',') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    if frac.is_some_and(|f| f.contains([',', '.'])) {
+        return None;
+    }
+    let mut text = String::with_capacity(s.len());
+    if int.contains('.') {
+        let (sign, digits) = match int.as_bytes().first() {
+            Some(b'-') | Some(b'+') => int.split_at(1),
+            _ => ("", int),
+        };
+        let digit_group = |g: &str, len: std::ops::RangeInclusive<usize>| {
+            len.contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit())
+        };
+        let mut groups = digits.split('.');
+        if !groups.next().is_some_and(|g| digit_group(g, 1..=3))
+            || !groups.all(|g| digit_group(g, 3..=3))
+        {
+            return None;
+        }
+        text.push_str(sign);
+        text.extend(digits.split('.'));
+    } else {
+        text.push_str(int);
+    }
+    if let Some(f) = frac {
+        text.push('.');
+        text.push_str(f);
+    }
+    // `str::parse` takes `.5`, `5.` and exponents, as without a decimal comma.
+    text.parse().ok()
 }
 
 #[cfg(test)]

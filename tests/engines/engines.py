@@ -33,6 +33,13 @@ tests start one per test process (tests/it/engines.rs) rather than pay Spark's s
            As duckdb_counts, in Spark: reads the CSV into a view `leads` (all text, or numbers
            typed as Spark's CSV reader infers them) and writes the result as CSV.
 
+  metrics  {"p": [probability, ...], "y": [0 or 1, ...], "bins": n}
+           -> {"roc_auc", "log_loss", "brier", "ece"}
+           scikit-learn's roc_auc_score, log_loss and brier_score_loss; the expected calibration
+           error from scikit-learn's calibration_curve (equal-width bins, its own bin edges),
+           weighted by the leads in each non-empty bin. The report test compares metrics.json
+           with these rather than with mqlcal's own functions.
+
 Any failure exits non-zero with the reason on stderr, so the Rust test fails with it.
 """
 import json
@@ -244,7 +251,30 @@ def run_spark_counts(req):
     return {"rows": len(rows)}
 
 
+def run_metrics(req):
+    import numpy as np
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    p = np.asarray(req["p"], dtype=float)
+    y = np.asarray(req["y"], dtype=int)
+    bins = int(req["bins"])
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    # calibration_curve drops empty bins; count the leads of the others with its own edges.
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], p), minlength=bins)
+    counts = counts[counts > 0]
+    ece = float(np.sum(counts / len(p) * np.abs(prob_pred - prob_true)))
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": ece,
+    }
+
+
 ENGINES = {
+    "metrics": run_metrics,
     "duckdb": run_duckdb,
     "duckdb_counts": run_duckdb_counts,
     "pmml": run_pmml,

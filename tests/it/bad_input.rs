@@ -141,12 +141,32 @@ fn target_value_that_is_not_an_outcome_names_the_row() {
     );
 }
 
+/// Trains on `data` (expecting success) and gives what was learnt from it: the rules with
+/// their points, calibration, threshold, metrics and the counts read, without what names the
+/// file (its hash) or repeats the flags.
+fn learnt(data: &str, extra: &[&str]) -> serde_json::Value {
+    let wd = setup(data, RULES);
+    let out = train(&wd, extra);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("model.json")).unwrap()).unwrap();
+    let t = &m["training"];
+    serde_json::json!({
+        "rules": m["rules"], "calibration": m["calibration"], "threshold": m["threshold"],
+        "metrics": m["metrics"], "rows": t["rows"], "conversions": t["conversions"],
+        "alpha": t["alpha"], "intercept": t["intercept"],
+    })
+}
+
 #[test]
 fn outcomes_in_words_any_case_are_accepted() {
     let data = table(&[])
         .replace(",1\n", ",Yes\n")
         .replace(",0\n", ",FALSE\n");
-    succeeds(&data, RULES, &["--folds", "3"]);
+    let words = learnt(&data, &["--folds", "3"]);
+    // Read as the 0/1 they stand for: the same model as from the 0/1 file.
+    assert_eq!(words["conversions"], 14, "{words}");
+    assert_eq!(words, learnt(&table(&[]), &["--folds", "3"]));
 }
 
 #[test]
@@ -176,10 +196,15 @@ fn nan_and_infinity_are_errors_naming_the_row() {
 
 #[test]
 fn placeholders_given_with_na_are_missing_values() {
-    succeeds(
+    let placeholder = learnt(
         &table(&["L99,Select,10,1"]),
-        RULES,
         &["--folds", "3", "--na", "Select"],
+    );
+    // `Select` read as missing: the same model as an empty cell gives.
+    assert_eq!(placeholder["rows"], 41, "{placeholder}");
+    assert_eq!(
+        placeholder,
+        learnt(&table(&["L99,,10,1"]), &["--folds", "3"])
     );
 }
 

@@ -219,6 +219,37 @@ fn an_excel_export_from_germany_trains_and_scores_as_the_original() {
     );
     let by_flags = score(&wd, "original.json", "excel.csv", "by-flags.csv", &flags);
     assert!(by_flags == expected, "scores differ with the flags");
+
+    // The library reads a text cell of such a model as `score` reads the file: `3,5` is 3.5
+    // in a numeric rule's column, and `3.5` is an error naming the reading.
+    use mqlcal::rules::Value;
+    let model = mqlcal::model::Model::load(&wd.path("detected.json")).unwrap();
+    let column = model
+        .rules
+        .iter()
+        .find(|r| r.condition.needs_numbers())
+        .map(|r| r.column.clone())
+        .unwrap();
+    let lead = |cell: Value<'static>| {
+        let column = column.clone();
+        model.score_lead(move |c| if c == column { cell } else { Value::Missing })
+    };
+    let comma = lead(Value::Text("3,5")).unwrap();
+    let number = lead(Value::Number(3.5)).unwrap();
+    assert_eq!(
+        (comma.score, comma.probability),
+        (number.score, number.probability)
+    );
+    assert_ne!(
+        comma.score,
+        lead(Value::Missing).unwrap().score,
+        "the rule fired on 3,5"
+    );
+    let err = lead(Value::Text("3.5")).unwrap_err();
+    assert!(
+        err.contains(&column) && err.contains("decimal comma"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod export;
 mod locale;
 mod model_file;
 mod outcomes;
+mod props;
 mod recovery;
 mod report;
 mod retrain;

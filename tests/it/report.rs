@@ -149,8 +149,22 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
         .collect();
     let holdout = std::fs::read_to_string(wd.path("holdout.csv")).unwrap();
     let y: Vec<bool> = holdout.lines().skip(1).map(|l| l.ends_with(",1")).collect();
-    let auc = mqlcal::metrics::roc_auc(&probs, &y);
-    assert!((n["metrics"]["roc_auc"].as_f64().unwrap() - auc).abs() < 1e-6);
+    // scikit-learn's metrics on the scored leads (the probabilities `score` writes, rounded to
+    // their printed digits, hence the tolerance), not mqlcal's own functions.
+    let sk = crate::engines::serve(
+        "metrics",
+        &serde_json::json!({ "p": probs, "y": y.iter().map(|&t| t as u8).collect::<Vec<_>>(),
+                             "bins": mqlcal::metrics::ECE_BINS }),
+    )
+    .unwrap();
+    for name in ["roc_auc", "log_loss", "brier", "ece"] {
+        let ours = n["metrics"][name].as_f64().unwrap();
+        let theirs = sk[name].as_f64().unwrap();
+        assert!(
+            (ours - theirs).abs() < 1e-5,
+            "{name}: metrics.json {ours}, scikit-learn {theirs}"
+        );
+    }
     let leads: u64 = n["reliability"]
         .as_array()
         .unwrap()
