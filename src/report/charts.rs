@@ -12,6 +12,7 @@ mod maturity;
 
 use super::numbers::{ReportNumbers, PSI_FLAG};
 use crate::error::{Error, Result};
+use crate::metrics::{BandTest, Light};
 use crate::threshold::{HEALTHY_MQL_RATE, TYPICAL_MQL_TO_SQL};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -22,6 +23,10 @@ const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 const SKY: RGBColor = RGBColor(86, 180, 233);
 const PURPLE: RGBColor = RGBColor(204, 121, 167);
 const GREY: RGBColor = RGBColor(120, 120, 120);
+// The traffic lights of the points-band check (as on the page's table).
+const LIGHT_GREEN: RGBColor = RGBColor(26, 127, 55);
+const LIGHT_AMBER: RGBColor = RGBColor(179, 107, 0);
+const LIGHT_RED: RGBColor = RGBColor(198, 40, 40);
 
 /// Default chart size in pixels.
 pub const SIZE: (u32, u32) = (960, 600);
@@ -382,7 +387,10 @@ where
         let k = bands.len().max(1);
         let max = bands
             .iter()
-            .map(|b| b.conversion_rate)
+            .flat_map(|b| {
+                let check = b.check.map(|t| t.jeffreys_upper.max(t.mean_predicted));
+                [b.conversion_rate, check.unwrap_or(0.0)]
+            })
             .fold(0.0, f64::max)
             .max(0.05);
         let mut chart = ChartBuilder::on(area)
@@ -444,12 +452,76 @@ where
             .label("below threshold (blue) / MQL band (orange)")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], ORANGE.filled()));
         chart.draw_series(bands.iter().enumerate().map(|(i, b)| {
+            let top = b.check.map_or(b.conversion_rate, |t| {
+                t.jeffreys_upper.max(t.mean_predicted)
+            });
             Text::new(
                 format!("n={}", b.leads),
-                (i as f64 + 0.15, b.conversion_rate + max * 0.03),
+                (i as f64 + 0.15, top + max * 0.03),
                 ("sans-serif", 11).into_font(),
             )
         }))?;
+        // Points bands: the 95% Jeffreys interval of the observed rate, the mean prediction
+        // (a black tick) and the band's traffic light (a dot under the interval's top).
+        let checked: Vec<(usize, BandTest)> = bands
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.check.map(|t| (i, t)))
+            .collect();
+        if !checked.is_empty() {
+            // The interval as a line with caps (plotters' ErrorBar also marks a middle value,
+            // which would read as a third estimate).
+            let whisker = |i: usize, t: BandTest| {
+                let x = i as f64 + 0.5;
+                PathElement::new(
+                    [
+                        (x - 0.06, t.jeffreys_lower),
+                        (x + 0.06, t.jeffreys_lower),
+                        (x, t.jeffreys_lower),
+                        (x, t.jeffreys_upper),
+                        (x - 0.06, t.jeffreys_upper),
+                        (x + 0.06, t.jeffreys_upper),
+                    ],
+                    BLACK.stroke_width(1),
+                )
+            };
+            chart
+                .draw_series(checked.iter().map(|&(i, t)| whisker(i, t)))?
+                .label("95% Jeffreys interval of the observed rate")
+                .legend(|(x, y)| PathElement::new([(x + 7, y - 6), (x + 7, y + 6)], BLACK));
+            chart
+                .draw_series(checked.iter().map(|&(i, t)| {
+                    PathElement::new(
+                        [
+                            (i as f64 + 0.2, t.mean_predicted),
+                            (i as f64 + 0.8, t.mean_predicted),
+                        ],
+                        BLACK.stroke_width(3),
+                    )
+                }))?
+                .label("mean predicted probability")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.stroke_width(3)));
+            for (light, colour, text) in [
+                (Light::Green, LIGHT_GREEN, "inside the 95% interval"),
+                (Light::Amber, LIGHT_AMBER, "outside 95%, inside 99.9%"),
+                (Light::Red, LIGHT_RED, "outside the 99.9% interval"),
+            ] {
+                let dots: Vec<_> = checked.iter().filter(|(_, t)| t.light == light).collect();
+                if dots.is_empty() {
+                    continue;
+                }
+                chart
+                    .draw_series(dots.iter().map(|&&(i, t)| {
+                        Circle::new(
+                            (i as f64 + 0.75, t.jeffreys_upper.max(t.mean_predicted)),
+                            6,
+                            colour.filled(),
+                        )
+                    }))?
+                    .label(text)
+                    .legend(move |(x, y)| Circle::new((x + 7, y), 5, colour.filled()));
+            }
+        }
         // The threshold: a line at the first band that reaches it.
         if let Some(i) = bands.iter().position(|b| b.max_score >= n.threshold) {
             let b = &bands[i];

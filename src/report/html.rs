@@ -6,6 +6,7 @@ use base64::Engine;
 
 use super::charts::Chart;
 use super::numbers::ReportNumbers;
+use crate::metrics::{CalibrationStats, Light};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -134,6 +135,9 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
         ));
     }
     h.push_str("</table>\n");
+    if let Some(c) = &n.calibration {
+        h.push_str(&calibration_table(c));
+    }
     for (chart, png) in charts.iter().zip(pngs) {
         h.push_str(&format!(
             "<figure id=\"{stem}\"><figcaption>{title}</figcaption>\n<img alt=\"{title}\" \
@@ -164,8 +168,117 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
             d.psi
         ));
     }
-    h.push_str("</table>\n<p>All numbers are in <a href=\"metrics.json\">metrics.json</a>.</p>\n");
+    h.push_str("</table>\n");
+    h.push_str(&bands_table(n));
+    h.push_str("<p>All numbers are in <a href=\"metrics.json\">metrics.json</a>.</p>\n");
     h.push_str("</body>\n</html>\n");
+    h
+}
+
+fn interval(ci: [f64; 2]) -> String {
+    format!("{:.3} to {:.3}", ci[0], ci[1])
+}
+
+/// The calibration statistics a reviewer signs off, each with how to read it.
+fn calibration_table(c: &CalibrationStats) -> String {
+    let d = &c.brier_decomposition;
+    let rows = [
+        (
+            "calibration intercept".to_string(),
+            format!("{:+.3}", c.calibration_intercept),
+            interval(c.calibration_intercept_ci),
+            "0 when right on average; above 0: predictions too low".to_string(),
+        ),
+        (
+            "calibration slope".into(),
+            format!("{:.3}", c.calibration_slope),
+            interval(c.calibration_slope_ci),
+            "1 when calibrated; below 1: too extreme, above 1: too timid".into(),
+        ),
+        (
+            "Spiegelhalter z".into(),
+            format!("{:+.2}", c.spiegelhalter_z),
+            format!("p = {:.3}", c.spiegelhalter_p),
+            "a small p (below 0.05) rejects calibration".into(),
+        ),
+        (
+            "Brier: reliability − resolution + uncertainty".into(),
+            format!(
+                "{:.4} − {:.4} + {:.4}",
+                d.reliability, d.resolution, d.uncertainty
+            ),
+            "–".into(),
+            "reliability: miscalibration (lower is better); resolution: separation (higher)".into(),
+        ),
+        (
+            "debiased calibration error".into(),
+            format!("{:.4}", c.debiased_calibration_error),
+            "–".into(),
+            "RMS gap per score level, its sampling noise removed (Kumar et al. 2019)".into(),
+        ),
+        (
+            "KS".into(),
+            format!("{:.3}", c.ks),
+            "–".into(),
+            "largest gap between the score distributions of converted and other leads".into(),
+        ),
+        (
+            "Gini".into(),
+            format!("{:.3}", c.gini),
+            "–".into(),
+            "2·AUC − 1".into(),
+        ),
+    ];
+    let mut h = String::from(
+        "<h2>Calibration</h2>\n<table>\n<tr><th>statistic</th><th>value</th>\
+         <th>95% interval</th><th>reads as</th></tr>\n",
+    );
+    for (a, b, ci, c) in rows {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&a),
+            escape(&b),
+            escape(&ci),
+            escape(&c)
+        ));
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+/// Each points band's exact check, with its traffic light.
+fn bands_table(n: &ReportNumbers) -> String {
+    let mut h = String::from(
+        "<h2>Points bands, checked exactly</h2>\n<p>Green: the band's mean predicted \
+         probability lies inside the 95% Jeffreys interval of its observed rate; amber: outside \
+         it but inside the 99.9% interval; red: outside both.</p>\n<table>\n<tr><th>points</th>\
+         <th>leads</th><th>converted</th><th>observed</th><th>predicted</th>\
+         <th>95% Jeffreys interval</th><th>P(≥ observed)</th><th>P(≤ observed)</th>\
+         <th>light</th></tr>\n",
+    );
+    for b in &n.points_bands {
+        let Some(t) = &b.check else { continue };
+        let (light, colour) = match t.light {
+            Light::Green => ("green", "#1a7f37"),
+            Light::Amber => ("amber", "#b36b00"),
+            Light::Red => ("red", "#c62828"),
+        };
+        h.push_str(&format!(
+            "<tr class=\"band-{light}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{} to {}</td><td>{:.3}</td><td>{:.3}</td>\
+             <td style=\"color:{colour};font-weight:bold\">● {light}</td></tr>\n",
+            escape(&b.label),
+            b.leads,
+            b.conversions,
+            pct(b.conversion_rate),
+            pct(t.mean_predicted),
+            pct(t.jeffreys_lower),
+            pct(t.jeffreys_upper),
+            t.p_more,
+            t.p_fewer,
+        ));
+    }
+    h.push_str("</table>\n");
     h
 }
 

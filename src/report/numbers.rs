@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Metrics;
+use crate::metrics::{BandTest, CalibrationStats, Metrics};
 use crate::model::Model;
 use crate::profile::psi;
 use crate::threshold::Funnel;
@@ -33,6 +33,10 @@ pub struct Band {
     pub leads: usize,
     pub conversions: usize,
     pub conversion_rate: f64,
+    /// Points bands only: the observed rate against the band's mean prediction (Jeffreys
+    /// interval, exact binomial p-values, traffic light).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<BandTest>,
 }
 
 /// A point of the gains curve: the top `share_of_leads` by score hold `share_of_conversions`.
@@ -90,6 +94,11 @@ pub struct ReportNumbers {
     /// What the leads are: "out-of-fold training scores" or the data file's name.
     pub source: String,
     pub metrics: Metrics,
+    /// Calibration intercept and slope with intervals, Spiegelhalter's test, the Brier
+    /// decomposition, the debiased calibration error, KS and Gini (absent without both
+    /// outcomes among the leads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationStats>,
     pub average_precision: f64,
     pub threshold: i64,
     pub funnel: Funnel,
@@ -221,6 +230,25 @@ fn band(label: String, members: &[(i64, bool)]) -> Band {
         leads: members.len(),
         conversions,
         conversion_rate: conversions as f64 / members.len().max(1) as f64,
+        check: None,
+    }
+}
+
+/// Each band's exact check: its leads' mean predicted probability against their observed rate.
+pub fn check_bands(bands: &mut [Band], scores: &[i64], probabilities: &[f64]) {
+    for b in bands {
+        let (sum, n) = scores
+            .iter()
+            .zip(probabilities)
+            .filter(|(s, _)| (b.min_score..=b.max_score).contains(*s))
+            .fold((0.0, 0usize), |(sum, n), (_, &p)| (sum + p, n + 1));
+        if n > 0 {
+            b.check = Some(BandTest::new(
+                b.leads as u64,
+                b.conversions as u64,
+                sum / n as f64,
+            ));
+        }
     }
 }
 
@@ -447,9 +475,18 @@ pub fn compute(
     let resamples = rule_intervals.as_ref().map_or(0, |r| r.resamples);
     let intervals = rule_intervals.map(|r| r.intervals);
     let width = (model.scale.points_to_double_odds.round() as i64).max(1);
+    let mut bands = points_bands(scored.scores, scored.outcomes, width);
+    check_bands(&mut bands, scored.scores, scored.probabilities);
+    let grouped: Vec<(f64, u64, u64)> = scored
+        .probabilities
+        .iter()
+        .zip(scored.outcomes)
+        .map(|(&p, &t)| (p, t as u64, !t as u64))
+        .collect();
     ReportNumbers {
         source,
         metrics,
+        calibration: CalibrationStats::compute_counts(&grouped),
         average_precision,
         threshold,
         funnel: Funnel::at(threshold, scored.scores, scored.outcomes),
@@ -459,7 +496,7 @@ pub fn compute(
             crate::metrics::ECE_BINS,
         ),
         deciles: deciles(scored.scores, scored.outcomes),
-        points_bands: points_bands(scored.scores, scored.outcomes, width),
+        points_bands: bands,
         gains: gains(scored.scores, scored.outcomes),
         roc,
         precision_recall,

@@ -40,6 +40,17 @@ tests start one per test process (tests/it/engines.rs) rather than pay Spark's s
            weighted by the leads in each non-empty bin. The report test compares metrics.json
            with these rather than with mqlcal's own functions.
 
+  calibration {"p": [...], "y": [...], "bands": [[leads, conversions, mean_predicted], ...]}
+           -> {"calibration_intercept", "calibration_intercept_ci", "calibration_slope",
+               "calibration_slope_ci", "spiegelhalter_z", "spiegelhalter_p",
+               "brier_decomposition": {...}, "debiased_calibration_error", "ks", "gini",
+               "bands": [{"jeffreys_lower", "jeffreys_upper", "p_more", "p_fewer"}, ...]}
+           Intercept and slope from statsmodels' binomial GLM (logit(p) as an offset, then as
+           the covariate; Wald intervals), Spiegelhalter's p from scipy's normal, the Brier
+           terms and the debiased error per distinct prediction in numpy, KS from scipy's
+           ks_2samp, Gini from scikit-learn's AUC, Jeffreys bounds from scipy's beta and the
+           p-values from scipy's binomial.
+
 Any failure exits non-zero with the reason on stderr, so the Rust test fails with it.
 """
 import json
@@ -273,7 +284,57 @@ def run_metrics(req):
     }
 
 
+def run_calibration(req):
+    import numpy as np
+    import statsmodels.api as sm
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+
+    p = np.asarray(req["p"], dtype=float)
+    y = np.asarray(req["y"], dtype=float)
+    lp = np.log(np.clip(p, 1e-15, 1 - 1e-15) / (1 - np.clip(p, 1e-15, 1 - 1e-15)))
+    binomial = sm.families.Binomial()
+    large = sm.GLM(y, np.ones((len(y), 1)), family=binomial, offset=lp).fit(tol=1e-12)
+    slope = sm.GLM(y, sm.add_constant(lp), family=binomial).fit(tol=1e-12)
+    num = np.sum((y - p) * (1 - 2 * p))
+    var = np.sum((1 - 2 * p) ** 2 * p * (1 - p))
+    z = num / np.sqrt(var)
+    levels, inverse = np.unique(p, return_inverse=True)
+    n_k = np.bincount(inverse).astype(float)
+    o_k = np.bincount(inverse, weights=y) / n_k
+    rate = y.mean()
+    noise = np.where(n_k > 1, o_k * (1 - o_k) / np.maximum(n_k - 1, 1), 0.0)
+    debiased = np.sum(n_k / len(y) * ((o_k - levels) ** 2 - noise))
+    bands = []
+    for leads, conv, mean in req.get("bands", []):
+        beta = stats.beta(conv + 0.5, leads - conv + 0.5)
+        bands.append({
+            "jeffreys_lower": 0.0 if conv == 0 else float(beta.ppf(0.025)),
+            "jeffreys_upper": 1.0 if conv == leads else float(beta.ppf(0.975)),
+            "p_more": float(stats.binom.sf(conv - 1, leads, mean)),
+            "p_fewer": float(stats.binom.cdf(conv, leads, mean)),
+        })
+    return {
+        "calibration_intercept": float(large.params[0]),
+        "calibration_intercept_ci": [float(v) for v in large.conf_int(alpha=0.05)[0]],
+        "calibration_slope": float(slope.params[1]),
+        "calibration_slope_ci": [float(v) for v in slope.conf_int(alpha=0.05)[1]],
+        "spiegelhalter_z": float(z),
+        "spiegelhalter_p": float(2 * stats.norm.sf(abs(z))),
+        "brier_decomposition": {
+            "reliability": float(np.sum(n_k * (levels - o_k) ** 2) / len(y)),
+            "resolution": float(np.sum(n_k * (o_k - rate) ** 2) / len(y)),
+            "uncertainty": float(rate * (1 - rate)),
+        },
+        "debiased_calibration_error": float(np.sqrt(max(debiased, 0.0))),
+        "ks": float(stats.ks_2samp(p[y == 1], p[y == 0]).statistic),
+        "gini": float(2 * roc_auc_score(y, p) - 1),
+        "bands": bands,
+    }
+
+
 ENGINES = {
+    "calibration": run_calibration,
     "metrics": run_metrics,
     "duckdb": run_duckdb,
     "duckdb_counts": run_duckdb_counts,

@@ -16,6 +16,7 @@ mod report;
 mod retrain;
 mod score;
 mod stream;
+mod validation;
 mod workbench;
 mod xeducation;
 

@@ -165,6 +165,61 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
             "{name}: metrics.json {ours}, scikit-learn {theirs}"
         );
     }
+    // The calibration statistics, on the same leads, against statsmodels and scipy (looser
+    // than the library's own test, tests/it/validation.rs: these probabilities are rounded).
+    let bands: Vec<(u64, u64, f64)> = n["points_bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["leads"].as_u64().unwrap(),
+                b["conversions"].as_u64().unwrap(),
+                b["mean_predicted"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let sm = crate::engines::serve(
+        "calibration",
+        &serde_json::json!({ "p": probs, "y": y.iter().map(|&t| t as u8).collect::<Vec<_>>(),
+                             "bands": bands }),
+    )
+    .unwrap();
+    let c = &n["calibration"];
+    for name in [
+        "calibration_intercept",
+        "calibration_slope",
+        "spiegelhalter_z",
+        "ks",
+        "gini",
+    ] {
+        let (ours, theirs) = (c[name].as_f64().unwrap(), sm[name].as_f64().unwrap());
+        assert!(
+            (ours - theirs).abs() < 1e-3,
+            "{name}: metrics.json {ours}, reference {theirs}"
+        );
+    }
+    for (b, r) in n["points_bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sm["bands"].as_array().unwrap())
+    {
+        for k in ["jeffreys_lower", "jeffreys_upper", "p_more", "p_fewer"] {
+            let (ours, theirs) = (b[k].as_f64().unwrap(), r[k].as_f64().unwrap());
+            assert!(
+                (ours - theirs).abs() < 1e-9,
+                "{k}: {ours} vs {theirs} in {b}"
+            );
+        }
+        let light = b["light"].as_str().unwrap();
+        let (lo, hi, p) = (
+            b["jeffreys_lower"].as_f64().unwrap(),
+            b["jeffreys_upper"].as_f64().unwrap(),
+            b["mean_predicted"].as_f64().unwrap(),
+        );
+        assert_eq!(light == "green", lo <= p && p <= hi, "{b}");
+    }
     let leads: u64 = n["reliability"]
         .as_array()
         .unwrap()
@@ -198,6 +253,12 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
         "no network"
     );
     assert_eq!(page.matches("data:image/png;base64,").count(), CHARTS.len());
+    // The calibration table and one traffic light per points band.
+    assert!(page.contains("<h2>Calibration</h2>") && page.contains("Spiegelhalter z"));
+    assert_eq!(
+        page.matches("<tr class=\"band-").count(),
+        n["points_bands"].as_array().unwrap().len()
+    );
     let profile = wd.path("chrome-profile");
     let shot = wd.path("shot.png");
     let out = headless(

@@ -1,9 +1,13 @@
 //! Metrics of predicted probabilities against outcomes: ROC AUC, log loss, Brier score and
 //! expected calibration error, per lead or over leads grouped by prediction (the same numbers
 //! either way). Written here in f64: linfa's log loss and ROC work in f32 per lead, and it has
-//! no Brier or ECE.
+//! no Brier or ECE. [`calibration`] adds the statistics a reviewer signs off.
+
+pub mod calibration;
 
 use serde::{Deserialize, Serialize};
+
+pub use calibration::{BandTest, BrierDecomposition, CalibrationStats, Light};
 
 /// Bins of equal width for the expected calibration error.
 pub const ECE_BINS: usize = 10;
