@@ -298,6 +298,9 @@ impl Model {
         share("metrics.brier", m.brier)?;
         share("metrics.ece", m.ece)?;
         share("training.conversion_rate", self.training.conversion_rate)?;
+        if let Some(b) = self.threshold.threshold.bound {
+            share("threshold.bound", b)?;
+        }
         let f = &self.threshold.out_of_fold;
         share("threshold.out_of_fold.lead_to_mql_rate", f.lead_to_mql_rate)?;
         share(

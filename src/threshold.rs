@@ -31,13 +31,27 @@ pub enum Policy {
     /// Best expected value (`value:5000:150`): each opportunity is worth the first number,
     /// working each MQL costs the second.
     Value { opportunity: f64, mql_cost: f64 },
+    /// The lowest threshold whose MQL→opportunity rate is at least `share` with `confidence`
+    /// (`precision:0.30@0.95`), see [`choose_counts`].
+    PrecisionBound { share: f64, confidence: f64 },
+    /// The highest threshold that captures at least `share` of conversions with `confidence`
+    /// (`recall:0.80@0.95`).
+    RecallBound { share: f64, confidence: f64 },
 }
+
+/// The sequence of tests of a confident precision target starts at the highest threshold
+/// with at least this many out-of-fold MQLs: a start chosen from lead counts alone, never
+/// from outcomes, keeps the guarantee, and a top score level of a handful of leads would
+/// otherwise end the sequence before it began.
+pub const MIN_MQLS_TESTED: usize = 30;
 
 impl FromStr for Policy {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let usage = "use mql-rate:0.10, precision:0.25, recall:0.80, points:60 or value:5000:150";
+        let usage = "use mql-rate:0.10, precision:0.25, recall:0.80, points:60, \
+                     value:5000:150, or precision:0.30@0.95 / recall:0.80@0.95 (a target \
+                     with a confidence)";
         let (kind, rest) = s
             .split_once(':')
             .ok_or_else(|| format!("'{s}' has no target; {usage}"))?;
@@ -49,8 +63,24 @@ impl FromStr for Policy {
                 )),
             }
         };
+        // `precision:0.30@0.95`: a share and the confidence that it is reached.
+        let bound = |rest: &str| -> std::result::Result<(f64, f64), String> {
+            let (target, confidence) = rest.split_once('@').expect("checked by the caller");
+            match confidence.parse::<f64>() {
+                Ok(c) if (0.5..1.0).contains(&c) => Ok((share(target)?, c)),
+                _ => Err(format!(
+                    "'{confidence}' in '{s}' must be a confidence from 0.5 to below 1, e.g. 0.95"
+                )),
+            }
+        };
         match kind {
             "mql-rate" => Ok(Policy::MqlRate(share(rest)?)),
+            "precision" if rest.contains('@') => {
+                bound(rest).map(|(share, confidence)| Policy::PrecisionBound { share, confidence })
+            }
+            "recall" if rest.contains('@') => {
+                bound(rest).map(|(share, confidence)| Policy::RecallBound { share, confidence })
+            }
             "precision" => Ok(Policy::Precision(share(rest)?)),
             "recall" => Ok(Policy::Recall(share(rest)?)),
             "points" => rest
@@ -89,6 +119,10 @@ impl fmt::Display for Policy {
                 opportunity,
                 mql_cost,
             } => write!(f, "value:{opportunity}:{mql_cost}"),
+            Policy::PrecisionBound { share, confidence } => {
+                write!(f, "precision:{share}@{confidence}")
+            }
+            Policy::RecallBound { share, confidence } => write!(f, "recall:{share}@{confidence}"),
         }
     }
 }
@@ -99,11 +133,47 @@ impl fmt::Display for Policy {
 pub struct Threshold {
     pub points: i64,
     pub policy: Policy,
+    /// With a confident policy: the one-sided lower confidence bound (Clopper–Pearson, at the
+    /// policy's confidence) of the MQL→opportunity rate, or of the share of conversions
+    /// captured, at this threshold on the out-of-fold scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
 }
 
 impl Threshold {
     pub fn is_mql(&self, score: i64) -> bool {
         score >= self.points
+    }
+
+    /// What a confident policy guarantees, in the funnel's words: "MQL→opportunity ≥ 30%
+    /// with 95% confidence (lower bound 31.2%)".
+    pub fn guarantee(&self) -> Option<String> {
+        let (what, share, confidence) = match self.policy {
+            Policy::PrecisionBound { share, confidence } => ("MQL→opportunity", share, confidence),
+            Policy::RecallBound { share, confidence } => {
+                ("conversions captured", share, confidence)
+            }
+            _ => return None,
+        };
+        let mut text = format!(
+            "{what} ≥ {} with {} confidence",
+            percent(share),
+            percent(confidence)
+        );
+        if let Some(b) = self.bound {
+            text.push_str(&format!(" (lower bound {:.1}%)", 100.0 * b));
+        }
+        Some(text)
+    }
+}
+
+/// `0.3` as `30%`, `0.975` as `97.5%`.
+fn percent(x: f64) -> String {
+    let p = (1000.0 * x).round() / 10.0;
+    if p.fract() == 0.0 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
     }
 }
 
@@ -222,7 +292,11 @@ pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Thres
         hit += c as usize;
         candidates.push((s, Funnel::from_counts(leads, conversions, mqls, hit)));
     }
-    let pick = |points: i64| Threshold { points, policy };
+    let pick = |points: i64| Threshold {
+        points,
+        policy,
+        bound: None,
+    };
     let closest = |key: &dyn Fn(&Funnel) -> f64| {
         // Highest threshold among the best, so ties favour fewer MQLs.
         candidates
@@ -264,6 +338,163 @@ pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Thres
                 .map(|c| c.0)
                 .expect("the lowest score captures every conversion"),
         )),
+        Policy::PrecisionBound { share, confidence } => {
+            precision_bound(&candidates, share, confidence).map(|(points, bound)| Threshold {
+                points,
+                policy,
+                bound: Some(bound),
+            })
+        }
+        Policy::RecallBound { share, confidence } => {
+            recall_bound(&candidates, conversions, share, confidence).map(|(points, bound)| {
+                Threshold {
+                    points,
+                    policy,
+                    bound: Some(bound),
+                }
+            })
+        }
+    }
+}
+
+// Confident targets: Learn-then-Test (Angelopoulos, Bates, Candès, Jordan and Lei, 2021) with
+// fixed-sequence testing. Each candidate threshold t carries the null hypothesis "the rate at
+// t is below the target", tested with the exact binomial tail (the p-value whose inversion is
+// the Clopper–Pearson bound). The thresholds are tested in an order fixed before the outcomes
+// are looked at — from the highest score down for precision, which falls as the threshold
+// does; from the lowest up for recall — each at the full level 1 − confidence, stopping at the
+// first that fails. The last one passed is chosen: the family-wise error stays within
+// 1 − confidence however many thresholds were tried. Picking the lowest threshold whose own
+// Clopper–Pearson bound clears the target would not: among a hundred score levels some clear
+// it by chance. Bonferroni over every level would keep the guarantee but test each at a
+// hundredth of the level.
+
+/// P(X ≥ k) for X ~ Binomial(n, p): the p-value of "the rate is below p" after k of n.
+fn upper_tail(k: usize, n: usize, p: f64) -> f64 {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    if k == 0 {
+        return 1.0;
+    }
+    Binomial::new(p, n as u64).map_or(1.0, |b| b.sf(k as u64 - 1))
+}
+
+/// The one-sided lower Clopper–Pearson bound of a rate after k of n, at `confidence`.
+pub fn clopper_pearson_lower(k: usize, n: usize, confidence: f64) -> f64 {
+    use statrs::distribution::{Beta, ContinuousCDF};
+    if k == 0 {
+        return 0.0;
+    }
+    Beta::new(k as f64, (n - k) as f64 + 1.0).map_or(0.0, |b| b.inverse_cdf(1.0 - confidence))
+}
+
+/// MQLs needed at a rate of `rate` for its lower bound at `confidence` to clear `share`.
+fn mqls_needed(rate: f64, share: f64, confidence: f64) -> Option<usize> {
+    if rate <= share {
+        return None;
+    }
+    let passes =
+        |n: usize| upper_tail((rate * n as f64).ceil() as usize, n, share) <= 1.0 - confidence;
+    let mut high = 1usize;
+    while !passes(high) {
+        high *= 2;
+        if high > 1 << 40 {
+            return None;
+        }
+    }
+    let mut low = high / 2;
+    while low + 1 < high {
+        let mid = (low + high) / 2;
+        if passes(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Some(high)
+}
+
+/// `precision:share@confidence` over candidates highest threshold first.
+fn precision_bound(
+    candidates: &[(i64, Funnel)],
+    share: f64,
+    confidence: f64,
+) -> Result<(i64, f64)> {
+    let start = candidates.iter().position(|c| c.1.mqls >= MIN_MQLS_TESTED);
+    let mut chosen = None;
+    for c in candidates.iter().skip(start.unwrap_or(candidates.len())) {
+        if upper_tail(c.1.mqls_converted, c.1.mqls, share) > 1.0 - confidence {
+            break;
+        }
+        chosen = Some(c);
+    }
+    if let Some(&(points, f)) = chosen {
+        return Ok((
+            points,
+            clopper_pearson_lower(f.mqls_converted, f.mqls, confidence),
+        ));
+    }
+    // Nothing passed: say how many leads the first threshold tested would need, or, when no
+    // threshold even observes the target, that more leads will not help.
+    let goal = format!(
+        "no threshold reaches an MQL→opportunity rate of {} with {} confidence",
+        percent(share),
+        percent(confidence)
+    );
+    let tested = &candidates[start.unwrap_or(candidates.len() - 1)];
+    let f = tested.1;
+    let message = match mqls_needed(f.mql_to_opportunity_rate, share, confidence) {
+        Some(n) => format!(
+            "{goal}: at {} points the out-of-fold rate is {:.1}% of {} MQLs, which would take \
+             about {n} MQLs to clear the target — about {} leads at its lead→MQL rate of \
+             {:.1}% (these have {}). Train on more leads, lower the target or the confidence, \
+             or use --threshold precision:{share} without one",
+            tested.0,
+            100.0 * f.mql_to_opportunity_rate,
+            f.mqls,
+            ((n as f64) / f.lead_to_mql_rate.max(1e-12)).ceil() as u64,
+            100.0 * f.lead_to_mql_rate,
+            f.leads
+        ),
+        None => format!(
+            "{goal}: the highest threshold with at least {MIN_MQLS_TESTED} MQLs ({} points) \
+             converts {:.1}%, not above the target, so more leads would not help. Lower the \
+             target or use --threshold mql-rate:0.10",
+            tested.0,
+            100.0 * f.mql_to_opportunity_rate
+        ),
+    };
+    Err(Error::Fit(message))
+}
+
+/// `recall:share@confidence` over candidates highest threshold first (tested lowest first).
+fn recall_bound(
+    candidates: &[(i64, Funnel)],
+    conversions: usize,
+    share: f64,
+    confidence: f64,
+) -> Result<(i64, f64)> {
+    let mut chosen = None;
+    for c in candidates.iter().rev() {
+        if upper_tail(c.1.mqls_converted, conversions, share) > 1.0 - confidence {
+            break;
+        }
+        chosen = Some(c);
+    }
+    match chosen {
+        Some(&(points, f)) => Ok((
+            points,
+            clopper_pearson_lower(f.mqls_converted, conversions, confidence),
+        )),
+        None => {
+            let n = mqls_needed(1.0, share, confidence).unwrap_or(0);
+            Err(Error::Fit(format!(
+                "no threshold captures {} of conversions with {} confidence: even every lead \
+                 as an MQL, {conversions} conversions are too few to show it (at least {n} are \
+                 needed). Train on more leads, or lower the target or the confidence",
+                percent(share),
+                percent(confidence)
+            )))
+        }
     }
 }
 
@@ -335,11 +566,22 @@ mod tests {
             "recall:0.8",
             "points:60",
             "value:5000:150",
+            "precision:0.3@0.95",
+            "recall:0.8@0.99",
         ] {
             let p: Policy = text.parse().unwrap();
             assert_eq!(p.to_string(), text);
         }
         assert!("mql-rate:10".parse::<Policy>().is_err());
+        for bad in [
+            "precision:0.3@95",
+            "precision:0.3@",
+            "recall:1.2@0.95",
+            "precision:@0.9",
+        ] {
+            assert!(bad.parse::<Policy>().is_err(), "{bad}");
+        }
+        assert!("mql-rate:0.1@0.95".parse::<Policy>().is_err());
         assert!("bogus:1".parse::<Policy>().is_err());
     }
 
@@ -378,6 +620,103 @@ mod tests {
                 t.points
             );
         }
+    }
+
+    #[test]
+    fn clopper_pearson_by_hand() {
+        // 0 of n: 0. n of n: the lower bound is (1 − confidence)^(1/n): 0.05^(1/10) = 0.7411.
+        assert_eq!(clopper_pearson_lower(0, 10, 0.95), 0.0);
+        assert!((clopper_pearson_lower(10, 10, 0.95) - 0.05f64.powf(0.1)).abs() < 1e-9);
+        // 30 of 100 at 95%: 0.2249 (scipy.stats.beta.ppf(0.05, 30, 71)).
+        assert!((clopper_pearson_lower(30, 100, 0.95) - 0.224_87).abs() < 1e-4);
+        // The bound and the tail agree: the bound is where the tail equals 1 − confidence.
+        let b = clopper_pearson_lower(30, 100, 0.95);
+        assert!((upper_tail(30, 100, b) - 0.05).abs() < 1e-9);
+    }
+
+    /// `(score, leads, conversions)`: score s holds 100 leads of which `rate(s)` convert.
+    fn levels(rate: impl Fn(i64) -> u64) -> Vec<(i64, u64, u64)> {
+        (0..20).map(|s| (s, 100, rate(s))).collect()
+    }
+
+    #[test]
+    fn a_confident_precision_is_tested_from_the_top_and_stops_at_the_first_failure() {
+        // Rates 0% at score 0 up to 95% at score 19: from score 1 up, exactly 50% convert.
+        let counts = levels(|s| 5 * s as u64);
+        let t = choose_counts(
+            Policy::PrecisionBound {
+                share: 0.5,
+                confidence: 0.95,
+            },
+            &counts,
+        )
+        .unwrap();
+        let f = Funnel::at_counts(t.points, &counts);
+        let b = t.bound.unwrap();
+        assert!(b >= 0.5 && f.mql_to_opportunity_rate > b, "{t:?} {f:?}");
+        // One level lower, the bound no longer clears the target (so the sequence stopped).
+        let g = Funnel::at_counts(t.points - 1, &counts);
+        assert!(clopper_pearson_lower(g.mqls_converted, g.mqls, 0.95) < 0.5);
+        // The plain policy goes lower: its threshold only has to observe 50%.
+        let plain = choose_counts(Policy::Precision(0.5), &counts).unwrap();
+        assert!(plain.points < t.points, "{plain:?} {t:?}");
+        assert_eq!(
+            t.guarantee().unwrap(),
+            format!(
+                "MQL→opportunity ≥ 50% with 95% confidence (lower bound {:.1}%)",
+                100.0 * b
+            )
+        );
+    }
+
+    #[test]
+    fn a_confident_recall_is_tested_from_the_bottom() {
+        let counts = levels(|s| 5 * s as u64);
+        let t = choose_counts(
+            Policy::RecallBound {
+                share: 0.8,
+                confidence: 0.95,
+            },
+            &counts,
+        )
+        .unwrap();
+        let f = Funnel::at_counts(t.points, &counts);
+        assert!(
+            t.bound.unwrap() >= 0.8 && f.conversions_captured >= 0.8,
+            "{t:?}"
+        );
+        let plain = choose_counts(Policy::Recall(0.8), &counts).unwrap();
+        assert!(plain.points >= t.points, "{plain:?} {t:?}");
+    }
+
+    #[test]
+    fn a_confident_target_out_of_reach_says_how_many_leads_it_needs() {
+        // 20 levels of 10 leads: too few to show 50% at the top with 99% confidence.
+        let counts: Vec<(i64, u64, u64)> = (0..20).map(|s| (s, 10, (s as u64 + 1) / 3)).collect();
+        let err = choose_counts(
+            Policy::PrecisionBound {
+                share: 0.5,
+                confidence: 0.99,
+            },
+            &counts,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("with 99% confidence") && err.contains("leads at its lead→MQL rate"),
+            "{err}"
+        );
+        // A target above every observed rate: more leads would not help.
+        let err = choose_counts(
+            Policy::PrecisionBound {
+                share: 0.9,
+                confidence: 0.95,
+            },
+            &levels(|_| 30),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("more leads would not help"), "{err}");
     }
 
     #[test]

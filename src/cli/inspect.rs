@@ -154,6 +154,9 @@ pub fn print_threshold(model: &Model) {
         th.threshold.points,
         th.threshold.policy
     );
+    if let Some(g) = th.threshold.guarantee() {
+        say!("  {g}, on out-of-fold scores");
+    }
     say!(
         "  lead→MQL rate          {:>6}  (healthy: {:.0}–{:.0}%)",
         pct(f.lead_to_mql_rate),

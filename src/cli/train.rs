@@ -115,7 +115,9 @@ pub struct Args {
     read: super::read::ReadArgs,
     /// MQL threshold policy: mql-rate:0.10 (share of leads that become MQL), precision:0.25
     /// (MQL→opportunity rate), recall:0.80 (share of conversions captured), points:60 (fixed)
-    /// or value:5000:150 (opportunity value : cost of working an MQL).
+    /// or value:5000:150 (opportunity value : cost of working an MQL). A precision or recall
+    /// target with a confidence, precision:0.30@0.95, is met with that confidence on
+    /// out-of-fold scores (exact binomial tests in a fixed sequence; see the README).
     #[arg(long, default_value = "mql-rate:0.10", value_name = "POLICY")]
     threshold: Policy,
     /// Calibration of score → probability.

@@ -78,7 +78,10 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
         (
             "MQL threshold".to_string(),
             format!("{} points", n.threshold),
-            "a lead with at least this score is an MQL".to_string(),
+            n.guarantee.as_ref().map_or_else(
+                || "a lead with at least this score is an MQL".to_string(),
+                |g| format!("a lead with at least this score is an MQL; chosen so that {g}, on out-of-fold training scores"),
+            ),
         ),
         (
             "lead→MQL rate".into(),

@@ -101,6 +101,10 @@ pub struct ReportNumbers {
     pub calibration: Option<CalibrationStats>,
     pub average_precision: f64,
     pub threshold: i64,
+    /// What the threshold's policy guarantees, when it has a confidence: "MQL→opportunity ≥
+    /// 30% with 95% confidence (lower bound 31.2%)" (on out-of-fold training scores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarantee: Option<String>,
     pub funnel: Funnel,
     pub reliability: Vec<ReliabilityBin>,
     pub deciles: Vec<Band>,
@@ -489,6 +493,7 @@ pub fn compute(
         calibration: CalibrationStats::compute_counts(&grouped),
         average_precision,
         threshold,
+        guarantee: model.threshold.threshold.guarantee(),
         funnel: Funnel::at(threshold, scored.scores, scored.outcomes),
         reliability: reliability(
             scored.probabilities,

@@ -33,7 +33,7 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
     // Every calibration, every threshold policy, rules from a file and proposed ones.
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 21);
-    let runs: [(&str, &[&str]); 5] = [
+    let runs: [(&str, &[&str]); 7] = [
         // With a date column: the newest lead is recorded (it names the version in a model
         // directory).
         ("dated.json", &["--date", "created_at"]),
@@ -44,6 +44,11 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
         ),
         ("precision.json", &["--threshold", "precision:0.3"]),
         ("recall.json", &["--threshold", "recall:0.8"]),
+        (
+            "precision-bound.json",
+            &["--threshold", "precision:0.25@0.95"],
+        ),
+        ("recall-bound.json", &["--threshold", "recall:0.8@0.9"]),
     ];
     for (out, extra) in runs {
         wd.train_bundled("leads.csv", out, extra);
@@ -65,6 +70,20 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
         .success();
     let doc = read(&wd.path("proposed.json"));
     assert_eq!(doc["training"]["rules_source"], "proposed");
+    // A confident policy records the bound it reached, and the file loads back.
+    for out in ["precision-bound.json", "recall-bound.json"] {
+        let doc = read(&wd.path(out));
+        let bound = doc["threshold"]["bound"].as_f64().unwrap();
+        let target = doc["threshold"]["policy"]["target"]["share"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            bound >= target && bound <= 1.0,
+            "{out}: {}",
+            doc["threshold"]
+        );
+        mqlcal::model::Model::load(&wd.path(out)).unwrap();
+    }
     let dated = read(&wd.path("dated.json"));
     assert_eq!(dated["training"]["date_column"], "created_at");
     assert!(dated["training"]["newest_lead"]
