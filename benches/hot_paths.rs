@@ -12,6 +12,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use mqlcal::data::{LoadOptions, Table};
 use mqlcal::fit::{GroupedFit, LogisticFit};
 use mqlcal::group::Groups;
+use mqlcal::metrics::CalibrationStats;
+use mqlcal::report::numbers::{check_bands, points_bands};
 use mqlcal::rules::features::rule_features;
 use mqlcal::synth::{generate, truth, SynthParams};
 use mqlcal::train::{score_patterns, train_groups, Input, TrainParams};
@@ -85,6 +87,34 @@ fn hot_paths(c: &mut Criterion) {
     .expect("train");
     g.bench_function("score per pattern", |b| {
         b.iter(|| score_patterns(&model, &table).expect("score"))
+    });
+    g.finish();
+
+    // The report's calibration statistics and points-band checks, on a million scored leads
+    // (what they add to `train --report` or `report` at that size: the leads pooled by
+    // probability are shared with the metrics the report had before).
+    let big = leads(1_000_000);
+    let big_y = big.outcomes("converted").expect("outcomes");
+    let (patterns, lead_pattern) = score_patterns(&model, &big).expect("score");
+    let (scores, probabilities): (Vec<i64>, Vec<f64>) = lead_pattern
+        .iter()
+        .map(|&p| {
+            (
+                patterns[p as usize].score,
+                patterns[p as usize].probability.0,
+            )
+        })
+        .unzip();
+    let mut g = c.benchmark_group("1000000 leads");
+    g.sample_size(10);
+    g.bench_function("calibration statistics and band checks", |b| {
+        let pooled = mqlcal::metrics::pooled(&probabilities, &big_y);
+        b.iter(|| {
+            let stats = CalibrationStats::compute_counts(&pooled);
+            let mut bands = points_bands(&scores, &big_y, 20);
+            check_bands(&mut bands, &scores, &probabilities);
+            (stats, bands)
+        })
     });
     g.finish();
 }

@@ -61,6 +61,17 @@ impl Metrics {
     }
 }
 
+/// Leads pooled by prediction, `(probability, conversions, non-conversions)` ascending: what
+/// [`Metrics::compute_counts`] and [`CalibrationStats::compute_counts`] take, pooled once.
+pub fn pooled(p: &[f64], y: &[bool]) -> Vec<(f64, u64, u64)> {
+    pool(
+        &p.iter()
+            .zip(y)
+            .map(|(&p, &t)| (p, t as u64, !t as u64))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Sorts by prediction and adds up equal predictions.
 fn pool(groups: &[(f64, u64, u64)]) -> Vec<(f64, u64, u64)> {
     let mut g = groups.to_vec();

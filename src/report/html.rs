@@ -179,7 +179,7 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
 }
 
 fn interval(ci: [f64; 2]) -> String {
-    format!("{:.3} to {:.3}", ci[0], ci[1])
+    format!("{:.4} to {:.4}", ci[0], ci[1])
 }
 
 /// The calibration statistics a reviewer signs off, each with how to read it.
@@ -212,6 +212,12 @@ fn calibration_table(c: &CalibrationStats) -> String {
             ),
             "–".into(),
             "reliability: miscalibration (lower is better); resolution: separation (higher)".into(),
+        ),
+        (
+            "calibration error (ECE)".into(),
+            "see above".into(),
+            interval(c.ece_ci),
+            "bootstrap interval: 1,000 resamples of the leads".into(),
         ),
         (
             "debiased calibration error".into(),

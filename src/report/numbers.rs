@@ -240,12 +240,20 @@ fn band(label: String, members: &[(i64, bool)]) -> Band {
 
 /// Each band's exact check: its leads' mean predicted probability against their observed rate.
 pub fn check_bands(bands: &mut [Band], scores: &[i64], probabilities: &[f64]) {
+    // One pass over the leads, pooled by score (a points model has few distinct scores);
+    // the sums are then added in score order, so the result does not depend on the hashing.
+    let mut by_score: std::collections::HashMap<i64, (f64, usize), foldhash::fast::FixedState> =
+        Default::default();
+    for (&s, &p) in scores.iter().zip(probabilities) {
+        let e = by_score.entry(s).or_default();
+        e.0 += p;
+        e.1 += 1;
+    }
+    let by_score: BTreeMap<i64, (f64, usize)> = by_score.into_iter().collect();
     for b in bands {
-        let (sum, n) = scores
-            .iter()
-            .zip(probabilities)
-            .filter(|(s, _)| (b.min_score..=b.max_score).contains(*s))
-            .fold((0.0, 0usize), |(sum, n), (_, &p)| (sum + p, n + 1));
+        let (sum, n) = by_score
+            .range(b.min_score..=b.max_score)
+            .fold((0.0, 0usize), |(sum, n), (_, &(p, k))| (sum + p, n + k));
         if n > 0 {
             b.check = Some(BandTest::new(
                 b.leads as u64,
@@ -468,7 +476,8 @@ pub fn compute(
     source: String,
     rule_intervals: Option<RuleIntervals>,
 ) -> ReportNumbers {
-    let metrics = Metrics::compute(scored.probabilities, scored.outcomes);
+    let pooled = crate::metrics::pooled(scored.probabilities, scored.outcomes);
+    let metrics = Metrics::compute_counts(&pooled);
     let threshold = model.threshold.threshold.points;
     let Curves {
         roc,
@@ -481,16 +490,10 @@ pub fn compute(
     let width = (model.scale.points_to_double_odds.round() as i64).max(1);
     let mut bands = points_bands(scored.scores, scored.outcomes, width);
     check_bands(&mut bands, scored.scores, scored.probabilities);
-    let grouped: Vec<(f64, u64, u64)> = scored
-        .probabilities
-        .iter()
-        .zip(scored.outcomes)
-        .map(|(&p, &t)| (p, t as u64, !t as u64))
-        .collect();
     ReportNumbers {
         source,
         metrics,
-        calibration: CalibrationStats::compute_counts(&grouped),
+        calibration: CalibrationStats::compute_counts(&pooled),
         average_precision,
         threshold,
         guarantee: model.threshold.threshold.guarantee(),
