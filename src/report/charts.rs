@@ -110,6 +110,32 @@ fn short(name: &str, max: usize) -> String {
     }
 }
 
+/// A dashed guide line (the diagonal, a base rate, a threshold), in one style everywhere.
+fn dashed(
+    points: [(f64, f64); 2],
+    colour: RGBColor,
+    width: u32,
+) -> DashedLineSeries<std::array::IntoIter<(f64, f64), 2>, i32> {
+    DashedLineSeries::new(points, 6, 4, colour.stroke_width(width))
+}
+
+/// The label of category `i` on an axis of categories drawn as unit slots: `labels[i]` at the
+/// slot's centre (`i + 0.5`, or `i` when `centred_on_integers`), nothing elsewhere.
+fn category_label(labels: &[String], centred_on_integers: bool) -> impl Fn(&f64) -> String + '_ {
+    move |x: &f64| {
+        let (i, off) = if centred_on_integers {
+            (x.round(), 0.0)
+        } else {
+            (x.floor(), 0.5)
+        };
+        if (x - i - off).abs() < 1e-9 && i >= 0.0 && (i as usize) < labels.len() {
+            labels[i as usize].clone()
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Renders every chart into `dir` and returns them in page order.
 pub fn draw_all(dir: &Path, n: &ReportNumbers) -> Result<Vec<Chart>> {
     register_font()?;
@@ -230,12 +256,7 @@ where
         .label_style(("sans-serif", 14))
         .draw()?;
     chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, 0.0), (1.0, 1.0)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))?
+        .draw_series(dashed([(0.0, 0.0), (1.0, 1.0)], GREY, 1))?
         .label("perfect calibration")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
     Ok(chart)
@@ -415,14 +436,7 @@ where
                 }
             })
             .collect();
-        let fmt = |x: &f64| {
-            let i = x.floor() as usize;
-            if (x - x.floor() - 0.5).abs() < 1e-9 && i < labels.len() {
-                labels[i].clone()
-            } else {
-                String::new()
-            }
-        };
+        let fmt = category_label(&labels, false);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -533,12 +547,7 @@ where
             };
             let x = i as f64 + 0.1 + 0.8 * frac;
             chart
-                .draw_series(DashedLineSeries::new(
-                    [(x, 0.0), (x, max * 1.15)],
-                    6,
-                    4,
-                    VERMILLION.stroke_width(2),
-                ))?
+                .draw_series(dashed([(x, 0.0), (x, max * 1.15)], VERMILLION, 2))?
                 .label(format!("MQL threshold ({} points)", n.threshold))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILLION));
         }
@@ -566,12 +575,7 @@ where
         .y_label_formatter(&pct)
         .label_style(("sans-serif", 13))
         .draw()?;
-    chart.draw_series(DashedLineSeries::new(
-        [(0.0, 0.0), (1.0, 1.0)],
-        6,
-        4,
-        GREY.stroke_width(1),
-    ))?;
+    chart.draw_series(dashed([(0.0, 0.0), (1.0, 1.0)], GREY, 1))?;
     chart.draw_series(LineSeries::new(
         std::iter::once((0.0, 0.0)).chain(
             n.gains
@@ -594,12 +598,7 @@ where
         .x_label_formatter(&pct)
         .label_style(("sans-serif", 13))
         .draw()?;
-    chart.draw_series(DashedLineSeries::new(
-        [(0.0, 1.0), (1.0, 1.0)],
-        6,
-        4,
-        GREY.stroke_width(1),
-    ))?;
+    chart.draw_series(dashed([(0.0, 1.0), (1.0, 1.0)], GREY, 1))?;
     chart.draw_series(LineSeries::new(
         n.gains.iter().map(|g| (g.share_of_leads, g.lift)),
         ORANGE.stroke_width(3),
@@ -629,12 +628,7 @@ where
         .y_label_formatter(&pct)
         .label_style(("sans-serif", 13))
         .draw()?;
-    chart.draw_series(DashedLineSeries::new(
-        [(0.0, 0.0), (1.0, 1.0)],
-        6,
-        4,
-        GREY.stroke_width(1),
-    ))?;
+    chart.draw_series(dashed([(0.0, 0.0), (1.0, 1.0)], GREY, 1))?;
     chart.draw_series(LineSeries::new(n.roc.iter().copied(), BLUE.stroke_width(3)))?;
     let mut chart = ChartBuilder::on(&right)
         .caption(
@@ -654,12 +648,7 @@ where
         .label_style(("sans-serif", 13))
         .draw()?;
     let base = n.funnel.conversions as f64 / n.funnel.leads.max(1) as f64;
-    chart.draw_series(DashedLineSeries::new(
-        [(0.0, base), (1.0, base)],
-        6,
-        4,
-        GREY.stroke_width(1),
-    ))?;
+    chart.draw_series(dashed([(0.0, base), (1.0, base)], GREY, 1))?;
     chart.draw_series(LineSeries::new(
         n.precision_recall.iter().copied(),
         ORANGE.stroke_width(3),
@@ -734,12 +723,7 @@ where
     }
     let t = n.threshold as f64;
     chart
-        .draw_series(DashedLineSeries::new(
-            [(t, 0.0), (t, 1.0)],
-            6,
-            4,
-            VERMILLION.stroke_width(2),
-        ))?
+        .draw_series(dashed([(t, 0.0), (t, 1.0)], VERMILLION, 2))?
         .label(format!("chosen threshold ({} points)", n.threshold))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILLION));
     legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
@@ -775,14 +759,7 @@ where
         "Points per rule (no intervals: the training data was not given)".to_string()
     };
     let names: Vec<String> = rules.iter().map(|r| short(&r.name, 42)).collect();
-    let fmt = |y: &f64| {
-        let i = y.floor() as usize;
-        if (y - y.floor() - 0.5).abs() < 1e-9 && i < names.len() {
-            names[i].clone()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_label(&names, false);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
@@ -839,14 +816,7 @@ where
         .iter()
         .map(|d| format!("≥{}", d.0))
         .collect();
-    let fmt = |x: &f64| {
-        let i = x.floor() as usize;
-        if (x - x.floor() - 0.5).abs() < 1e-9 && i < labels.len() {
-            labels[i].clone()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_label(&labels, false);
     let mut chart = ChartBuilder::on(&top)
         .caption(
             format!(
@@ -903,14 +873,7 @@ where
     let k = rules.len().max(1);
     let max = rules.iter().map(|d| d.psi).fold(PSI_FLAG, f64::max) * 1.1;
     let names: Vec<String> = rules.iter().map(|r| short(&r.name, 42)).collect();
-    let fmt = |y: &f64| {
-        let i = y.floor() as usize;
-        if (y - y.floor() - 0.5).abs() < 1e-9 && i < names.len() {
-            names[i].clone()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_label(&names, false);
     let mut chart = ChartBuilder::on(&bottom)
         .caption(
             format!(
@@ -940,12 +903,7 @@ where
         )
     }))?;
     for (x, style) in [(0.1, GREY), (PSI_FLAG, VERMILLION)] {
-        chart.draw_series(DashedLineSeries::new(
-            [(x, 0.0), (x, k as f64)],
-            6,
-            4,
-            style.stroke_width(1),
-        ))?;
+        chart.draw_series(dashed([(x, 0.0), (x, k as f64)], style, 1))?;
     }
     Ok(())
 }
@@ -957,14 +915,7 @@ where
     let (top, bottom) = root.split_vertically(420);
     let k = n.cohorts.len().max(1);
     let labels: Vec<String> = n.cohorts.iter().map(|c| c.month.clone()).collect();
-    let fmt = |x: &f64| {
-        let i = x.round() as usize;
-        if (x - x.round()).abs() < 1e-9 && i < labels.len() {
-            labels[i].clone()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_label(&labels, true);
     let max = n
         .cohorts
         .iter()
