@@ -153,6 +153,11 @@ pub struct Model {
     pub threshold: ModelThreshold,
     /// Metrics of the calibrated probabilities on out-of-fold scores.
     pub metrics: Metrics,
+    /// The calibration statistics of the same probabilities (intercept and slope with
+    /// intervals, Spiegelhalter's test, the Brier decomposition, ECE interval, …). Absent in
+    /// files written before they were computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_statistics: Option<crate::metrics::CalibrationStats>,
     pub training: Training,
     /// Distributions of the training leads, for drift checks.
     pub profile: crate::profile::Profile,

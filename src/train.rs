@@ -933,6 +933,9 @@ fn fit_groups(
             out_of_fold: funnel,
         },
         metrics,
+        calibration_statistics: crate::metrics::CalibrationStats::compute_counts(
+            &probability_counts,
+        ),
         training: Training {
             input: input.file,
             input_sha256: input.sha256,

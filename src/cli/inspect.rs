@@ -189,4 +189,25 @@ pub fn print_metrics(model: &Model) {
         m.brier,
         m.ece
     );
+    if let Some(c) = &model.calibration_statistics {
+        let ci = |v: [f64; 2]| format!("[{:.3}, {:.3}]", v[0], v[1]);
+        say!(
+            "  calibration intercept {:+.3} {} (0 when right on average), slope {:.3} {} (1 when \
+             calibrated)",
+            c.calibration_intercept,
+            ci(c.calibration_intercept_ci),
+            c.calibration_slope,
+            ci(c.calibration_slope_ci)
+        );
+        say!(
+            "  Spiegelhalter z {:+.2} (p = {:.3}), ECE 95% interval [{:.4}, {:.4}], KS {:.3}, \
+             Gini {:.3}",
+            c.spiegelhalter_z,
+            c.spiegelhalter_p,
+            c.ece_ci[0],
+            c.ece_ci[1],
+            c.ks,
+            c.gini
+        );
+    }
 }

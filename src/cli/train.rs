@@ -154,6 +154,8 @@ struct Summary<'a> {
     training: &'a mqlcal::model::Training,
     threshold: &'a mqlcal::model::ModelThreshold,
     metrics: &'a mqlcal::metrics::Metrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calibration_statistics: Option<&'a mqlcal::metrics::CalibrationStats>,
     points: Vec<RulePoints<'a>>,
     warnings: &'a [String],
 }
@@ -395,6 +397,7 @@ fn written(args: &Args, model: &mqlcal::model::Model) -> anyhow::Result<()> {
         training: &model.training,
         threshold: &model.threshold,
         metrics: &model.metrics,
+        calibration_statistics: model.calibration_statistics.as_ref(),
         points: rule_points(model),
         warnings: &model.warnings,
     })
