@@ -126,6 +126,10 @@ pub struct Side {
     /// Its version name in a model directory.
     pub version: String,
     pub metrics: Metrics,
+    /// Calibration statistics on the evaluation rows (see
+    /// [`crate::metrics::CalibrationStats`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::metrics::CalibrationStats>,
     /// The model's own threshold, and the funnel it gives on the evaluation rows.
     pub threshold: i64,
     pub funnel: Funnel,
@@ -457,9 +461,11 @@ fn eval_scores(model: &Model, table: &Table) -> Result<EvalScores> {
 
 fn side(model: &Model, s: &EvalScores, y: &[bool]) -> Side {
     let threshold = model.threshold.threshold.points;
+    let pooled = crate::metrics::pooled(&s.probabilities, y);
     Side {
         version: crate::registry::version_name(model),
-        metrics: Metrics::compute(&s.probabilities, y),
+        metrics: Metrics::compute_counts(&pooled),
+        calibration: crate::metrics::CalibrationStats::compute_counts(&pooled),
         threshold,
         funnel: Funnel::at(threshold, &s.scores, y),
     }

@@ -355,7 +355,7 @@ fn side_by_side(c: &Comparison, a: &ReportNumbers, b: &ReportNumbers) -> String 
         escape(&c.champion.version),
         escape(&c.challenger.version)
     ));
-    let rows: [(&str, String, String); 8] = [
+    let mut rows: Vec<(&str, String, String)> = vec![
         ("ROC AUC", f4(a.metrics.roc_auc), f4(b.metrics.roc_auc)),
         ("log loss", f4(a.metrics.log_loss), f4(b.metrics.log_loss)),
         ("Brier", f4(a.metrics.brier), f4(b.metrics.brier)),
@@ -385,6 +385,28 @@ fn side_by_side(c: &Comparison, a: &ReportNumbers, b: &ReportNumbers) -> String 
             pct(b.funnel.mql_to_opportunity_rate),
         ),
     ];
+    // The calibration statistics of each side, where both have them.
+    if let (Some(x), Some(y)) = (&a.calibration, &b.calibration) {
+        let with_ci = |v: f64, ci: [f64; 2]| format!("{v:.3} ({:.3} to {:.3})", ci[0], ci[1]);
+        rows.extend([
+            (
+                "calibration intercept (95%)",
+                with_ci(x.calibration_intercept, x.calibration_intercept_ci),
+                with_ci(y.calibration_intercept, y.calibration_intercept_ci),
+            ),
+            (
+                "calibration slope (95%)",
+                with_ci(x.calibration_slope, x.calibration_slope_ci),
+                with_ci(y.calibration_slope, y.calibration_slope_ci),
+            ),
+            (
+                "Spiegelhalter p",
+                format!("{:.3}", x.spiegelhalter_p),
+                format!("{:.3}", y.spiegelhalter_p),
+            ),
+            ("KS", f4(x.ks), f4(y.ks)),
+        ]);
+    }
     for (name, x, y) in rows {
         h.push_str(&format!(
             "<tr><td>{name}</td><td>{x}</td><td>{y}</td></tr>\n"

@@ -1,5 +1,6 @@
-//! `index.html`: one self-contained page (charts inline as PNG data, no network, no
-//! JavaScript) with the headline numbers, every chart, and tables of the rules and drift.
+//! `index.html`: one self-contained page (charts inline as PNG data, no network; one small
+//! inline script, the threshold explorer's) with the headline numbers, every chart, and tables
+//! of the rules, drift, calibration and points bands.
 //! Every name from the data is HTML-escaped.
 
 use base64::Engine;
@@ -173,6 +174,7 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
     }
     h.push_str("</table>\n");
     h.push_str(&bands_table(n));
+    h.push_str(&explorer(n));
     h.push_str("<p>All numbers are in <a href=\"metrics.json\">metrics.json</a>.</p>\n");
     h.push_str("</body>\n</html>\n");
     h
@@ -289,6 +291,75 @@ fn bands_table(n: &ReportNumbers) -> String {
     }
     h.push_str("</table>\n");
     h
+}
+
+/// The threshold explorer: a slider over the thresholds of the trade-off chart that shows
+/// lead→MQL, MQL→opportunity and the share of conversions captured at each, against the usual
+/// benchmarks. The page's only script: a few lines and the numbers it reads, inline (no
+/// network); without JavaScript the section shows the model's own threshold.
+fn explorer(n: &ReportNumbers) -> String {
+    let mut rows: Vec<&super::numbers::TradeOff> = n.trade_off.iter().collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    rows.sort_by_key(|t| t.threshold);
+    // The model's threshold, or the nearest sampled one.
+    let start = rows
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, t)| (t.threshold - n.threshold).abs())
+        .map_or(0, |(i, _)| i);
+    let data: Vec<String> = rows
+        .iter()
+        .map(|t| {
+            format!(
+                "[{},{:.6},{:.6},{:.6}]",
+                t.threshold, t.lead_to_mql_rate, t.mql_to_opportunity_rate, t.conversions_captured
+            )
+        })
+        .collect();
+    let t = rows[start];
+    let (mql_lo, mql_hi) = crate::threshold::HEALTHY_MQL_RATE;
+    let (sql_lo, sql_hi) = crate::threshold::TYPICAL_MQL_TO_SQL;
+    format!(
+        "<h2>Threshold explorer</h2>\n<section id=\"explorer\"><p>Move the slider to see what \
+         another MQL threshold would do to these leads. Benchmarks: lead→MQL {mql_lo_p}–{mql_hi_p}% \
+         is healthy; MQL→SQL is typically {sql_lo_p}–{sql_hi_p}%.</p>\n\
+         <p><label for=\"explorer-slider\">MQL threshold</label> \
+         <input type=\"range\" id=\"explorer-slider\" min=\"0\" max=\"{max}\" step=\"1\" \
+         value=\"{start}\" style=\"width:60%\"> <b><span id=\"explorer-points\">{points}</span> \
+         points</b></p>\n<table>\n<tr><th>at this threshold</th><th>value</th><th>benchmark</th></tr>\n\
+         <tr><td>lead→MQL rate</td><td id=\"explorer-mql-rate\">{mql}</td><td>{mql_lo_p}–{mql_hi_p}%</td></tr>\n\
+         <tr><td>MQL→opportunity rate</td><td id=\"explorer-precision\">{prec}</td><td>{sql_lo_p}–{sql_hi_p}%</td></tr>\n\
+         <tr><td>conversions captured</td><td id=\"explorer-captured\">{cap}</td><td>–</td></tr>\n\
+         </table></section>\n<script>\n\
+         // The threshold explorer: [points, lead→MQL, MQL→opportunity, captured] per threshold.\n\
+         const TRADE_OFF = [{data}];\n\
+         (function () {{\n\
+           const pct = x => (100 * x).toFixed(1) + '%';\n\
+           const mark = (el, x, lo, hi) => {{ el.textContent = pct(x) + (x < lo ? ' (below)' : x > hi ? ' (above)' : ' (within)'); }};\n\
+           const slider = document.getElementById('explorer-slider');\n\
+           const show = () => {{\n\
+             const t = TRADE_OFF[Number(slider.value)];\n\
+             document.getElementById('explorer-points').textContent = t[0];\n\
+             mark(document.getElementById('explorer-mql-rate'), t[1], {mql_lo}, {mql_hi});\n\
+             mark(document.getElementById('explorer-precision'), t[2], {sql_lo}, {sql_hi});\n\
+             document.getElementById('explorer-captured').textContent = pct(t[3]);\n\
+           }};\n\
+           slider.addEventListener('input', show);\n\
+           show();\n\
+         }})();\n</script>\n",
+        max = rows.len() - 1,
+        points = t.threshold,
+        mql = pct(t.lead_to_mql_rate),
+        prec = pct(t.mql_to_opportunity_rate),
+        cap = pct(t.conversions_captured),
+        data = data.join(","),
+        mql_lo_p = 100.0 * mql_lo,
+        mql_hi_p = 100.0 * mql_hi,
+        sql_lo_p = 100.0 * sql_lo,
+        sql_hi_p = 100.0 * sql_hi,
+    )
 }
 
 #[cfg(test)]

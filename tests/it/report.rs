@@ -247,7 +247,16 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
 
     // The page: self-contained, and a real browser shows it with every image loaded.
     let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert!(!page.contains("<script"), "no JavaScript in the report");
+    // One inline script (the threshold explorer's), nothing loaded from anywhere.
+    assert_eq!(
+        page.matches("<script").count(),
+        1,
+        "one script in the report"
+    );
+    assert!(
+        !page.contains("<script src"),
+        "no script loaded from a file"
+    );
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "no network"
@@ -300,6 +309,88 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
         "the browser saw broken images: {dom}\n{}",
         stderr(&out)
     );
+
+    // The threshold explorer: a probe moves the slider to the lowest and to the highest
+    // threshold, as a user's drag would (an input event), and reads what the page shows; each
+    // reading equals the trade-off numbers of metrics.json at that threshold.
+    let mut trade: Vec<&serde_json::Value> = n["trade_off"].as_array().unwrap().iter().collect();
+    trade.sort_by_key(|t| t["threshold"].as_i64().unwrap());
+    let last = trade.len() - 1;
+    let probe = wd.write(
+        "explorer.html",
+        &format!(
+            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
+             var d=document.getElementById('f').contentDocument;\
+             var s=d.getElementById('explorer-slider');var out=[];\
+             var read=function(){{return ['explorer-points','explorer-mql-rate',\
+             'explorer-precision','explorer-captured'].map(function(id){{\
+             return d.getElementById(id).textContent;}}).join('|');}};\
+             s.value=0;s.dispatchEvent(new Event('input'));out.push(read());\
+             s.value={last};s.dispatchEvent(new Event('input'));out.push(read());\
+             document.getElementById('r').textContent=out.join('\\n');\">\
+             </iframe><pre id=r>pending</pre></body></html>",
+            dir.join("index.html").display()
+        ),
+    );
+    let out = headless(
+        &[
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ],
+        &probe,
+        &profile,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let shown = dom
+        .split("<pre id=\"r\">")
+        .nth(1)
+        .and_then(|r| r.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no explorer readings: {dom}"));
+    let readings: Vec<&str> = shown.lines().collect();
+    assert_eq!(readings.len(), 2, "{shown}");
+    let pct = |text: &str| -> f64 {
+        text.split('%')
+            .next()
+            .unwrap()
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+            / 100.0
+    };
+    for (reading, t) in readings.iter().zip([trade[0], trade[last]]) {
+        let f: Vec<&str> = reading.split('|').collect();
+        assert_eq!(
+            f[0],
+            t["threshold"].as_i64().unwrap().to_string(),
+            "{reading}"
+        );
+        for (k, name) in [
+            (1, "lead_to_mql_rate"),
+            (2, "mql_to_opportunity_rate"),
+            (3, "conversions_captured"),
+        ] {
+            let want = t[name].as_f64().unwrap();
+            assert!(
+                (pct(f[k]) - want).abs() < 0.0006,
+                "{name}: shown {}, metrics.json {want}",
+                f[k]
+            );
+        }
+        // Each rate is placed against its benchmark.
+        let rate = t["lead_to_mql_rate"].as_f64().unwrap();
+        let word = if rate < 0.05 {
+            "(below)"
+        } else if rate > 0.15 {
+            "(above)"
+        } else {
+            "(within)"
+        };
+        assert!(f[1].ends_with(word), "{reading}");
+    }
+    // The two ends differ: the lowest threshold makes every lead an MQL.
+    assert_ne!(readings[0], readings[1]);
+    assert!(readings[0].contains("|100.0% (above)|"), "{}", readings[0]);
 }
 
 #[test]
@@ -326,7 +417,9 @@ fn names_from_the_data_are_escaped_in_the_page() {
         .success();
     let page = std::fs::read_to_string(wd.path("rep/index.html")).unwrap();
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(!page.contains("<script>"));
+    // The page's one script is the threshold explorer's; the name's never runs.
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(!page.contains("alert(1)</script>"));
 }
 
 #[test]
