@@ -131,6 +131,23 @@ pub struct ReportOptions {
     /// Bootstrap refits for the rule-points intervals.
     #[arg(long, default_value_t = 30)]
     pub bootstrap: usize,
+    /// Reliability diagram bins: uniform (ten of equal width, as the ECE uses) or quantile
+    /// (ten of about equal numbers of leads): --bins quantile.
+    #[arg(long, value_enum, default_value_t = numbers::Bins::Uniform)]
+    pub bins: numbers::Bins,
+}
+
+/// Rebins the reliability diagram when `--bins` asks for other than the default.
+pub fn rebin(n: &mut numbers::ReportNumbers, scored: &numbers::Scored, bins: numbers::Bins) {
+    if bins != n.reliability_bins {
+        n.reliability = numbers::reliability_by(
+            scored.probabilities,
+            scored.outcomes,
+            mqlcal::metrics::ECE_BINS,
+            bins,
+        );
+        n.reliability_bins = bins;
+    }
 }
 
 impl ReportOptions {
@@ -229,6 +246,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     };
     let source = model_name(&args.data);
     let mut n = numbers::compute(&model, &scored.view(), source, intervals);
+    rebin(&mut n, &scored.view(), args.options.bins);
     n.maturity = Maturity::of(&observed);
     report::write(&args.out, args.force, &model_name(&args.model), &n)?;
     print_summary(&args.out, &n);

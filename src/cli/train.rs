@@ -454,6 +454,7 @@ fn write_report(
         "out-of-fold training scores".into(),
         intervals,
     );
+    super::report::rebin(&mut n, &scored, args.report_options.bins);
     if trained.mature.is_some() {
         let observed = mqlcal::train::observed(table, params)?;
         n.maturity = mqlcal::report::maturity::Maturity::of(&observed);

@@ -275,6 +275,21 @@ where
         ),
     )?;
     let bins: Vec<_> = n.reliability.iter().filter(|b| b.leads > 0).collect();
+    // The 95% confidence band: the Wilson intervals of the bins, joined across the predictions
+    // (a calibrated model's diagonal should run inside it).
+    if bins.len() >= 2 {
+        let band: Vec<(f64, f64)> = bins
+            .iter()
+            .map(|b| (b.mean_predicted, b.wilson_low))
+            .chain(bins.iter().rev().map(|b| (b.mean_predicted, b.wilson_high)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15).filled())))?
+            .label("95% confidence band")
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 18, y + 5)], BLUE.mix(0.15).filled())
+            });
+    }
     chart.draw_series(bins.iter().map(|b| {
         ErrorBar::new_vertical(
             b.mean_predicted,
@@ -308,18 +323,28 @@ where
         .build_cartesian_2d(0f64..1f64, 0f64..max * 1.1)?;
     hist.configure_mesh()
         .disable_x_mesh()
-        .x_desc("predicted probability (bins of 10%)")
+        .x_desc(match n.reliability_bins {
+            super::numbers::Bins::Uniform => "predicted probability (bins of 10%)",
+            super::numbers::Bins::Quantile => "predicted probability (bins of equal lead counts)",
+        })
         .y_desc("leads")
         .x_label_formatter(&pct)
         .y_label_formatter(&whole)
         .y_labels(4)
         .label_style(("sans-serif", 14))
         .draw()?;
+    // Quantile bins span their smallest to largest prediction (at least 1% wide, so a bin of
+    // one tied prediction still shows).
     hist.draw_series(n.reliability.iter().map(|b| {
-        Rectangle::new(
-            [(b.lower + 0.005, 0.0), (b.upper - 0.005, b.leads as f64)],
-            SKY.filled(),
-        )
+        let (lo, hi) = match n.reliability_bins {
+            super::numbers::Bins::Uniform => (b.lower + 0.005, b.upper - 0.005),
+            super::numbers::Bins::Quantile => {
+                let mid = (b.lower + b.upper) / 2.0;
+                let half = ((b.upper - b.lower) / 2.0).max(0.005);
+                (mid - half, mid + half)
+            }
+        };
+        Rectangle::new([(lo, 0.0), (hi, b.leads as f64)], SKY.filled())
     }))?;
     Ok(())
 }

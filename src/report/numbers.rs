@@ -107,6 +107,9 @@ pub struct ReportNumbers {
     pub guarantee: Option<String>,
     pub funnel: Funnel,
     pub reliability: Vec<ReliabilityBin>,
+    /// How `reliability` was binned.
+    #[serde(default)]
+    pub reliability_bins: Bins,
     pub deciles: Vec<Band>,
     pub points_bands: Vec<Band>,
     pub gains: Vec<GainsPoint>,
@@ -223,6 +226,60 @@ pub fn reliability(p: &[f64], y: &[bool], bins: usize) -> Vec<ReliabilityBin> {
             }
         })
         .collect()
+}
+
+/// How the reliability diagram bins the predictions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Bins {
+    /// Ten bins of equal width (0–10%, 10–20%, …), as the ECE uses.
+    #[default]
+    Uniform,
+    /// Ten bins of about equal numbers of leads (tied predictions stay in one bin): every
+    /// dot is as precise as the next where predictions crowd at low probabilities.
+    Quantile,
+}
+
+/// The reliability bins of `bins` kind; equal-width bins are [`reliability`].
+pub fn reliability_by(p: &[f64], y: &[bool], bins: usize, kind: Bins) -> Vec<ReliabilityBin> {
+    match kind {
+        Bins::Uniform => reliability(p, y, bins),
+        Bins::Quantile => reliability_quantile(p, y, bins),
+    }
+}
+
+/// Reliability bins of about `n / bins` leads each, lowest predictions first; a run of equal
+/// predictions is never split. `lower` and `upper` are the bin's smallest and largest
+/// prediction.
+pub fn reliability_quantile(p: &[f64], y: &[bool], bins: usize) -> Vec<ReliabilityBin> {
+    let mut pairs: Vec<(f64, bool)> = p.iter().copied().zip(y.iter().copied()).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = pairs.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for k in 1..=bins {
+        let mut end = (k * n) / bins;
+        while end < n && end > 0 && pairs[end].0 == pairs[end - 1].0 {
+            end += 1;
+        }
+        if end > start {
+            let members = &pairs[start..end];
+            let conv = members.iter().filter(|m| m.1).count();
+            let (lo, hi) = wilson(conv, members.len());
+            out.push(ReliabilityBin {
+                lower: members[0].0,
+                upper: members[members.len() - 1].0,
+                leads: members.len(),
+                conversions: conv,
+                mean_predicted: members.iter().map(|m| m.0).sum::<f64>() / members.len() as f64,
+                observed: conv as f64 / members.len() as f64,
+                wilson_low: lo,
+                wilson_high: hi,
+            });
+            start = end;
+        }
+    }
+    out
 }
 
 fn band(label: String, members: &[(i64, bool)]) -> Band {
@@ -503,6 +560,7 @@ pub fn compute(
             scored.outcomes,
             crate::metrics::ECE_BINS,
         ),
+        reliability_bins: Bins::Uniform,
         deciles: deciles(scored.scores, scored.outcomes),
         points_bands: bands,
         gains: gains(scored.scores, scored.outcomes),
@@ -555,6 +613,23 @@ mod tests {
         assert!((bins[9].observed - 0.75).abs() < 1e-12);
         assert!((bins[9].mean_predicted - 0.95).abs() < 1e-12);
         assert_eq!(bins[5].leads, 0);
+    }
+
+    #[test]
+    fn quantile_bins_hold_about_equal_leads_and_keep_ties_together() {
+        let p: Vec<f64> = (0..100).map(|i| (i / 4) as f64 / 25.0).collect();
+        let y: Vec<bool> = (0..100).map(|i| i % 3 == 0).collect();
+        let bins = reliability_quantile(&p, &y, 10);
+        assert_eq!(bins.iter().map(|b| b.leads).sum::<usize>(), 100);
+        // Ties come in fours: each bin of ten grows to the end of its run (12, then 8, …).
+        assert!(bins.iter().all(|b| (8..=12).contains(&b.leads)), "{bins:?}");
+        for w in bins.windows(2) {
+            assert!(w[0].upper < w[1].lower, "a tie split across bins: {w:?}");
+        }
+        assert_eq!(
+            reliability_by(&p, &y, 10, Bins::Uniform),
+            reliability(&p, &y, 10)
+        );
     }
 
     #[test]

@@ -789,3 +789,42 @@ fn every_export_of_a_windowed_model_says_what_its_probability_means() {
         }
     }
 }
+
+#[test]
+fn quantile_bins_hold_about_equal_numbers_of_leads() {
+    let wd = setup();
+    wd.cmd()
+        .args(["report", "--model", "m.json", "--data", "holdout.csv"])
+        .args(["--out", "rep", "--bins", "quantile", "--bootstrap", "0"])
+        .assert()
+        .success();
+    let n: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("rep/metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(n["reliability_bins"], "quantile");
+    let leads: Vec<u64> = n["reliability"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["leads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leads.iter().sum::<u64>(), 2000);
+    // Ten bins of about 200 (a run of tied scores may make one larger), none empty.
+    assert!(
+        leads.len() >= 5 && leads.iter().all(|&k| k > 0),
+        "{leads:?}"
+    );
+    let largest = *leads.iter().max().unwrap();
+    assert!(largest < 2000 / 2, "{leads:?}");
+    // The default stays ten equal-width bins.
+    wd.cmd()
+        .args(["report", "--model", "m.json", "--data", "holdout.csv"])
+        .args(["--out", "uniform", "--bootstrap", "0"])
+        .assert()
+        .success();
+    let u: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("uniform/metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(u["reliability_bins"], "uniform");
+    assert_eq!(u["reliability"].as_array().unwrap().len(), 10);
+}
