@@ -5,7 +5,8 @@
 #   MQLCAL_PG_URL   a PostgreSQL database on loopback in which the tests create their schemas
 #   MQLCAL_PYTHON   a Python with DuckDB, JPMML-Evaluator (JPype, on the machine's Java),
 #                   sqlglot, pyspark (local Spark SQL, on the same Java 17), scikit-learn,
-#                   scipy and statsmodels (the report's statistics, checked independently):
+#                   scipy, statsmodels and betacal (the report's statistics and beta
+#                   calibration, checked independently):
 #                   the virtual environment .venv-engines
 #
 # Already set variables are kept, so a developer can point the tests at engines of their own.
@@ -46,7 +47,7 @@ engines_main() {
     local venv="$repo/.venv-engines" req="$repo/scripts/engines-requirements.txt"
     # The stamp holds the requirements the venv was made from; a change reinstalls.
     if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
-      engines_say "creating $venv (DuckDB, JPMML-Evaluator, sqlglot, pyspark, scikit-learn, statsmodels)"
+      engines_say "creating $venv (DuckDB, JPMML-Evaluator, sqlglot, pyspark, scikit-learn, statsmodels, betacal)"
       rm -rf "$venv"
       python3 -m venv "$venv" >&2 || engines_fail "python3 -m venv failed (Debian: apt-get install python3-venv)" || return 1
       "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2 || engines_fail "pip install -r $req failed" || return 1
@@ -54,8 +55,8 @@ engines_main() {
     fi
     export MQLCAL_PYTHON="$venv/bin/python"
   fi
-  "$MQLCAL_PYTHON" -c "import duckdb, jpmml_evaluator, jpype, sqlglot, pyspark, sklearn, statsmodels" \
-    || engines_fail "$MQLCAL_PYTHON lacks duckdb, jpmml_evaluator, jpype, sqlglot, pyspark, scikit-learn or statsmodels" || return 1
+  "$MQLCAL_PYTHON" -c "import duckdb, jpmml_evaluator, jpype, sqlglot, pyspark, sklearn, statsmodels, betacal" \
+    || engines_fail "$MQLCAL_PYTHON lacks duckdb, jpmml_evaluator, jpype, sqlglot, pyspark, scikit-learn, statsmodels or betacal" || return 1
 
   # --- PostgreSQL on loopback
   if [ -z "${MQLCAL_PG_URL:-}" ]; then

@@ -907,7 +907,21 @@ fn fit_groups(
     }
     let score_counts: Vec<(i64, u64, u64)> =
         by_score.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
-    let calibration = Calibration::fit_counts(params.calibration, &score_counts)?;
+    let (low, high) = crate::model::score_range(
+        rules
+            .iter()
+            .map(|r| &r.condition)
+            .zip(points.iter().copied()),
+    );
+    let scale = crate::calibrate::ScoreScale {
+        raw: crate::calibrate::beta::RawScale {
+            offset: weights.intercept,
+            scale: std::f64::consts::LN_2 / params.scale.points_to_double_odds,
+        },
+        low: low.and_then(|v| i64::try_from(v).ok()),
+        high: high.and_then(|v| i64::try_from(v).ok()),
+    };
+    let calibration = Calibration::fit_counts_scaled(params.calibration, &score_counts, &scale)?;
     let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
     threshold::keep_within_reach(&mut threshold, rules, &points)?;
     let funnel = Funnel::at_counts(threshold.points, &score_counts);

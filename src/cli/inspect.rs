@@ -71,6 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Calibration::Isotonic { knots } => {
             say!("calibration: isotonic, {} knots", knots.len())
         }
+        Calibration::Beta { a, b, c, knots, .. } => say!(
+            "calibration: beta, logit p = {c:.4} + {a:.4} * ln s - {b:.4} * ln(1 - s) on the \
+             points' own probability s ({} knots)",
+            knots.len()
+        ),
     }
     for w in &model.warnings {
         say!("warning: {w}");

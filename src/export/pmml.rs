@@ -421,12 +421,12 @@ fn document(model: &Model) -> Result<String> {
             x.close("Apply");
             x.close("OutputField");
         }
-        Calibration::Isotonic { knots } if knots.len() == 1 => {
+        Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } if knots.len() == 1 => {
             x.open("OutputField", &double_out("probability"));
             x.double(knots[0].1);
             x.close("OutputField");
         }
-        Calibration::Isotonic { knots } => {
+        Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } => {
             // Straight lines between knots, flat beyond the ends.
             x.open("OutputField", &double_out("probability"));
             x.open(

@@ -324,7 +324,7 @@ impl Sql {
                     d.double_raw(1.0),
                 )
             }
-            Calibration::Isotonic { knots } => {
+            Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } => {
                 let (x0, y0) = knots[0];
                 let (xn, yn) = knots[knots.len() - 1];
                 let mut arms = vec![

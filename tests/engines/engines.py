@@ -51,6 +51,10 @@ tests start one per test process (tests/it/engines.rs) rather than pay Spark's s
            ks_2samp, Gini from scikit-learn's AUC, Jeffreys bounds from scipy's beta and the
            p-values from scipy's binomial.
 
+  betacal  {"s": [raw probability, ...], "y": [0 or 1, ...]} -> {"a", "b", "c"}
+           betacal's three-parameter BetaCalibration fitted on the raw probabilities (its
+           logistic regression run to convergence): a and b from its map, c its intercept.
+
 Any failure exits non-zero with the reason on stderr, so the Rust test fails with it.
 """
 import json
@@ -333,7 +337,27 @@ def run_calibration(req):
     }
 
 
+def run_betacal(req):
+    import numpy as np
+    from betacal import BetaCalibration
+
+    import betacal.beta_calibration as impl
+    from sklearn.linear_model import LogisticRegression
+
+    # betacal's own steps (features, clipping, the refits without a negative parameter), with
+    # its scikit-learn solver run to convergence: at the default tolerance (1e-4) lbfgs stops
+    # about 1e-3 short of the maximum likelihood on 20,000 leads.
+    impl.LogisticRegression = lambda C: LogisticRegression(C=C, tol=1e-12, max_iter=100_000)
+    s = np.asarray(req["s"], dtype=float)
+    y = np.asarray(req["y"], dtype=int)
+    bc = BetaCalibration(parameters="abm")
+    bc.fit(s.reshape(-1, 1), y)
+    a, b, _ = bc.calibrator_.map_
+    return {"a": float(a), "b": float(b), "c": float(bc.calibrator_.lr_.intercept_[0])}
+
+
 ENGINES = {
+    "betacal": run_betacal,
     "calibration": run_calibration,
     "metrics": run_metrics,
     "duckdb": run_duckdb,

@@ -17,7 +17,7 @@
 //! is not there fails its test with the reason; nothing is skipped.
 //!
 //! The cases: the example model on the example leads (in tables of text, as a CSV load gives,
-//! and of numbers); an isotonic model trained here; edge cases (missing values, placeholders,
+//! and of numbers); an isotonic and a beta-calibrated model trained here; edge cases (missing values, placeholders,
 //! unseen and differently cased categories, values exactly at a boundary, above caps, negative,
 //! fractional, white space around values); and a model whose names and values are hostile
 //! (`O'Reilly`, a column named `select`, unicode, quotes, backslashes, comment and statement
@@ -259,27 +259,37 @@ fn example(wd: &Workdir) -> Case {
     case(wd, "example", example_model(), leads, true)
 }
 
-/// A model with isotonic calibration, trained here on the example data.
-fn isotonic(wd: &Workdir) -> Case {
+/// A model with isotonic or beta calibration, trained here on the example data.
+fn calibrated(wd: &Workdir, method: &'static str) -> Case {
+    let file = format!("trained-{method}.json");
     let out = wd
         .cmd()
         .args(["train", "--data"])
         .arg(repo().join("data/leads.csv"))
         .arg("--rules")
         .arg(repo().join("data/rules.toml"))
-        .args([
-            "--calibration",
-            "isotonic",
-            "--out",
-            "trained-isotonic.json",
-        ])
+        .args(["--calibration", method, "--out", &file])
         .output()
         .unwrap();
     assert!(out.status.success(), "train: {}", stderr(&out));
-    let model = Model::load(&wd.path("trained-isotonic.json")).unwrap();
-    assert!(matches!(model.calibration, Calibration::Isotonic { .. }));
+    let model = Model::load(&wd.path(&file)).unwrap();
+    assert_eq!(
+        model.calibration.method(),
+        match method {
+            "isotonic" => mqlcal::calibrate::Method::Isotonic,
+            _ => mqlcal::calibrate::Method::Beta,
+        }
+    );
     let leads = Leads::read(&repo().join("data/new_leads.csv"));
-    case(wd, "isotonic", model, leads, true)
+    case(wd, method, model, leads, true)
+}
+
+fn isotonic(wd: &Workdir) -> Case {
+    calibrated(wd, "isotonic")
+}
+
+fn beta(wd: &Workdir) -> Case {
+    calibrated(wd, "beta")
 }
 
 /// The example model with more kinds of rule and placeholders, on leads at every boundary.
@@ -526,7 +536,7 @@ fn nasty(wd: &Workdir) -> Case {
 }
 
 fn all_cases(wd: &Workdir) -> Vec<Case> {
-    vec![example(wd), isotonic(wd), edge(wd), nasty(wd)]
+    vec![example(wd), isotonic(wd), beta(wd), edge(wd), nasty(wd)]
 }
 
 // ---------------------------------------------------------------------------------------------

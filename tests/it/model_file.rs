@@ -33,7 +33,7 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
     // Every calibration, every threshold policy, rules from a file and proposed ones.
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 21);
-    let runs: [(&str, &[&str]); 7] = [
+    let runs: [(&str, &[&str]); 8] = [
         // With a date column: the newest lead is recorded (it names the version in a model
         // directory).
         ("dated.json", &["--date", "created_at"]),
@@ -49,6 +49,7 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
             &["--threshold", "precision:0.25@0.95"],
         ),
         ("recall-bound.json", &["--threshold", "recall:0.8@0.9"]),
+        ("beta.json", &["--calibration", "beta"]),
     ];
     for (out, extra) in runs {
         wd.train_bundled("leads.csv", out, extra);
@@ -165,8 +166,8 @@ fn damaged_and_foreign_model_files_are_clear_errors() {
     );
     refused(
         "method.json",
-        &good.replace("\"method\": \"platt\"", "\"method\": \"beta\""),
-        "unknown variant `beta`",
+        &good.replace("\"method\": \"platt\"", "\"method\": \"spline\""),
+        "unknown variant `spline`",
     );
     refused(
         "nan.json",

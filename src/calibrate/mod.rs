@@ -1,8 +1,10 @@
 //! Score → probability of conversion. Fitted on out-of-fold scores (each lead scored by a
-//! model that did not see it): Platt scaling by linfa's Newton method, or isotonic regression
-//! (pool adjacent violators, written here: see [`pool_adjacent_violators`] for why). Either map
-//! is non-decreasing in the score. Gives a [`Calibration`] that the model file stores and
+//! model that did not see it): Platt scaling by linfa's Newton method, isotonic regression
+//! (pool adjacent violators, written here: see [`pool_adjacent_violators`] for why), or beta
+//! calibration ([`beta`]). Every map is non-decreasing in the score. Gives a [`Calibration`] that the model file stores and
 //! scorers apply without linfa.
+
+pub mod beta;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,9 @@ pub enum Method {
     Platt,
     /// Step-free monotone curve through the observed rates: follows any shape, needs more data.
     Isotonic,
+    /// Beta calibration (3 parameters; Platt and the identity are among its maps): bends
+    /// where the scores are skewed, steadier than isotonic.
+    Beta,
 }
 
 /// The fitted map from score to probability.
@@ -33,7 +38,32 @@ pub enum Calibration {
     Platt { a: f64, b: f64 },
     /// Straight lines between the knots (score, probability); flat beyond the first and last.
     Isotonic { knots: Vec<(f64, f64)> },
+    /// logit p = c + a·ln s − b·ln(1 − s) on the points' own probability s = σ(offset +
+    /// scale·score) ([`beta`]). Scorers read it from `knots`: its value at every whole score
+    /// from the lowest to the highest the points can give (straight lines between, flat beyond,
+    /// as isotonic knots), so every export computes it as isotonic maps are computed, to the
+    /// same doubles. Beyond 4,096 scores the knots are the training scores and the ends.
+    Beta {
+        a: f64,
+        b: f64,
+        c: f64,
+        offset: f64,
+        scale: f64,
+        knots: Vec<(f64, f64)>,
+    },
 }
+
+/// What beta calibration needs beside the scores: how a score becomes the points' own
+/// probability, and the lowest and highest score the points can give.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreScale {
+    pub raw: beta::RawScale,
+    pub low: Option<i64>,
+    pub high: Option<i64>,
+}
+
+/// Beta knots at every whole score over at most this many scores.
+const BETA_MAX_KNOTS: i64 = 4096;
 
 impl Calibration {
     /// The method that fitted this map.
@@ -41,7 +71,65 @@ impl Calibration {
         match self {
             Calibration::Platt { .. } => Method::Platt,
             Calibration::Isotonic { .. } => Method::Isotonic,
+            Calibration::Beta { .. } => Method::Beta,
         }
+    }
+
+    /// The knots scorers interpolate (isotonic and beta maps), or `None` for Platt.
+    pub fn knots(&self) -> Option<&[(f64, f64)]> {
+        match self {
+            Calibration::Platt { .. } => None,
+            Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } => Some(knots),
+        }
+    }
+
+    /// [`Calibration::fit_counts`] for every method, beta included (which needs `scale`).
+    pub fn fit_counts_scaled(
+        method: Method,
+        counts: &[(i64, u64, u64)],
+        scale: &ScoreScale,
+    ) -> Result<Calibration> {
+        if method != Method::Beta {
+            return Calibration::fit_counts(method, counts);
+        }
+        let p = beta::fit(counts, &scale.raw)?;
+        let seen = (counts.first().map(|g| g.0), counts.last().map(|g| g.0));
+        let low = [scale.low, seen.0].into_iter().flatten().min().unwrap_or(0);
+        let high = [scale.high, seen.1]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        let scores: Vec<i64> = if high - low <= BETA_MAX_KNOTS {
+            (low..=high).collect()
+        } else {
+            let mut v: Vec<i64> = counts.iter().map(|g| g.0).collect();
+            v.push(low);
+            v.push(high);
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        // The map rises with the score (a, b ≥ 0); a running maximum keeps the knots so where
+        // rounding of the logarithms could tie-break the wrong way.
+        let mut top = 0.0f64;
+        let knots = scores
+            .into_iter()
+            .map(|s| {
+                top = top.max(p.probability(&scale.raw, s as f64));
+                (s as f64, top)
+            })
+            .collect();
+        let calibration = Calibration::Beta {
+            a: p.a,
+            b: p.b,
+            c: p.c,
+            offset: scale.raw.offset,
+            scale: scale.raw.scale,
+            knots,
+        };
+        calibration.check_monotone()?;
+        Ok(calibration)
     }
 
     pub fn fit(method: Method, scores: &[i64], y: &[bool]) -> Result<Calibration> {
@@ -76,6 +164,12 @@ impl Calibration {
                 let (a, b) = platt_counts(counts, 200)?;
                 Calibration::Platt { a, b }
             }
+            Method::Beta => {
+                return Err(Error::Fit(
+                    "beta calibration needs the points' scale (Calibration::fit_counts_scaled)"
+                        .into(),
+                ))
+            }
             Method::Isotonic => {
                 // Scores are integers with many ties: one point per score.
                 let xs: Vec<f64> = counts.iter().map(|g| g.0 as f64).collect();
@@ -96,6 +190,9 @@ impl Calibration {
         let ok = match self {
             Calibration::Platt { a, .. } => *a <= 0.0,
             Calibration::Isotonic { knots } => knots.windows(2).all(|w| w[1].1 >= w[0].1),
+            Calibration::Beta { a, b, knots, .. } => {
+                *a >= 0.0 && *b >= 0.0 && knots.windows(2).all(|w| w[1].1 >= w[0].1)
+            }
         };
         if ok {
             Ok(())
@@ -112,7 +209,9 @@ impl Calibration {
         let s = score as f64;
         Probability(match self {
             Calibration::Platt { a, b } => crate::fit::sigmoid(-(a * s + b)),
-            Calibration::Isotonic { knots } => interpolate(knots, s),
+            Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } => {
+                interpolate(knots, s)
+            }
         })
     }
 
@@ -120,13 +219,15 @@ impl Calibration {
     pub fn validate(&self) -> std::result::Result<(), String> {
         let finite = match self {
             Calibration::Platt { a, b } => a.is_finite() && b.is_finite(),
-            Calibration::Isotonic { knots } => {
-                !knots.is_empty()
-                    && knots
-                        .iter()
-                        .all(|(s, p)| s.is_finite() && (0.0..=1.0).contains(p))
-                    && knots.windows(2).all(|w| w[1].0 > w[0].0)
-            }
+            Calibration::Isotonic { knots } => valid_knots(knots),
+            Calibration::Beta {
+                a,
+                b,
+                c,
+                offset,
+                scale,
+                knots,
+            } => [a, b, c, offset, scale].iter().all(|v| v.is_finite()) && valid_knots(knots),
         };
         if !finite {
             return Err("calibration holds non-finite numbers or unsorted knots".into());
@@ -158,6 +259,15 @@ pub fn pool_adjacent_violators(y: &[f64], w: &[f64]) -> Vec<f64> {
         .into_iter()
         .flat_map(|(m, _, n)| std::iter::repeat_n(m, n))
         .collect()
+}
+
+/// Knots sorted by score, each a finite score and a probability.
+fn valid_knots(knots: &[(f64, f64)]) -> bool {
+    !knots.is_empty()
+        && knots
+            .iter()
+            .all(|(s, p)| s.is_finite() && (0.0..=1.0).contains(p))
+        && knots.windows(2).all(|w| w[1].0 > w[0].0)
 }
 
 /// Linear interpolation between knots, flat outside them.
