@@ -86,6 +86,10 @@ pub struct Training {
     /// written before this field existed used [`crate::fit::default_alphas`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alphas: Option<Vec<f64>>,
+    /// With `--calibration auto`: each calibrator's cross-validated log loss on the
+    /// out-of-fold scores (the chosen one is `calibration.method`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_search: Option<Vec<crate::calibrate::MethodScore>>,
     /// The column with each lead's creation date, when training was given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_column: Option<String>,

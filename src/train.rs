@@ -101,7 +101,12 @@ impl TrainParams {
             seed: t.seed,
             alphas: t.alpha_grid(),
             scale: model.scale,
-            calibration: model.calibration.method(),
+            // A model whose calibrator `auto` chose is retrained with `auto` again.
+            calibration: if model.training.calibration_search.is_some() {
+                Method::Auto
+            } else {
+                model.calibration.method()
+            },
             policy: model.threshold.threshold.policy,
             na: t.na.clone(),
             exclude: t.exclude.clone(),
@@ -894,15 +899,24 @@ fn fit_groups(
     // Out-of-fold leads pooled by score: (score, leads, conversions), scores ascending. Only
     // leads whose outcome is final: an immature lead's "not yet" is not a "no", and the map
     // from score to probability, the threshold and the metrics speak of final outcomes.
-    let mut by_score: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    // Pooled by score within each fold too, for `--calibration auto`'s cross-validation.
+    let mut by_fold: Vec<BTreeMap<i64, (u64, u64)>> = vec![BTreeMap::new(); k];
     for p in (0..groups.len()).filter(|&p| groups.exposure[p] >= 1.0) {
-        for f in 0..k {
+        for (f, fold) in by_fold.iter_mut().enumerate() {
             let n = folds.leads(p, f);
             if n > 0 {
-                let e = by_score.entry(oof[p * k + f]).or_default();
+                let e = fold.entry(oof[p * k + f]).or_default();
                 e.0 += n;
                 e.1 += folds.conversions(p, f);
             }
+        }
+    }
+    let mut by_score: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    for fold in &by_fold {
+        for (&s, &(n, c)) in fold {
+            let e = by_score.entry(s).or_default();
+            e.0 += n;
+            e.1 += c;
         }
     }
     let score_counts: Vec<(i64, u64, u64)> =
@@ -921,7 +935,18 @@ fn fit_groups(
         low: low.and_then(|v| i64::try_from(v).ok()),
         high: high.and_then(|v| i64::try_from(v).ok()),
     };
-    let calibration = Calibration::fit_counts_scaled(params.calibration, &score_counts, &scale)?;
+    let (method, calibration_search) = if params.calibration == crate::calibrate::Method::Auto {
+        let by_fold: Vec<Vec<(i64, u64, u64)>> = by_fold
+            .into_iter()
+            .map(|m| m.into_iter().map(|(s, (n, c))| (s, n, c)).collect())
+            .collect();
+        let (m, scores) = crate::calibrate::choose_method(&by_fold, &scale)?;
+        tracing::info!(method = ?m, "calibration chosen by cross-validated log loss");
+        (m, Some(scores))
+    } else {
+        (params.calibration, None)
+    };
+    let calibration = Calibration::fit_counts_scaled(method, &score_counts, &scale)?;
     let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
     threshold::keep_within_reach(&mut threshold, rules, &points)?;
     let funnel = Funnel::at_counts(threshold.points, &score_counts);
@@ -965,6 +990,7 @@ fn fit_groups(
             na: params.na.clone(),
             exclude: params.exclude.clone(),
             alphas: Some(params.alphas.clone()),
+            calibration_search,
             date_column: params.date.clone(),
             newest_lead: input.newest_lead,
             outcome: input.timing.outcome,

@@ -28,6 +28,71 @@ pub enum Method {
     /// Beta calibration (3 parameters; Platt and the identity are among its maps): bends
     /// where the scores are skewed, steadier than isotonic.
     Beta,
+    /// The one of platt, isotonic and beta with the best cross-validated log loss on the
+    /// out-of-fold scores (the model records all three).
+    Auto,
+}
+
+/// One calibrator's cross-validated log loss, as `--calibration auto` compared them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodScore {
+    pub method: Method,
+    pub cv_log_loss: f64,
+}
+
+/// A simpler calibrator is kept unless a more flexible one lowers the cross-validated log
+/// loss by more than this share (0.1%): beta nests Platt, so on data Platt fits it wins by
+/// noise alone.
+pub const AUTO_MARGIN: f64 = 0.001;
+
+/// `--calibration auto`: each of platt, beta and isotonic (simplest first) fitted on all folds
+/// but one and scored by log loss on that one, over `by_fold` (leads pooled by score, one list
+/// per fold: the out-of-fold scores of the leads the fold holds). Gives the method chosen —
+/// the simplest within [`AUTO_MARGIN`] of the best — and every score.
+pub fn choose_method(
+    by_fold: &[Vec<(i64, u64, u64)>],
+    scale: &ScoreScale,
+) -> Result<(Method, Vec<MethodScore>)> {
+    let mut scores = Vec::new();
+    for method in [Method::Platt, Method::Beta, Method::Isotonic] {
+        let (mut loss, mut leads) = (0.0, 0u64);
+        for (f, held) in by_fold.iter().enumerate() {
+            let mut rest: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+            for (_, fold) in by_fold.iter().enumerate().filter(|&(g, _)| g != f) {
+                for &(s, n, c) in fold {
+                    let e = rest.entry(s).or_default();
+                    e.0 += n;
+                    e.1 += c;
+                }
+            }
+            let rest: Vec<(i64, u64, u64)> =
+                rest.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
+            if rest.is_empty() || held.is_empty() {
+                continue;
+            }
+            let map = Calibration::fit_counts_scaled(method, &rest, scale)?;
+            for &(s, n, c) in held {
+                let p = map.probability(s).0;
+                loss += c as f64 * crate::metrics::log_loss_one(p, true)
+                    + (n - c) as f64 * crate::metrics::log_loss_one(p, false);
+                leads += n;
+            }
+        }
+        scores.push(MethodScore {
+            method,
+            cv_log_loss: loss / leads.max(1) as f64,
+        });
+    }
+    let best = scores
+        .iter()
+        .map(|m| m.cv_log_loss)
+        .fold(f64::INFINITY, f64::min);
+    let chosen = scores
+        .iter()
+        .find(|m| m.cv_log_loss <= best * (1.0 + AUTO_MARGIN))
+        .map_or(Method::Platt, |m| m.method);
+    Ok((chosen, scores))
 }
 
 /// The fitted map from score to probability.
@@ -164,9 +229,10 @@ impl Calibration {
                 let (a, b) = platt_counts(counts, 200)?;
                 Calibration::Platt { a, b }
             }
-            Method::Beta => {
+            Method::Beta | Method::Auto => {
                 return Err(Error::Fit(
-                    "beta calibration needs the points' scale (Calibration::fit_counts_scaled)"
+                    "beta and auto calibration need the points' scale (fit_counts_scaled, \
+                     choose_method)"
                         .into(),
                 ))
             }
@@ -369,6 +435,62 @@ fn platt_counts(counts: &[(i64, u64, u64)], maxiter: usize) -> Result<(f64, f64)
     Err(Error::Fit(format!(
         "Platt scaling did not converge in {maxiter} iterations; try --calibration isotonic"
     )))
+}
+
+#[cfg(test)]
+mod auto_tests {
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    const SCALE: ScoreScale = ScoreScale {
+        raw: beta::RawScale {
+            offset: -2.5,
+            scale: std::f64::consts::LN_2 / 20.0,
+        },
+        low: Some(0),
+        high: Some(100),
+    };
+
+    /// 5 folds of leads over scores 0..=100, converting at `truth(score)`.
+    fn folds(truth: impl Fn(f64) -> f64, seed: u64) -> Vec<Vec<(i64, u64, u64)>> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut by: Vec<BTreeMap<i64, (u64, u64)>> = vec![BTreeMap::new(); 5];
+        for i in 0..30_000 {
+            let s = rng.gen_range(0..=100i64);
+            let e = by[i % 5].entry(s).or_default();
+            e.0 += 1;
+            e.1 += (rng.gen::<f64>() < truth(s as f64)) as u64;
+        }
+        by.into_iter()
+            .map(|m| m.into_iter().map(|(s, (n, c))| (s, n, c)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn auto_picks_platt_on_a_logistic_map_and_isotonic_on_a_step() {
+        let logistic = folds(|s| crate::fit::sigmoid(-2.0 + 0.03 * s), 1);
+        let (m, scores) = choose_method(&logistic, &SCALE).unwrap();
+        assert_eq!(m, Method::Platt, "{scores:?}");
+        // A step no smooth curve follows: 5% below 50 points, 45% from 50 up.
+        let step = folds(|s| if s < 50.0 { 0.05 } else { 0.45 }, 2);
+        let (m, scores) = choose_method(&step, &SCALE).unwrap();
+        assert_eq!(m, Method::Isotonic, "{scores:?}");
+        assert_eq!(scores.len(), 3);
+    }
+
+    #[test]
+    fn auto_picks_beta_on_a_skewed_map() {
+        // A beta map with a ≠ b, which Platt's straight logit cannot follow.
+        let truth = beta::BetaParams {
+            a: 2.5,
+            b: 0.3,
+            c: 1.0,
+        };
+        let skewed = folds(|s| truth.probability(&SCALE.raw, s), 3);
+        let (m, scores) = choose_method(&skewed, &SCALE).unwrap();
+        assert_eq!(m, Method::Beta, "{scores:?}");
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             knots.len()
         ),
     }
+    if let Some(search) = &model.training.calibration_search {
+        let compared: Vec<String> = search
+            .iter()
+            .map(|m| format!("{:?} {:.5}", m.method, m.cv_log_loss).to_lowercase())
+            .collect();
+        say!(
+            "  chosen by --calibration auto on cross-validated log loss: {}",
+            compared.join(", ")
+        );
+    }
     for w in &model.warnings {
         say!("warning: {w}");
     }

@@ -33,7 +33,7 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
     // Every calibration, every threshold policy, rules from a file and proposed ones.
     let wd = Workdir::new();
     wd.synth("leads.csv", 3000, 21);
-    let runs: [(&str, &[&str]); 8] = [
+    let runs: [(&str, &[&str]); 9] = [
         // With a date column: the newest lead is recorded (it names the version in a model
         // directory).
         ("dated.json", &["--date", "created_at"]),
@@ -50,6 +50,7 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
         ),
         ("recall-bound.json", &["--threshold", "recall:0.8@0.9"]),
         ("beta.json", &["--calibration", "beta"]),
+        ("auto.json", &["--calibration", "auto"]),
     ];
     for (out, extra) in runs {
         wd.train_bundled("leads.csv", out, extra);
@@ -85,6 +86,15 @@ fn the_committed_and_freshly_trained_models_match_the_schema() {
         );
         mqlcal::model::Model::load(&wd.path(out)).unwrap();
     }
+    // `auto` records the three calibrators it compared and fits the best.
+    let auto = read(&wd.path("auto.json"));
+    let search = auto["training"]["calibration_search"].as_array().unwrap();
+    assert_eq!(search.len(), 3, "{search:?}");
+    let chosen = auto["calibration"]["method"].as_str().unwrap();
+    assert!(
+        search.iter().any(|m| m["method"] == chosen),
+        "{chosen} {search:?}"
+    );
     let dated = read(&wd.path("dated.json"));
     assert_eq!(dated["training"]["date_column"], "created_at");
     assert!(dated["training"]["newest_lead"]
