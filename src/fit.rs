@@ -178,13 +178,27 @@ impl GroupedFit {
         exposure: Option<&[f64]>,
         start: Option<&Weights>,
     ) -> Result<Weights> {
+        let mut problem = GroupedProblem::new(x, leads, conversions, exposure, self.alpha);
+        self.fit_problem(&mut problem, x.ncols(), leads.iter().sum(), start)
+    }
+
+    /// Fits a problem built once (the cross-validation reuses each fold's across strengths:
+    /// building it merges rows into patterns, a pass worth several evaluations), at this fit's
+    /// strength. `p` is the number of rules, `total` the leads.
+    fn fit_problem(
+        &self,
+        problem: &mut GroupedProblem,
+        p: usize,
+        total: f64,
+        start: Option<&Weights>,
+    ) -> Result<Weights> {
         use argmin::core::{Executor, State};
         use argmin::solver::linesearch::MoreThuenteLineSearch;
         use argmin::solver::quasinewton::LBFGS;
 
-        let total: f64 = leads.iter().sum();
-        let problem = GroupedProblem::new(x, leads, conversions, exposure, self.alpha);
-        let p = x.ncols();
+        problem.alpha = self.alpha;
+        *problem.last.borrow_mut() = None;
+        let problem = Borrowed(problem);
         let init: Array1<f64> = match start {
             Some(w) => w.coef.iter().chain([&w.intercept]).copied().collect(),
             None => Array1::zeros(p + 1),
@@ -210,10 +224,11 @@ impl GroupedFit {
         );
         let coef = theta.iter().take(p).copied().collect::<Vec<_>>();
         let intercept = theta[p];
-        let (_, grad) = result.problem.problem.as_ref().map_or_else(
-            || GroupedProblem::new(x, leads, conversions, exposure, self.alpha).evaluate(&theta),
-            |problem| problem.evaluate(&theta),
-        );
+        let problem = result
+            .problem
+            .problem
+            .ok_or_else(|| Error::Fit("logistic regression lost its problem".into()))?;
+        let (_, grad) = problem.0.evaluate(&theta);
         Ok(Weights {
             intercept,
             coef,
@@ -373,16 +388,19 @@ impl GroupedProblem {
     }
 }
 
-impl argmin::core::CostFunction for GroupedProblem {
+/// A problem lent to the solver, so it outlives one fit.
+struct Borrowed<'a>(&'a mut GroupedProblem);
+
+impl argmin::core::CostFunction for Borrowed<'_> {
     type Param = Array1<f64>;
     type Output = f64;
 
     fn cost(&self, theta: &Array1<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(theta).0)
+        Ok(self.0.evaluate(theta).0)
     }
 }
 
-impl argmin::core::Gradient for GroupedProblem {
+impl argmin::core::Gradient for Borrowed<'_> {
     type Param = Array1<f64>;
     type Gradient = Array1<f64>;
 
@@ -390,7 +408,7 @@ impl argmin::core::Gradient for GroupedProblem {
         &self,
         theta: &Array1<f64>,
     ) -> std::result::Result<Array1<f64>, argmin::core::Error> {
-        Ok(self.evaluate(theta).1)
+        Ok(self.0.evaluate(theta).1)
     }
 }
 
@@ -541,6 +559,14 @@ pub fn search_alpha(
             Ok((leads, conv))
         })
         .collect::<Result<_>>()?;
+    // Each fold's problem, built once and refitted at every strength.
+    let mut problems: Vec<GroupedProblem> = splits
+        .iter()
+        .map(|(leads, conv)| {
+            GroupedProblem::new(groups.x.view(), leads, conv, groups.exposure_if_any(), 0.0)
+        })
+        .collect();
+    let p = groups.x.ncols();
     let mut table = Vec::new();
     let mut best: Option<(f64, f64, Vec<Weights>)> = None;
     let mut previous: Vec<Option<Weights>> = vec![None; k];
@@ -551,15 +577,15 @@ pub fn search_alpha(
         let fitted: Vec<Result<(f64, Weights)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = splits
                 .iter()
+                .zip(problems.iter_mut())
                 .zip(&previous)
                 .enumerate()
-                .map(|(f, ((leads, conv), start))| {
+                .map(|(f, (((leads, _), problem), start))| {
                     scope.spawn(move || {
-                        let w = GroupedFit::new(alpha).fit_exposed(
-                            groups.x.view(),
-                            leads,
-                            conv,
-                            groups.exposure_if_any(),
+                        let w = GroupedFit::new(alpha).fit_problem(
+                            problem,
+                            p,
+                            leads.iter().sum(),
                             start.as_ref(),
                         )?;
                         let z = w.logits(groups.x.view());
