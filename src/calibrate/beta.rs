@@ -14,6 +14,7 @@
 //! linfa-logistic (no sample weights, a penalty always on) does not take.
 
 use crate::error::{Error, Result};
+use crate::fit::softplus;
 
 /// How a score becomes the points' own probability: s = σ(offset + scale·score), with
 /// `offset` the fit's intercept and `scale` = ln 2 / points-to-double-odds.
@@ -152,14 +153,6 @@ fn newton(rows: &[(f64, f64, f64, f64)], use_x: &[bool; 2]) -> Result<[f64; 3]> 
         Err(Error::Fit(
             "beta calibration did not converge; use --calibration platt".into(),
         ))
-    }
-}
-
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 {
-        x + (-x).exp().ln_1p()
-    } else {
-        x.exp().ln_1p()
     }
 }
 

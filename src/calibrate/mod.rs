@@ -54,24 +54,33 @@ pub fn choose_method(
     by_fold: &[Vec<(i64, u64, u64)>],
     scale: &ScoreScale,
 ) -> Result<(Method, Vec<MethodScore>)> {
-    let mut scores = Vec::new();
-    for method in [Method::Platt, Method::Beta, Method::Isotonic] {
-        let (mut loss, mut leads) = (0.0, 0u64);
-        for (f, held) in by_fold.iter().enumerate() {
+    // Each fold's training side: the other folds' leads pooled by score, built once.
+    let rests: Vec<Vec<(i64, u64, u64)>> = (0..by_fold.len())
+        .map(|f| {
             let mut rest: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-            for (_, fold) in by_fold.iter().enumerate().filter(|&(g, _)| g != f) {
+            for fold in by_fold
+                .iter()
+                .enumerate()
+                .filter(|&(g, _)| g != f)
+                .map(|(_, x)| x)
+            {
                 for &(s, n, c) in fold {
                     let e = rest.entry(s).or_default();
                     e.0 += n;
                     e.1 += c;
                 }
             }
-            let rest: Vec<(i64, u64, u64)> =
-                rest.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
+            rest.into_iter().map(|(s, (n, c))| (s, n, c)).collect()
+        })
+        .collect();
+    let mut scores = Vec::new();
+    for method in [Method::Platt, Method::Beta, Method::Isotonic] {
+        let (mut loss, mut leads) = (0.0, 0u64);
+        for (held, rest) in by_fold.iter().zip(&rests) {
             if rest.is_empty() || held.is_empty() {
                 continue;
             }
-            let map = Calibration::fit_counts_scaled(method, &rest, scale)?;
+            let map = Calibration::fit_counts_scaled(method, rest, scale)?;
             for &(s, n, c) in held {
                 let p = map.probability(s).0;
                 loss += c as f64 * crate::metrics::log_loss_one(p, true)
@@ -137,14 +146,6 @@ impl Calibration {
             Calibration::Platt { .. } => Method::Platt,
             Calibration::Isotonic { .. } => Method::Isotonic,
             Calibration::Beta { .. } => Method::Beta,
-        }
-    }
-
-    /// The knots scorers interpolate (isotonic and beta maps), or `None` for Platt.
-    pub fn knots(&self) -> Option<&[(f64, f64)]> {
-        match self {
-            Calibration::Platt { .. } => None,
-            Calibration::Isotonic { knots } | Calibration::Beta { knots, .. } => Some(knots),
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, Binomial, ContinuousCDF, DiscreteCDF, Normal};
 
 use super::pool;
+use crate::fit::{sigmoid, softplus};
 
 /// The two-sided 95% normal quantile.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -198,10 +199,6 @@ fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// The log-likelihood of σ(a + b·l) over the groups.
 fn log_lik(g: &[(f64, u64, u64)], a: f64, b: f64) -> f64 {
     g.iter()
@@ -213,14 +210,6 @@ fn log_lik(g: &[(f64, u64, u64)], a: f64, b: f64) -> f64 {
             c as f64 * log_p + m as f64 * log_q
         })
         .sum()
-}
-
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 {
-        x + (-x).exp().ln_1p()
-    } else {
-        x.exp().ln_1p()
-    }
 }
 
 /// Newton's method with step halving on the (concave) logistic log-likelihood of

@@ -26,12 +26,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn compute(p: &[f64], y: &[bool]) -> Metrics {
-        Metrics::compute_counts(
-            &p.iter()
-                .zip(y)
-                .map(|(&p, &t)| (p, t as u64, !t as u64))
-                .collect::<Vec<_>>(),
-        )
+        Metrics::compute_counts(&pooled(p, y))
     }
 
     /// The same metrics from leads grouped by prediction: `(probability, conversions,
@@ -104,12 +99,7 @@ pub fn log_loss_one(p: f64, y: bool) -> f64 {
 /// gives the same AUC. Computed here over pooled predictions, in f64, because linfa's ROC
 /// works per lead in f32 and grouped leads never exist one by one.
 pub fn roc_auc(p: &[f64], y: &[bool]) -> f64 {
-    roc_auc_counts(
-        &p.iter()
-            .zip(y)
-            .map(|(&p, &t)| (p, t as u64, !t as u64))
-            .collect::<Vec<_>>(),
-    )
+    auc_pooled(&pooled(p, y))
 }
 
 /// [`roc_auc`] of grouped leads `(score, conversions, non-conversions)`.
@@ -134,15 +124,7 @@ fn auc_pooled(g: &[(f64, u64, u64)]) -> f64 {
 
 /// Expected calibration error: Σ_bins (n_b / n) · |mean predicted − observed rate|.
 pub fn ece(p: &[f64], y: &[bool], bins: usize) -> f64 {
-    ece_pooled(
-        &pool(
-            &p.iter()
-                .zip(y)
-                .map(|(&p, &t)| (p, t as u64, !t as u64))
-                .collect::<Vec<_>>(),
-        ),
-        bins,
-    )
+    ece_pooled(&pooled(p, y), bins)
 }
 
 fn ece_pooled(g: &[(f64, u64, u64)], bins: usize) -> f64 {

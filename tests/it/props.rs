@@ -76,6 +76,14 @@ fn truncated(text: &str, len: usize) -> &str {
     &text[..cut]
 }
 
+/// `bytes` as the file `name` in a new temporary directory (removed when the guard drops).
+fn written(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
 fn example(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap()
 }
@@ -85,9 +93,7 @@ proptest! {
 
     #[test]
     fn the_rules_reader_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rules.toml");
-        std::fs::write(&path, &bytes).unwrap();
+        let (_dir, path) = written("rules.toml", &bytes);
         if let Err(e) = RulesFile::read(&path) {
             names(&e, &path)?;
         }
@@ -103,9 +109,7 @@ proptest! {
         let cut = truncated(&text, len);
         let at = truncated(cut, at).len();
         let edited = format!("{}{insert}{}", &cut[..at], &cut[at..]);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rules.toml");
-        std::fs::write(&path, &edited).unwrap();
+        let (_dir, path) = written("rules.toml", edited.as_bytes());
         if let Err(e) = RulesFile::read(&path) {
             names(&e, &path)?;
         }
@@ -132,12 +136,10 @@ proptest! {
             _ => spec.is_missing = Some(true),
         }
         let file = RulesFile { rules: vec![spec], ..RulesFile::default() };
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("random-rules.toml");
         // A value TOML cannot hold (NaN is fine, but e.g. a name with a control character is
         // escaped) still serialises; what cannot be written is not a reader's case.
         let Ok(text) = toml::to_string(&file) else { return Ok(()) };
-        std::fs::write(&path, &text).unwrap();
+        let (_dir, path) = written("random-rules.toml", text.as_bytes());
         match RulesFile::read(&path) {
             Err(e) => names(&e, &path)?,
             Ok(read) => {
@@ -155,9 +157,7 @@ proptest! {
     fn the_model_reader_takes_any_truncation_of_a_model(len in 0usize..200_000) {
         let text = example("models/lead-model.json");
         let cut = truncated(&text, len);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("model.json");
-        std::fs::write(&path, cut).unwrap();
+        let (_dir, path) = written("model.json", cut.as_bytes());
         match Model::load(&path) {
             Err(e) => names(&e, &path)?,
             Ok(_) => prop_assert_eq!(cut.trim_end(), text.trim_end(), "only the whole file loads"),
@@ -187,9 +187,8 @@ proptest! {
         leaf_paths(&model, String::new(), &mut leaves);
         let at = pick.get(&leaves).clone();
         *model.pointer_mut(&at).unwrap() = replacement;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("edited-model.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&model).unwrap()).unwrap();
+        let text = serde_json::to_string_pretty(&model).unwrap();
+        let (_dir, path) = written("edited-model.json", text.as_bytes());
         match Model::load(&path) {
             Err(e) => names(&e, &path)?,
             Ok(m) => {
@@ -203,22 +202,18 @@ proptest! {
     /// a file that loads are computed or refused naming the file (and the row and column).
     #[test]
     fn the_leads_reader_takes_any_text(header in texty(20), body in texty(300), raw in any::<bool>(), bytes in prop::collection::vec(any::<u8>(), 0..40)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("leads.csv");
         let mut content = format!("lead_id,visits,level\n{header}\n{body}").into_bytes();
         if raw {
             content.extend(&bytes);
         }
-        std::fs::write(&path, &content).unwrap();
+        let (_dir, path) = written("leads.csv", &content);
         leads_file_checks(&path)?;
     }
 
     #[test]
     fn the_leads_reader_takes_any_truncation_of_the_example(len in 0usize..20_000) {
         let text = example("data/leads.csv");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cut-leads.csv");
-        std::fs::write(&path, &text.as_bytes()[..len.min(text.len())]).unwrap();
+        let (_dir, path) = written("cut-leads.csv", &text.as_bytes()[..len.min(text.len())]);
         leads_file_checks(&path)?;
     }
 }

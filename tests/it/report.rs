@@ -95,6 +95,39 @@ fn headless(extra: &[&str], target: &Path, profile: &Path) -> std::process::Outp
         .expect("chromium starts")
 }
 
+/// What a probe page shows once `script` ran on `page`, loaded in the probe's frame: the
+/// script sees the page's document as `d` and writes its answer into the probe's `#r`. Gives
+/// the probe's DOM as the browser left it, and the browser's stderr.
+fn probe(wd: &Workdir, page: &Path, script: &str, profile: &Path) -> (String, String) {
+    let probe = wd.write(
+        "probe.html",
+        &format!(
+            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
+             var d=document.getElementById('f').contentDocument;{script}\">\
+             </iframe><pre id=r>pending</pre></body></html>",
+            page.display()
+        ),
+    );
+    let out = headless(
+        &[
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ],
+        &probe,
+        profile,
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr(&out),
+    )
+}
+
+/// A probe script: how many images the page has and how many did not decode.
+const COUNT_BROKEN_IMAGES: &str = "var imgs=d.images;var bad=0;\
+     for(var i=0;i<imgs.length;i++){if(!imgs[i].complete||imgs[i].naturalWidth==0)bad++;}\
+     document.getElementById('r').textContent='images='+imgs.length+' broken='+bad;";
+
 #[test]
 fn report_renders_every_chart_and_opens_in_a_browser() {
     let wd = setup();
@@ -282,32 +315,11 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
     let (w, _) = png_size(&shot);
     assert_eq!(w, 1100);
     // Broken images: a probe page loads the report in a frame and lists images that did not
-    // decode (the report itself has no script; the probe does).
-    let probe = wd.write(
-        "probe.html",
-        &format!(
-            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
-             var d=document.getElementById('f').contentDocument;var imgs=d.images;var bad=0;\
-             for(var i=0;i<imgs.length;i++){{if(!imgs[i].complete||imgs[i].naturalWidth==0)bad++;}}\
-             document.getElementById('r').textContent='images='+imgs.length+' broken='+bad;\">\
-             </iframe><pre id=r>pending</pre></body></html>",
-            dir.join("index.html").display()
-        ),
-    );
-    let out = headless(
-        &[
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ],
-        &probe,
-        &profile,
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    // decode.
+    let (dom, err) = probe(&wd, &dir.join("index.html"), COUNT_BROKEN_IMAGES, &profile);
     assert!(
         dom.contains(&format!("images={} broken=0", CHARTS.len())),
-        "the browser saw broken images: {dom}\n{}",
-        stderr(&out)
+        "the browser saw broken images: {dom}\n{err}"
     );
 
     // The threshold explorer: a probe moves the slider to the lowest and to the highest
@@ -316,32 +328,16 @@ fn report_renders_every_chart_and_opens_in_a_browser() {
     let mut trade: Vec<&serde_json::Value> = n["trade_off"].as_array().unwrap().iter().collect();
     trade.sort_by_key(|t| t["threshold"].as_i64().unwrap());
     let last = trade.len() - 1;
-    let probe = wd.write(
-        "explorer.html",
-        &format!(
-            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
-             var d=document.getElementById('f').contentDocument;\
-             var s=d.getElementById('explorer-slider');var out=[];\
-             var read=function(){{return ['explorer-points','explorer-mql-rate',\
-             'explorer-precision','explorer-captured'].map(function(id){{\
-             return d.getElementById(id).textContent;}}).join('|');}};\
-             s.value=0;s.dispatchEvent(new Event('input'));out.push(read());\
-             s.value={last};s.dispatchEvent(new Event('input'));out.push(read());\
-             document.getElementById('r').textContent=out.join('\\n');\">\
-             </iframe><pre id=r>pending</pre></body></html>",
-            dir.join("index.html").display()
-        ),
+    let drag = format!(
+        "var s=d.getElementById('explorer-slider');var out=[];\
+         var read=function(){{return ['explorer-points','explorer-mql-rate',\
+         'explorer-precision','explorer-captured'].map(function(id){{\
+         return d.getElementById(id).textContent;}}).join('|');}};\
+         s.value=0;s.dispatchEvent(new Event('input'));out.push(read());\
+         s.value={last};s.dispatchEvent(new Event('input'));out.push(read());\
+         document.getElementById('r').textContent=out.join('\\n');"
     );
-    let out = headless(
-        &[
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ],
-        &probe,
-        &profile,
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let (dom, _) = probe(&wd, &dir.join("index.html"), &drag, &profile);
     let shown = dom
         .split("<pre id=\"r\">")
         .nth(1)
@@ -635,31 +631,10 @@ fn a_windowed_report_judges_mature_leads_and_draws_how_long_conversions_take() {
     let charts = page.matches("data:image/png;base64,").count();
     assert!(page.contains("Cumulative conversion by days since creation"));
     let profile = wd.path("chrome-profile");
-    let probe = wd.write(
-        "probe.html",
-        &format!(
-            "<html><body><iframe id=f src=\"file://{}\" onload=\"\
-             var d=document.getElementById('f').contentDocument;var imgs=d.images;var bad=0;\
-             for(var i=0;i<imgs.length;i++){{if(!imgs[i].complete||imgs[i].naturalWidth==0)bad++;}}\
-             document.getElementById('r').textContent='images='+imgs.length+' broken='+bad;\">\
-             </iframe><pre id=r>pending</pre></body></html>",
-            dir.join("index.html").display()
-        ),
-    );
-    let out = headless(
-        &[
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ],
-        &probe,
-        &profile,
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let (dom, err) = probe(&wd, &dir.join("index.html"), COUNT_BROKEN_IMAGES, &profile);
     assert!(
         dom.contains(&format!("images={charts} broken=0")),
-        "the browser saw broken images: {dom}\n{}",
-        stderr(&out)
+        "the browser saw broken images: {dom}\n{err}"
     );
 
     // The same options give the same report, byte for byte.

@@ -36,11 +36,7 @@ fn close(ours: f64, theirs: &Value, tol: f64, what: &str) {
 #[test]
 fn calibration_statistics_equal_statsmodels_and_scipy() {
     let (p, y) = simulated(6000, 11);
-    let groups: Vec<(f64, u64, u64)> = p
-        .iter()
-        .zip(&y)
-        .map(|(&p, &t)| (p, t as u64, !t as u64))
-        .collect();
+    let groups = mqlcal::metrics::pooled(&p, &y);
     let c = CalibrationStats::compute_counts(&groups).unwrap();
     // Three bands of levels, as the report's points bands group score levels.
     let bands: Vec<(u64, u64, f64)> = [(0.0, 0.3), (0.3, 0.6), (0.6, 1.0)]
@@ -162,11 +158,7 @@ fn calibrated_predictions_are_not_rejected_and_miscalibrated_ones_are() {
     assert!(c.spiegelhalter_p > 0.05, "{c:?}");
 
     let (p, y) = simulated(20_000, 3);
-    let groups: Vec<(f64, u64, u64)> = p
-        .iter()
-        .zip(&y)
-        .map(|(&p, &t)| (p, t as u64, !t as u64))
-        .collect();
+    let groups = mqlcal::metrics::pooled(&p, &y);
     let c = CalibrationStats::compute_counts(&groups).unwrap();
     assert!(c.calibration_slope_ci[1] < 1.0, "{c:?}");
 }
