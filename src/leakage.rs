@@ -28,7 +28,10 @@ pub fn scan_groups(rules: &[Rule], groups: &Groups) -> Vec<String> {
     let n = groups.total_leads();
     let min_support = (LARGE_SUPPORT * n as f64).max(30.0);
     let mut flagged: BTreeMap<&str, String> = BTreeMap::new();
-    for (j, rule) in rules.iter().enumerate() {
+    // The guard names a column to exclude; a compound rule mixes columns, so it is left out
+    // (the simple rules on its columns are checked).
+    let simple = |rule: &Rule| !rule.condition.is_compound();
+    for (j, rule) in rules.iter().enumerate().filter(|(_, r)| simple(r)) {
         let (support, conv) = (0..groups.len())
             .filter(|&g| groups.x[[g, j]] > 0.0)
             .fold((0u64, 0u64), |(s, c), g| {
@@ -49,7 +52,7 @@ pub fn scan_groups(rules: &[Rule], groups: &Groups) -> Vec<String> {
     // Each column alone: leads grouped by the pattern of that column's rules, each group scored
     // by its conversion rate; the AUC of that score.
     let mut columns: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (j, rule) in rules.iter().enumerate() {
+    for (j, rule) in rules.iter().enumerate().filter(|(_, r)| simple(r)) {
         columns.entry(&rule.column).or_default().push(j);
     }
     for (column, js) in columns {

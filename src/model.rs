@@ -31,6 +31,8 @@ const DELIMITERS: [char; 4] = [',', ';', '\t', '|'];
 #[serde(deny_unknown_fields)]
 pub struct ModelRule {
     pub name: String,
+    /// Empty for a compound rule, whose parts (in `condition`) name their columns.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub column: String,
     pub condition: Condition,
     pub points: Points,
@@ -43,6 +45,20 @@ pub struct ModelRule {
 }
 
 impl ModelRule {
+    /// The columns the rule reads (its parts' for a compound rule).
+    pub fn rule_columns(&self) -> Vec<&str> {
+        self.condition.columns(&self.column)
+    }
+
+    /// The rule's feature for one lead given as `value(column)` ([`Condition::eval_lead`]).
+    pub fn eval_read<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+        decimal_comma: bool,
+    ) -> std::result::Result<f64, String> {
+        self.condition.eval_lead(&self.column, value, decimal_comma)
+    }
+
     pub fn rule(&self) -> Rule {
         Rule {
             name: self.name.clone(),
@@ -395,7 +411,7 @@ impl Model {
 
     /// The columns a lead must have for this model.
     pub fn columns(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = self.rules.iter().map(|r| r.column.as_str()).collect();
+        let mut cols: Vec<&str> = self.rules.iter().flat_map(|r| r.rule_columns()).collect();
         cols.sort_unstable();
         cols.dedup();
         cols
@@ -435,7 +451,12 @@ impl Model {
     /// An [`Overflow`] in words, naming the rule and its column.
     pub fn overflow_text(&self, e: &Overflow) -> String {
         let r = &self.rules[e.rule];
-        format!("column '{}': rule '{}': {}", r.column, r.name, e.message)
+        format!(
+            "column {}: rule '{}': {}",
+            crate::rules::columns_text(&r.rule_columns()),
+            r.name,
+            e.message
+        )
     }
 
     /// Scores one lead given as `value(column)`. This path needs no polars: it is how another
@@ -461,11 +482,7 @@ impl Model {
     ) -> std::result::Result<Scored, String> {
         let mut features = Vec::with_capacity(self.rules.len());
         for r in &self.rules {
-            let f = r
-                .condition
-                .eval_read(value(&r.column), self.training.decimal_comma)
-                .map_err(|e| format!("column '{}': {e}", r.column))?;
-            features.push(f);
+            features.push(r.eval_read(&value, self.training.decimal_comma)?);
         }
         self.score_features(features)
             .map_err(|e| self.overflow_text(&e))

@@ -442,6 +442,11 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     };
     let y = observed.y.clone();
     let (rules, proposed) = resolve_rules(table, params, &mut notes)?;
+    if proposed.is_none() {
+        let mut near = crate::rules::spelling::NearMisses::new(&rules);
+        near.add(table)?;
+        warnings.extend(near.warnings(&rules));
+    }
     progress.begin("rule features", None);
     let mut x = rule_features(table, &rules)?;
     let mut y = y;
@@ -554,7 +559,9 @@ pub fn train_file(
     })?;
     check_given_rules(&rules, params)?;
     let mut columns = params.outcome_columns();
-    columns.extend(rules.iter().map(|r| r.column.clone()));
+    for r in &rules {
+        columns.extend(r.columns().into_iter().map(String::from));
+    }
     columns.extend(params.id.iter().cloned());
     columns.extend(params.date.iter().cloned());
 
@@ -565,12 +572,14 @@ pub fn train_file(
         .filter(|_| params.outcome_spec().dated())
         .map(|w| Timeline::new(w, params.time.as_of));
     let mut counts = PatternCounts::new(rules.len());
+    let mut near = crate::rules::spelling::NearMisses::new(&rules);
     let mut ids = params.id.as_deref().map(|id| IdHashes::new(id, path));
     let mut newest: Option<chrono::NaiveDate> = None;
     progress.begin("reading and grouping leads", None);
     let scanned = scan_batches(path, load, &columns, batch_rows, |batch| {
         let (y, dates) = observe(&batch, params, opportunities.as_mut(), timeline.as_mut())?;
         let (patterns, lead_pattern) = rule_patterns(&batch, &rules)?;
+        near.add(&batch)?;
         counts.add(
             patterns.view(),
             &lead_pattern,
@@ -601,6 +610,8 @@ pub fn train_file(
     if let Some(clock) = &clock {
         warnings.extend(clock.warnings.iter().cloned());
     }
+    // After the outcome's warnings, as training on the whole table orders them.
+    warnings.extend(near.warnings(&rules));
     let groups = counts.groups(clock.as_ref(), params.time.immature)?;
     both_outcomes(path, &params.target, &groups)?;
     tracing::info!(
@@ -760,8 +771,10 @@ pub fn train_groups(
 fn overflow(rules: &[Rule], e: crate::points::Overflow) -> Error {
     let r = &rules[e.rule];
     Error::Fit(format!(
-        "rule '{}' on column '{}': {}",
-        r.name, r.column, e.message
+        "rule '{}' on column {}: {}",
+        r.name,
+        r.columns_text(),
+        e.message
     ))
 }
 
@@ -1106,13 +1119,17 @@ fn check_given_rules(rules: &[Rule], params: &TrainParams) -> Result<()> {
                 ),
             });
         }
-        if rule.column == params.target || params.id.as_ref() == Some(&rule.column) {
+        let outcome = rule
+            .columns()
+            .into_iter()
+            .find(|&c| c == params.target || params.id.as_deref() == Some(c));
+        if let Some(column) = outcome {
             return Err(Error::Option {
                 option: "--rules",
                 message: format!(
-                    "rule '{}' uses column '{}', which is the target or id column; a rule on \
-                     the outcome is leakage",
-                    rule.name, rule.column
+                    "rule '{}' uses column '{column}', which is the target or id column; a rule \
+                     on the outcome is leakage",
+                    rule.name
                 ),
             });
         }
@@ -1141,7 +1158,7 @@ fn never_firing(rules: &[Rule], groups: &Groups) -> Vec<String> {
                 "rule '{}' never applies in this data ({}), so it gets 0 points; check its \
                  condition and values",
                 r.name,
-                r.condition.describe(&r.column)
+                r.describe()
             )
         })
         .collect()

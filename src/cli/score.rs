@@ -85,7 +85,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
     // Only the columns the model reads (and the id) are parsed.
-    let mut wanted: Vec<String> = model.rules.iter().map(|r| r.column.clone()).collect();
+    let mut wanted: Vec<String> = model.columns().into_iter().map(String::from).collect();
     wanted.extend(model.id_column.clone());
     let table = load_leads(
         &model,

@@ -69,9 +69,9 @@ pub(crate) fn trimmed_placeholders(na: &[String]) -> Vec<String> {
 /// The columns the rules read, each once, in the order rules first use them.
 pub(crate) fn rule_columns(model: &Model) -> Vec<&str> {
     let mut columns: Vec<&str> = Vec::new();
-    for r in &model.rules {
-        if !columns.contains(&r.column.as_str()) {
-            columns.push(&r.column);
+    for c in model.rules.iter().flat_map(|r| r.rule_columns()) {
+        if !columns.contains(&c) {
+            columns.push(c);
         }
     }
     columns
@@ -95,16 +95,29 @@ pub(crate) fn check_model_texts(model: &Model) -> Result<()> {
         check_text("id column", id)?;
     }
     for r in &model.rules {
-        check_text("rule name", &r.name)?;
-        check_text("column", &r.column)?;
-        if let crate::rules::Condition::OneOf { values } = &r.condition {
-            for v in values {
-                check_text("value", v)?;
-            }
-        }
+        check_rule_texts(&r.name, r.condition.atoms(&r.column), check_text)?;
     }
     for na in &model.training.na {
         check_text("placeholder", na)?;
+    }
+    Ok(())
+}
+
+/// A rule's name, columns and `one_of` values through `check` (as "rule name", "column",
+/// "value").
+pub(crate) fn check_rule_texts(
+    name: &str,
+    atoms: Vec<(&str, &crate::rules::Condition)>,
+    check: impl Fn(&str, &str) -> Result<()>,
+) -> Result<()> {
+    check("rule name", name)?;
+    for (column, condition) in atoms {
+        check("column", column)?;
+        if let crate::rules::Condition::OneOf { values, .. } = condition {
+            for v in values {
+                check("value", v)?;
+            }
+        }
     }
     Ok(())
 }

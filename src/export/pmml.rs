@@ -139,13 +139,7 @@ fn document(model: &Model) -> Result<String> {
     check_model_texts(model)?;
     let columns = rule_columns(model);
     for r in &model.rules {
-        check_xml("rule name", &r.name)?;
-        check_xml("column", &r.column)?;
-        if let Condition::OneOf { values } = &r.condition {
-            for v in values {
-                check_xml("value", v)?;
-            }
-        }
+        super::check_rule_texts(&r.name, r.condition.atoms(&r.column), check_xml)?;
     }
     let na = placeholders(model);
     for v in &na {
@@ -171,7 +165,8 @@ fn document(model: &Model) -> Result<String> {
         model
             .rules
             .iter()
-            .any(|r| r.column == c && r.condition.needs_numbers())
+            .flat_map(|r| r.condition.atoms(&r.column))
+            .any(|(column, condition)| column == c && condition.needs_numbers())
     };
     let k_of = |c: &str| columns.iter().position(|x| *x == c).expect("rule column");
 
@@ -322,6 +317,40 @@ fn document(model: &Model) -> Result<String> {
         }
         x.close("Apply");
         x.close("DerivedField");
+    }
+    // `one_of` ignoring case: a regular expression of the values with each letter A–Z as
+    // `[aA]`, which folds exactly those letters as mqlcal does (PMML's `lowercase` would fold
+    // every Unicode letter). Missing in, missing out.
+    for (j, r) in model.rules.iter().enumerate() {
+        for (a, (column, condition)) in r.condition.atoms(&r.column).into_iter().enumerate() {
+            let Condition::OneOf {
+                values,
+                ignore_case: true,
+            } = condition
+            else {
+                continue;
+            };
+            x.open(
+                "DerivedField",
+                &[
+                    ("name", &format!("{p}match.{j}.{a}")),
+                    ("optype", "categorical"),
+                    ("dataType", "boolean"),
+                ],
+            );
+            // `matches` cannot take a missing value: guarded as the trimming is.
+            let cell = format!("{p}cell.{}", k_of(column));
+            x.open("Apply", &[("function", "if")]);
+            x.open("Apply", &[("function", "isNotMissing")]);
+            x.field_ref(&cell);
+            x.close("Apply");
+            x.open("Apply", &[("function", "matches")]);
+            x.field_ref(&cell);
+            x.string(&ignore_case_pattern(values));
+            x.close("Apply");
+            x.close("Apply");
+            x.close("DerivedField");
+        }
     }
     x.close("TransformationDictionary");
 
@@ -488,74 +517,44 @@ fn document(model: &Model) -> Result<String> {
             ],
         );
         let points = r.points.0.to_string();
-        let k = k_of(&r.column);
-        let cell = format!("{p}cell.{k}");
-        let number = format!("{p}number.{k}");
-        match &r.condition {
-            Condition::PerUnit { .. } => {
-                x.open("Attribute", &[]);
-                x.empty("True", &[]);
-                x.open("ComplexPartialScore", &[]);
-                x.open("Apply", &[("function", "*")]);
-                x.double(r.points.0 as f64);
-                x.field_ref(&format!("{p}units.{j}"));
-                x.close("Apply");
-                x.close("ComplexPartialScore");
-                x.close("Attribute");
+        if let Condition::PerUnit { .. } = &r.condition {
+            x.open("Attribute", &[]);
+            x.empty("True", &[]);
+            x.open("ComplexPartialScore", &[]);
+            x.open("Apply", &[("function", "*")]);
+            x.double(r.points.0 as f64);
+            x.field_ref(&format!("{p}units.{j}"));
+            x.close("Apply");
+            x.close("ComplexPartialScore");
+            x.close("Attribute");
+        } else {
+            x.open("Attribute", &[("partialScore", &points)]);
+            let atoms = r.condition.atoms(&r.column);
+            // PMML's three-valued logic: a part on a missing cell is unknown, so `and` is
+            // unknown or false and `or` holds only through another part; an unknown predicate
+            // selects the 0 below, as a missing value fires no part in mqlcal.
+            let compound = match &r.condition {
+                Condition::All { .. } => Some("and"),
+                Condition::Any { .. } => Some("or"),
+                _ => None,
+            };
+            if let Some(op) = compound {
+                x.open("CompoundPredicate", &[("booleanOperator", op)]);
             }
-            Condition::Range { at_least, below } => {
-                x.open("Attribute", &[("partialScore", &points)]);
-                let tests: Vec<(&str, f64)> = [("greaterOrEqual", *at_least), ("lessThan", *below)]
-                    .into_iter()
-                    .filter_map(|(op, v)| v.map(|v| (op, v)))
-                    .collect();
-                if tests.len() > 1 {
-                    x.open("CompoundPredicate", &[("booleanOperator", "and")]);
-                }
-                for (op, v) in &tests {
-                    x.empty(
-                        "SimplePredicate",
-                        &[
-                            ("field", &number),
-                            ("operator", op),
-                            ("value", &format!("{v:?}")),
-                        ],
-                    );
-                }
-                if tests.len() > 1 {
-                    x.close("CompoundPredicate");
-                }
-                x.close("Attribute");
-                zero_otherwise(&mut x);
+            for (a, (column, condition)) in atoms.into_iter().enumerate() {
+                let k = k_of(column);
+                let fields = Fields {
+                    cell: format!("{p}cell.{k}"),
+                    number: format!("{p}number.{k}"),
+                    matched: format!("{p}match.{j}.{a}"),
+                };
+                predicate(&mut x, &fields, condition);
             }
-            Condition::OneOf { values } => {
-                x.open("Attribute", &[("partialScore", &points)]);
-                if values.len() > 1 {
-                    x.open("CompoundPredicate", &[("booleanOperator", "or")]);
-                }
-                // One `equal` per value rather than a SimpleSetPredicate, whose space-separated
-                // array syntax would need its own quoting.
-                for v in values {
-                    x.empty(
-                        "SimplePredicate",
-                        &[("field", &cell), ("operator", "equal"), ("value", v)],
-                    );
-                }
-                if values.len() > 1 {
-                    x.close("CompoundPredicate");
-                }
-                x.close("Attribute");
-                zero_otherwise(&mut x);
+            if compound.is_some() {
+                x.close("CompoundPredicate");
             }
-            Condition::IsMissing => {
-                x.open("Attribute", &[("partialScore", &points)]);
-                x.empty(
-                    "SimplePredicate",
-                    &[("field", &cell), ("operator", "isMissing")],
-                );
-                x.close("Attribute");
-                zero_otherwise(&mut x);
-            }
+            x.close("Attribute");
+            zero_otherwise(&mut x);
         }
         x.close("Characteristic");
     }
@@ -563,6 +562,106 @@ fn document(model: &Model) -> Result<String> {
     x.close("Scorecard");
     x.close("PMML");
     Ok(x.out)
+}
+
+/// The derived fields a simple condition on one column tests.
+struct Fields {
+    /// The trimmed cell, missing when empty or a placeholder.
+    cell: String,
+    /// The cell as a number, where numeric rules read the column.
+    number: String,
+    /// Whether the cell matches an ignore-case `one_of` (see the match fields).
+    matched: String,
+}
+
+/// The predicate of a simple condition (a range, `one_of` or `is_missing`).
+fn predicate(x: &mut Xml, fields: &Fields, condition: &Condition) {
+    match condition {
+        Condition::Range { at_least, below } => {
+            let tests: Vec<(&str, f64)> = [("greaterOrEqual", *at_least), ("lessThan", *below)]
+                .into_iter()
+                .filter_map(|(op, v)| v.map(|v| (op, v)))
+                .collect();
+            if tests.len() > 1 {
+                x.open("CompoundPredicate", &[("booleanOperator", "and")]);
+            }
+            for (op, v) in &tests {
+                x.empty(
+                    "SimplePredicate",
+                    &[
+                        ("field", &fields.number),
+                        ("operator", op),
+                        ("value", &format!("{v:?}")),
+                    ],
+                );
+            }
+            if tests.len() > 1 {
+                x.close("CompoundPredicate");
+            }
+        }
+        Condition::OneOf {
+            ignore_case: true, ..
+        } => {
+            x.empty(
+                "SimplePredicate",
+                &[
+                    ("field", &fields.matched),
+                    ("operator", "equal"),
+                    ("value", "true"),
+                ],
+            );
+        }
+        Condition::OneOf { values, .. } => {
+            if values.len() > 1 {
+                x.open("CompoundPredicate", &[("booleanOperator", "or")]);
+            }
+            // One `equal` per value rather than a SimpleSetPredicate, whose space-separated
+            // array syntax would need its own quoting.
+            for v in values {
+                x.empty(
+                    "SimplePredicate",
+                    &[("field", &fields.cell), ("operator", "equal"), ("value", v)],
+                );
+            }
+            if values.len() > 1 {
+                x.close("CompoundPredicate");
+            }
+        }
+        Condition::IsMissing => {
+            x.empty(
+                "SimplePredicate",
+                &[("field", &fields.cell), ("operator", "isMissing")],
+            );
+        }
+        // Per-unit rules are scored by a ComplexPartialScore, and parts are never compound.
+        Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => {
+            x.empty("False", &[]);
+        }
+    }
+}
+
+/// A whole-text regular expression for `values` ignoring the case of A–Z: letters as `[aA]`,
+/// digits as they are, everything else as a `\x{…}` escape (no character is special).
+fn ignore_case_pattern(values: &[String]) -> String {
+    let mut alternatives = Vec::with_capacity(values.len());
+    for v in values {
+        let mut re = String::new();
+        for c in v.chars() {
+            if c.is_ascii_alphabetic() {
+                re.push_str(&format!(
+                    "[{}{}]",
+                    c.to_ascii_lowercase(),
+                    c.to_ascii_uppercase()
+                ));
+            } else if c.is_ascii_digit() {
+                re.push(c);
+            } else {
+                re.push_str(&format!("\\x{{{:X}}}", c as u32));
+            }
+        }
+        alternatives.push(re);
+    }
+    format!("^(?:{})$", alternatives.join("|"))
 }
 
 /// The last attribute of a characteristic: 0 points when its condition did not hold.

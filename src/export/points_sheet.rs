@@ -39,7 +39,12 @@ impl Exporter for PointsSheet {
         let na = placeholders(model);
         for r in &model.rules {
             let mut condition = r.condition.describe(&r.column);
-            if matches!(r.condition, Condition::IsMissing) && !na.is_empty() {
+            let missing = r
+                .condition
+                .atoms(&r.column)
+                .iter()
+                .any(|(_, c)| matches!(c, Condition::IsMissing));
+            if missing && !na.is_empty() {
                 // The tool must treat the placeholders as empty too, or the points differ.
                 condition.push_str(&format!(" (empty, or one of {na:?})"));
             }
@@ -53,7 +58,7 @@ impl Exporter for PointsSheet {
                 &r.points.0.to_string(),
                 per,
                 &cell(&condition),
-                &cell(&r.column),
+                &cell(&r.rule_columns().join(", ")),
             ])
             .map_err(csv_error)?;
         }

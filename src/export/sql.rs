@@ -474,8 +474,9 @@ pub(super) fn feature_layers(
     carry_first: &[String],
     carry: &[String],
 ) -> FeatureLayers {
+    let atoms: Vec<(&str, &Condition)> = rules.iter().flat_map(|(c, cond)| cond.atoms(c)).collect();
     let mut columns: Vec<&str> = Vec::new();
-    for (c, _) in rules {
+    for (c, _) in &atoms {
         if !columns.contains(c) {
             columns.push(c);
         }
@@ -483,7 +484,7 @@ pub(super) fn feature_layers(
     let numeric: Vec<bool> = columns
         .iter()
         .map(|c| {
-            rules
+            atoms
                 .iter()
                 .any(|(rc, cond)| rc == c && cond.needs_numbers())
         })
@@ -552,42 +553,52 @@ pub(super) fn feature_layers(
         values.push(format!("{number} AS {p}n{k}"));
     }
     let mut features = Vec::new();
-    for (column, condition) in rules {
+    let refs = |column: &str| {
         let k = columns
             .iter()
-            .position(|c| c == column)
+            .position(|c| *c == column)
             .expect("rule columns are listed");
-        let (cell, num) = (format!("{p}c{k}"), format!("{p}n{k}"));
+        (format!("{p}c{k}"), format!("{p}n{k}"))
+    };
+    for (column, condition) in rules {
         let feature = match condition {
-            Condition::PerUnit { cap: Some(cap) } => {
-                let cap = cap.floor();
+            Condition::PerUnit { cap } => {
+                let (_, num) = refs(column);
+                match cap {
+                    Some(cap) => format!(
+                        "CASE WHEN {num} >= {c} THEN {c} WHEN {num} >= 1 THEN {w} ELSE 0 END",
+                        c = d.double(cap.floor()),
+                        w = d.whole(&num)
+                    ),
+                    None => format!("CASE WHEN {num} >= 1 THEN {} ELSE 0 END", d.whole(&num)),
+                }
+            }
+            // SQL's three-valued logic: a part on a NULL cell is NULL (except IS NULL), so
+            // AND is NULL or false and OR holds only through another part; CASE takes NULL
+            // as not holding, as a missing value fires no part in mqlcal.
+            Condition::All { .. } | Condition::Any { .. } => {
+                let joint = if matches!(condition, Condition::All { .. }) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                let tests: Vec<String> = condition
+                    .atoms(column)
+                    .into_iter()
+                    .map(|(c, part)| {
+                        let (cell, num) = refs(c);
+                        format!("({})", predicate(d, part, &cell, &num))
+                    })
+                    .collect();
+                format!("CASE WHEN {} THEN 1 ELSE 0 END", tests.join(joint))
+            }
+            simple => {
+                let (cell, num) = refs(column);
                 format!(
-                    "CASE WHEN {num} >= {c} THEN {c} WHEN {num} >= 1 THEN {w} ELSE 0 END",
-                    c = d.double(cap),
-                    w = d.whole(&num)
+                    "CASE WHEN {} THEN 1 ELSE 0 END",
+                    predicate(d, simple, &cell, &num)
                 )
             }
-            Condition::PerUnit { cap: None } => {
-                format!("CASE WHEN {num} >= 1 THEN {} ELSE 0 END", d.whole(&num))
-            }
-            Condition::Range { at_least, below } => {
-                let mut tests = Vec::new();
-                if let Some(a) = at_least {
-                    tests.push(format!("{num} >= {}", d.double(*a)));
-                }
-                if let Some(b) = below {
-                    tests.push(format!("{num} < {}", d.double(*b)));
-                }
-                format!("CASE WHEN {} THEN 1 ELSE 0 END", tests.join(" AND "))
-            }
-            Condition::OneOf { values } => {
-                let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
-                format!(
-                    "CASE WHEN {cell} IN ({}) THEN 1 ELSE 0 END",
-                    list.join(", ")
-                )
-            }
-            Condition::IsMissing => format!("CASE WHEN {cell} IS NULL THEN 1 ELSE 0 END"),
         };
         features.push(feature);
     }
@@ -601,7 +612,57 @@ pub(super) fn feature_layers(
     }
 }
 
+/// The test of a simple condition on a cell (`cell`, text) or its number (`num`), as SQL
+/// that is true, false or NULL (a missing cell).
+fn predicate(d: Dialect, condition: &Condition, cell: &str, num: &str) -> String {
+    match condition {
+        Condition::Range { at_least, below } => {
+            let mut tests = Vec::new();
+            if let Some(a) = at_least {
+                tests.push(format!("{num} >= {}", d.double(*a)));
+            }
+            if let Some(b) = below {
+                tests.push(format!("{num} < {}", d.double(*b)));
+            }
+            tests.join(" AND ")
+        }
+        Condition::OneOf {
+            values,
+            ignore_case: false,
+        } => {
+            let list: Vec<String> = values.iter().map(|v| d.string(v)).collect();
+            format!("{cell} IN ({})", list.join(", "))
+        }
+        Condition::OneOf {
+            values,
+            ignore_case: true,
+        } => {
+            let mut folded: Vec<String> = values.iter().map(|v| v.to_ascii_lowercase()).collect();
+            folded.sort();
+            folded.dedup();
+            let list: Vec<String> = folded.iter().map(|v| d.string(v)).collect();
+            format!("{} IN ({})", d.fold_ascii(cell), list.join(", "))
+        }
+        Condition::IsMissing => format!("{cell} IS NULL"),
+        // Per-unit rules have a feature of their own, and parts are never compound.
+        Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => "1 = 0".into(),
+    }
+}
+
 impl Dialect {
+    /// `expr` with the letters A–Z made lower case and nothing else changed, as
+    /// `ignore_case` compares text. SQLite's LOWER folds only ASCII (without ICU); elsewhere
+    /// LOWER folds every letter (or, in PostgreSQL, depends on the database's locale), so
+    /// TRANSLATE names the 26 letters.
+    fn fold_ascii(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("LOWER({expr})"),
+            _ => format!(
+                "TRANSLATE({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+            ),
+        }
+    }
+
     /// The characters `str::trim` removes, as an expression made of visible ASCII (the raw
     /// characters would be invisible in the file, and a raw carriage return can be lost).
     pub(super) fn white_space(self) -> String {

@@ -64,13 +64,7 @@ impl SqlCounts {
         let d = self.dialect;
         super::check_text("target column", &self.target)?;
         for (name, column, condition) in &self.rules {
-            super::check_text("rule name", name)?;
-            super::check_text("column", column)?;
-            if let Condition::OneOf { values } = condition {
-                for v in values {
-                    super::check_text("value", v)?;
-                }
-            }
+            super::check_rule_texts(name, condition.atoms(column), super::check_text)?;
         }
         if self.rules.is_empty() {
             return Err(Error::Export("no rules to count patterns of".into()));
@@ -204,14 +198,8 @@ impl SqlCounts {
             names.push(id);
         }
         for (name, column, condition) in &self.rules {
-            super::check_text("rule name", name)?;
-            super::check_text("column", column)?;
-            names.push(column);
-            if let Condition::OneOf { values } = condition {
-                for v in values {
-                    super::check_text("value", v)?;
-                }
-            }
+            super::check_rule_texts(name, condition.atoms(column), super::check_text)?;
+            names.extend(condition.columns(column));
         }
         // A prefix no column of the leads starts with, for the query's own names.
         let mut p = String::from("mqlcal_");

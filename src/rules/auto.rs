@@ -248,6 +248,7 @@ fn one_of_rule(column: &str, name: String, values: &[&str]) -> Rule {
         column: column.to_string(),
         condition: Condition::OneOf {
             values: values.iter().map(|s| s.to_string()).collect(),
+            ignore_case: false,
         },
     }
 }

@@ -4,7 +4,9 @@
 #[cfg(feature = "data")]
 pub use from_table::{number_columns, rule_features, rule_patterns};
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+
+use super::Rule;
 
 #[cfg(feature = "data")]
 mod from_table {
@@ -25,6 +27,15 @@ mod from_table {
     /// are worked on in parallel threads (parsing millions of cells is most of the cost); the
     /// result and the error reported (the first in rule order) do not depend on the threads.
     pub fn rule_features(table: &Table, rules: &[Rule]) -> Result<Array2<f64>> {
+        if let Some(atoms) = super::Atoms::of(rules) {
+            let x = simple_features(table, &atoms.rules)?;
+            return Ok(atoms.combine_columns(x.view()));
+        }
+        simple_features(table, rules)
+    }
+
+    /// [`rule_features`] of simple rules (no `all`/`any`).
+    fn simple_features(table: &Table, rules: &[Rule]) -> Result<Array2<f64>> {
         let n = table.n_rows();
         // Which rules read numbers: `one_of` always compares the text as written, so that
         // `3.0` in a file and `3` in a rule never match by accident; `is_missing` reads numbers
@@ -96,6 +107,9 @@ mod from_table {
     /// text), in rule order: what [`crate::data::Table::load_columns_numeric`] can parse while
     /// reading the file.
     pub fn number_columns(rules: &[Rule]) -> Vec<String> {
+        if let Some(atoms) = super::Atoms::of(rules) {
+            return number_columns(&atoms.rules);
+        }
         let mut out: Vec<String> = Vec::new();
         for rule in rules {
             let column = &rule.column;
@@ -143,7 +157,34 @@ mod from_table {
             .div_ceil(threads)
             .max(ROWS_PER_THREAD)
             .next_multiple_of(BLOCK);
-        patterns_with(table, rules, per_thread, BLOCK)
+        match super::Atoms::of(rules) {
+            // The patterns of the atoms, each turned into its rules' pattern: atom patterns
+            // come in order of first appearance, so the rule patterns numbered in that order
+            // are too (the first lead of a rule pattern is the first of some atom pattern).
+            Some(atoms) => {
+                let (patterns, lead_pattern) =
+                    patterns_with(table, &atoms.rules, per_thread, BLOCK)?;
+                let combined = atoms.combine_columns(patterns.view());
+                let mut index = PatternIndex::new(rules.len());
+                let mut key = vec![0u64; rules.len()];
+                let renumber: Vec<u32> = combined
+                    .rows()
+                    .into_iter()
+                    .map(|row| {
+                        for (k, &f) in key.iter_mut().zip(row) {
+                            *k = PatternIndex::key(f);
+                        }
+                        index.id(&key)
+                    })
+                    .collect();
+                let lead_pattern = lead_pattern
+                    .into_iter()
+                    .map(|p| renumber[p as usize])
+                    .collect();
+                Ok((index.patterns(), lead_pattern))
+            }
+            None => patterns_with(table, rules, per_thread, BLOCK),
+        }
     }
 
     /// [`rule_patterns`] with `per_thread` leads per thread, `block` leads at a time.
@@ -341,7 +382,11 @@ mod from_table {
                         c.floor() as u64
                     }
                     Condition::PerUnit { .. } => return None,
-                    Condition::Range { .. } | Condition::OneOf { .. } | Condition::IsMissing => 1,
+                    Condition::Range { .. }
+                    | Condition::OneOf { .. }
+                    | Condition::IsMissing
+                    | Condition::All { .. }
+                    | Condition::Any { .. } => 1,
                 };
                 fields.push((bits, largest as f64));
                 bits += u64::BITS - largest.leading_zeros();
@@ -377,6 +422,53 @@ mod from_table {
                 }
             }
         }
+    }
+}
+
+/// The simple conditions compound rules are made of, as rules of their own: features are
+/// computed for these atoms (each column parsed once, as for any rules) and then combined into
+/// the rules' features ([`Condition::combine`](crate::rules::Condition::combine)).
+pub struct Atoms {
+    /// One simple rule per atom, in rule order and then part order (named as their rule).
+    pub rules: Vec<Rule>,
+    /// Per rule, the range of its atoms in `rules`, and the rule itself.
+    spans: Vec<(std::ops::Range<usize>, Rule)>,
+}
+
+impl Atoms {
+    /// The atoms of `rules`, or `None` when no rule is compound (each rule is its own atom).
+    pub fn of(rules: &[Rule]) -> Option<Atoms> {
+        if !rules.iter().any(|r| r.condition.is_compound()) {
+            return None;
+        }
+        let mut atoms = Vec::new();
+        let mut spans = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let start = atoms.len();
+            for (column, condition) in rule.atoms() {
+                atoms.push(Rule {
+                    name: rule.name.clone(),
+                    column: column.to_string(),
+                    condition: condition.clone(),
+                });
+            }
+            spans.push((start..atoms.len(), rule.clone()));
+        }
+        Some(Atoms {
+            rules: atoms,
+            spans,
+        })
+    }
+
+    /// The rules' features (one column per rule) from the atoms' (one column per atom).
+    pub fn combine_columns(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = Array2::<f64>::zeros((x.nrows(), self.spans.len()).f());
+        for (mut col, (span, rule)) in out.columns_mut().into_iter().zip(&self.spans) {
+            for (i, f) in col.iter_mut().enumerate() {
+                *f = rule.combine(span.clone().map(|k| x[[i, k]]));
+            }
+        }
+        out
     }
 }
 
@@ -581,6 +673,7 @@ per_unit = true
             column: "visits".into(),
             condition: crate::rules::Condition::OneOf {
                 values: vec!["3".into()],
+                ignore_case: false,
             },
         });
         assert_eq!(number_columns(&rules), ["size", "opens"]);

@@ -8,6 +8,8 @@
 #[cfg(feature = "data")]
 pub mod auto;
 pub mod features;
+#[cfg(feature = "data")]
+pub mod spelling;
 
 use std::path::Path;
 
@@ -16,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// One rule as written in the rules file. Exactly one kind of condition must be given
-/// (`at_least` and `below` together make a band).
+/// (`at_least` and `below` together make a band), or `all`/`any` with parts of their own (a
+/// compound rule, which then has no `column`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub column: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_unit: Option<bool>,
@@ -34,6 +38,39 @@ pub struct RuleSpec {
     pub one_of: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_missing: Option<bool>,
+    /// `one_of` (in this rule or its parts) compares text ignoring the case of A–Z.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_case: Option<bool>,
+    /// Every part holds (AND).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<Vec<PartSpec>>,
+    /// At least one part holds (OR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any: Option<Vec<PartSpec>>,
+}
+
+/// One part of a compound rule as written: a column and one condition on it. `per_unit`,
+/// `cap` and a further `all`/`any` are read only to refuse them with a message that says why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartSpec {
+    pub column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_missing: Option<bool>,
+    #[serde(default, skip_serializing)]
+    pub per_unit: Option<bool>,
+    #[serde(default, skip_serializing)]
+    pub cap: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub all: Option<toml::Value>,
+    #[serde(default, skip_serializing)]
+    pub any: Option<toml::Value>,
 }
 
 /// The rules file: optional id and target columns, then the rules.
@@ -121,17 +158,42 @@ pub enum Condition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         below: Option<f64>,
     },
-    /// The text value equals one of these exactly.
-    OneOf { values: Vec<String> },
+    /// The text value equals one of these exactly, or ignoring the case of the letters A–Z
+    /// with `ignore_case` (only A–Z: every SQL engine and PMML folds those alike).
+    OneOf {
+        values: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ignore_case: bool,
+    },
     /// The cell is empty or a placeholder given with `--na`.
     IsMissing,
+    /// Every part holds (AND): a compound rule. Its parts name their own columns, and the
+    /// rule's feature is 1 or 0. One level only: a part is never compound or per-unit.
+    All { parts: Vec<Part> },
+    /// At least one part holds (OR), as [`Condition::All`].
+    Any { parts: Vec<Part> },
 }
 
-/// A checked rule.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One part of a compound condition: a simple condition (a range, `one_of` or `is_missing`)
+/// on its own column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    pub column: String,
+    pub condition: Condition,
+}
+
+/// A checked rule. A simple rule reads `column`; a compound one (`All`/`Any`) has an empty
+/// `column` and reads its parts' columns: [`Rule::atoms`] lists what a rule reads either way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub column: String,
     #[serde(flatten)]
     pub condition: Condition,
@@ -146,12 +208,80 @@ pub enum Value<'a> {
 }
 
 impl Condition {
+    /// `all`/`any`: evaluated on its parts ([`Rule::atoms`], [`Rule::combine`]), never on
+    /// one cell.
+    pub fn is_compound(&self) -> bool {
+        matches!(self, Condition::All { .. } | Condition::Any { .. })
+    }
+
     pub fn needs_numbers(&self) -> bool {
         matches!(self, Condition::PerUnit { .. } | Condition::Range { .. })
     }
 
     pub fn needs_text(&self) -> bool {
         matches!(self, Condition::OneOf { .. })
+    }
+
+    /// What a rule with this condition on `column` reads, as (column, simple condition): the
+    /// rule itself, or each part of a compound condition. The rule's feature is
+    /// [`Condition::combine`] of its atoms' features.
+    pub fn atoms<'a>(&'a self, column: &'a str) -> Vec<(&'a str, &'a Condition)> {
+        match self {
+            Condition::All { parts } | Condition::Any { parts } => parts
+                .iter()
+                .map(|p| (p.column.as_str(), &p.condition))
+                .collect(),
+            simple => vec![(column, simple)],
+        }
+    }
+
+    /// The columns [`Condition::atoms`] read, each once, in order.
+    pub fn columns<'a>(&'a self, column: &'a str) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (c, _) in self.atoms(column) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The feature from the atoms' features, in [`Condition::atoms`] order: the one feature of
+    /// a simple condition; 1 when all (`All`) or any (`Any`) parts fired, else 0.
+    #[inline]
+    pub fn combine(&self, mut atoms: impl Iterator<Item = f64>) -> f64 {
+        match self {
+            Condition::All { .. } => atoms.all(|f| f > 0.0) as u8 as f64,
+            Condition::Any { .. } => atoms.any(|f| f > 0.0) as u8 as f64,
+            _ => atoms.next().unwrap_or(0.0),
+        }
+    }
+
+    /// The feature of one lead given as `value(column)`, reading text under numeric conditions
+    /// as [`Condition::eval_read`] does. Every part is read (no short cut), so a cell a part
+    /// cannot read is an error whatever the other parts say, as when a file is scored. The
+    /// error names the column.
+    pub fn eval_lead<'a>(
+        &self,
+        column: &str,
+        value: impl Fn(&str) -> Value<'a>,
+        decimal_comma: bool,
+    ) -> std::result::Result<f64, String> {
+        let read = |c: &str, condition: &Condition| {
+            condition
+                .eval_read(value(c), decimal_comma)
+                .map_err(|e| format!("column '{c}': {e}"))
+        };
+        match self {
+            Condition::All { parts } | Condition::Any { parts } => {
+                let features = parts
+                    .iter()
+                    .map(|p| read(&p.column, &p.condition))
+                    .collect::<std::result::Result<Vec<f64>, String>>()?;
+                Ok(self.combine(features.into_iter()))
+            }
+            simple => read(column, simple),
+        }
     }
 
     /// The feature for a numeric cell (`None` = missing).
@@ -169,10 +299,8 @@ impl Condition {
                 let hi = below.is_none_or(|b| x < b);
                 (lo && hi) as u8 as f64
             }
-            (Condition::OneOf { values }, Some(x)) => {
-                let s = format_number(x);
-                values.contains(&s) as u8 as f64
-            }
+            (Condition::OneOf { .. }, Some(x)) => self.eval_text(Some(&format_number(x))),
+            (Condition::All { .. } | Condition::Any { .. }, Some(_)) => compound_on_one_cell(),
         }
     }
 
@@ -183,7 +311,21 @@ impl Condition {
         match (self, v) {
             (Condition::IsMissing, v) => v.is_none() as u8 as f64,
             (_, None) => 0.0,
-            (Condition::OneOf { values }, Some(s)) => values.iter().any(|v| v == s) as u8 as f64,
+            (
+                Condition::OneOf {
+                    values,
+                    ignore_case: false,
+                },
+                Some(s),
+            ) => values.iter().any(|v| v == s) as u8 as f64,
+            (
+                Condition::OneOf {
+                    values,
+                    ignore_case: true,
+                },
+                Some(s),
+            ) => values.iter().any(|v| v.eq_ignore_ascii_case(s)) as u8 as f64,
+            (Condition::All { .. } | Condition::Any { .. }, Some(_)) => compound_on_one_cell(),
             (_, Some(_)) => 0.0,
         }
     }
@@ -238,10 +380,35 @@ impl Condition {
                 format!("{column} < {}", format_number(*b))
             }
             Condition::Range { .. } => format!("{column} (no bounds)"),
-            Condition::OneOf { values } => format!("{column} is one of {values:?}"),
+            Condition::OneOf {
+                values,
+                ignore_case: false,
+            } => format!("{column} is one of {values:?}"),
+            Condition::OneOf {
+                values,
+                ignore_case: true,
+            } => format!("{column} is one of {values:?} (any case)"),
             Condition::IsMissing => format!("{column} is missing"),
+            Condition::All { parts } => describe_parts(parts, " and "),
+            Condition::Any { parts } => describe_parts(parts, " or "),
         }
     }
+}
+
+/// The parts of a compound condition in words: `company_size >= 100 and downloads >= 2`.
+fn describe_parts(parts: &[Part], joint: &str) -> String {
+    parts
+        .iter()
+        .map(|p| p.condition.describe(&p.column))
+        .collect::<Vec<_>>()
+        .join(joint)
+}
+
+/// A compound condition asked about one cell: a caller's mistake (compound rules are evaluated
+/// on their parts). It fires nothing rather than stop a scoring run; tests catch the caller.
+fn compound_on_one_cell() -> f64 {
+    debug_assert!(false, "a compound condition is evaluated on its parts");
+    0.0
 }
 
 /// Numbers as text the way a spreadsheet shows them: `3`, not `3.0`.
@@ -258,36 +425,98 @@ impl Rule {
     pub fn from_spec(spec: &RuleSpec) -> std::result::Result<Rule, String> {
         let who = format!("rule '{}'", spec.name);
         if spec.name.trim().is_empty() {
-            return Err(format!("a rule on column '{}' has no name", spec.column));
+            return Err(match (&spec.all, &spec.any) {
+                (None, None) => format!("a rule on column '{}' has no name", spec.column),
+                _ => "a rule with `all`/`any` parts has no name".into(),
+            });
+        }
+        let ignore_case = spec.ignore_case == Some(true);
+        let compound = match (&spec.all, &spec.any) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{who} has both `all` and `any`; one level of nesting is offered: write \
+                     two rules, or one `any` whose parts are single conditions"
+                ))
+            }
+            (Some(parts), None) => Some(("all", parts)),
+            (None, Some(parts)) => Some(("any", parts)),
+            (None, None) => None,
+        };
+        if let Some((key, parts)) = compound {
+            let simple = spec.per_unit.is_some()
+                || spec.cap.is_some()
+                || spec.at_least.is_some()
+                || spec.below.is_some()
+                || spec.one_of.is_some()
+                || spec.is_missing.is_some();
+            if !spec.column.is_empty() || simple {
+                return Err(format!(
+                    "{who}: a rule with `{key}` has its conditions in its parts only; move \
+                     `column` and its condition into a part"
+                ));
+            }
+            if parts.len() < 2 {
+                return Err(format!(
+                    "{who}: `{key}` has {} part{}; it needs at least two (a single condition \
+                     is written as an ordinary rule, with `column`)",
+                    parts.len(),
+                    if parts.len() == 1 { "" } else { "s" }
+                ));
+            }
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    Part::from_spec(
+                        part,
+                        ignore_case,
+                        &format!("{who}, part {} of `{key}`", i + 1),
+                    )
+                })
+                .collect::<std::result::Result<Vec<Part>, String>>()?;
+            let condition = if key == "all" {
+                Condition::All { parts }
+            } else {
+                Condition::Any { parts }
+            };
+            if ignore_case && !has_one_of(&condition) {
+                return Err(format!(
+                    "{who}: `ignore_case` applies to `one_of`, which no part has"
+                ));
+            }
+            return Ok(Rule {
+                name: spec.name.clone(),
+                column: String::new(),
+                condition,
+            });
         }
         if spec.column.trim().is_empty() {
-            return Err(format!("{who} has no column"));
+            return Err(format!(
+                "{who} has no column (or `all`/`any` parts that name theirs)"
+            ));
         }
         let finite = |x: Option<f64>, key: &str| match x {
             Some(v) if !v.is_finite() => Err(format!("{who}: `{key}` must be a finite number")),
             _ => Ok(()),
         };
         finite(spec.cap, "cap")?;
-        finite(spec.at_least, "at_least")?;
-        finite(spec.below, "below")?;
         let per_unit = spec.per_unit == Some(true);
-        let range = spec.at_least.is_some() || spec.below.is_some();
-        let one_of = spec.one_of.is_some();
-        let missing = spec.is_missing == Some(true);
-        let kinds = [per_unit, range, one_of, missing]
-            .iter()
-            .filter(|&&k| k)
-            .count();
-        if kinds != 1 {
-            return Err(format!(
-                "{who} must have exactly one condition: `per_unit = true` (with optional `cap`), \
-                 `at_least`/`below`, `one_of` or `is_missing = true`; it has {kinds}"
-            ));
-        }
         if spec.cap.is_some() && !per_unit {
             return Err(format!("{who}: `cap` only applies with `per_unit = true`"));
         }
         let condition = if per_unit {
+            let kinds = [
+                spec.at_least.is_some() || spec.below.is_some(),
+                spec.one_of.is_some(),
+                spec.is_missing == Some(true),
+            ];
+            if kinds.iter().any(|&k| k) {
+                return Err(format!(
+                    "{who} must have exactly one condition: `per_unit = true` (with optional \
+                     `cap`), `at_least`/`below`, `one_of` or `is_missing = true`; it has {}",
+                    1 + kinds.iter().filter(|&&k| k).count()
+                ));
+            }
             if let Some(c) = spec.cap {
                 if c < 1.0 {
                     return Err(format!("{who}: `cap` must be at least 1"));
@@ -301,28 +530,19 @@ impl Rule {
                 }
             }
             Condition::PerUnit { cap: spec.cap }
-        } else if range {
-            if let (Some(a), Some(b)) = (spec.at_least, spec.below) {
-                if a >= b {
-                    return Err(format!(
-                        "{who}: `at_least` ({a}) must be smaller than `below` ({b})"
-                    ));
-                }
-            }
-            Condition::Range {
-                at_least: spec.at_least,
-                below: spec.below,
-            }
-        } else if let Some(values) = &spec.one_of {
-            if values.is_empty() {
-                return Err(format!("{who}: `one_of` is empty"));
-            }
-            Condition::OneOf {
-                values: values.clone(),
-            }
         } else {
-            Condition::IsMissing
+            simple_condition(
+                &who,
+                spec.at_least,
+                spec.below,
+                spec.one_of.as_ref(),
+                spec.is_missing,
+                ignore_case,
+            )?
         };
+        if ignore_case && !has_one_of(&condition) {
+            return Err(format!("{who}: `ignore_case` applies to `one_of` only"));
+        }
         Ok(Rule {
             name: spec.name.clone(),
             column: spec.column.clone(),
@@ -342,14 +562,190 @@ impl Rule {
                 spec.per_unit = Some(true);
                 spec.cap = *cap;
             }
+            Condition::All { parts } => spec.all = Some(parts.iter().map(Part::to_spec).collect()),
+            Condition::Any { parts } => spec.any = Some(parts.iter().map(Part::to_spec).collect()),
+            simple => {
+                let part = Part {
+                    column: String::new(),
+                    condition: simple.clone(),
+                }
+                .to_spec();
+                spec.at_least = part.at_least;
+                spec.below = part.below;
+                spec.one_of = part.one_of;
+                spec.is_missing = part.is_missing;
+            }
+        }
+        if has_ignore_case(&self.condition) {
+            spec.ignore_case = Some(true);
+        }
+        spec
+    }
+
+    /// What the rule reads ([`Condition::atoms`]).
+    pub fn atoms(&self) -> Vec<(&str, &Condition)> {
+        self.condition.atoms(&self.column)
+    }
+
+    /// The columns the rule reads, each once, in order.
+    pub fn columns(&self) -> Vec<&str> {
+        self.condition.columns(&self.column)
+    }
+
+    /// The rule's feature from its atoms' features ([`Condition::combine`]).
+    #[inline]
+    pub fn combine(&self, atoms: impl Iterator<Item = f64>) -> f64 {
+        self.condition.combine(atoms)
+    }
+
+    /// The feature of one lead given as `value(column)` ([`Condition::eval_lead`]).
+    pub fn eval_read<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+        decimal_comma: bool,
+    ) -> std::result::Result<f64, String> {
+        self.condition.eval_lead(&self.column, value, decimal_comma)
+    }
+
+    /// The condition in plain words: `company_size >= 100 and downloads >= 2`.
+    pub fn describe(&self) -> String {
+        self.condition.describe(&self.column)
+    }
+
+    /// The rule's columns for a message: `'company_size'`, or `'a' and 'b'`.
+    pub fn columns_text(&self) -> String {
+        columns_text(&self.columns())
+    }
+}
+
+/// Columns for a message: `'company_size'`, or `'a', 'b' and 'c'`.
+pub fn columns_text(columns: &[&str]) -> String {
+    let cols: Vec<String> = columns.iter().map(|c| format!("'{c}'")).collect();
+    match cols.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => cols.join(""),
+    }
+}
+
+impl Part {
+    fn from_spec(
+        spec: &PartSpec,
+        ignore_case: bool,
+        who: &str,
+    ) -> std::result::Result<Part, String> {
+        if spec.all.is_some() || spec.any.is_some() {
+            return Err(format!(
+                "{who} holds `all`/`any` of its own; compound rules nest one level only: a part \
+                 is one condition on one column (write the inner group as a rule of its own)"
+            ));
+        }
+        if spec.per_unit.is_some() || spec.cap.is_some() {
+            return Err(format!(
+                "{who} is `per_unit`, which a compound rule cannot hold: its feature is 1 or 0; \
+                 give per-unit points their own rule"
+            ));
+        }
+        if spec.column.trim().is_empty() {
+            return Err(format!("{who} has no column"));
+        }
+        let condition = simple_condition(
+            who,
+            spec.at_least,
+            spec.below,
+            spec.one_of.as_ref(),
+            spec.is_missing,
+            ignore_case,
+        )?;
+        Ok(Part {
+            column: spec.column.clone(),
+            condition,
+        })
+    }
+
+    fn to_spec(&self) -> PartSpec {
+        let mut spec = PartSpec {
+            column: self.column.clone(),
+            ..PartSpec::default()
+        };
+        match &self.condition {
             Condition::Range { at_least, below } => {
                 spec.at_least = *at_least;
                 spec.below = *below;
             }
-            Condition::OneOf { values } => spec.one_of = Some(values.clone()),
+            Condition::OneOf { values, .. } => spec.one_of = Some(values.clone()),
             Condition::IsMissing => spec.is_missing = Some(true),
+            // Parts are never per-unit or compound (checked when read).
+            Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => {}
         }
         spec
+    }
+}
+
+/// A range, `one_of` or `is_missing` condition, checked; exactly one must be given.
+fn simple_condition(
+    who: &str,
+    at_least: Option<f64>,
+    below: Option<f64>,
+    one_of: Option<&Vec<String>>,
+    is_missing: Option<bool>,
+    ignore_case: bool,
+) -> std::result::Result<Condition, String> {
+    for (x, key) in [(at_least, "at_least"), (below, "below")] {
+        if x.is_some_and(|v| !v.is_finite()) {
+            return Err(format!("{who}: `{key}` must be a finite number"));
+        }
+    }
+    let range = at_least.is_some() || below.is_some();
+    let missing = is_missing == Some(true);
+    let kinds = [range, one_of.is_some(), missing]
+        .iter()
+        .filter(|&&k| k)
+        .count();
+    if kinds != 1 {
+        return Err(format!(
+            "{who} must have exactly one condition: `per_unit = true` (with optional `cap`), \
+             `at_least`/`below`, `one_of` or `is_missing = true`; it has {kinds}"
+        ));
+    }
+    if range {
+        if let (Some(a), Some(b)) = (at_least, below) {
+            if a >= b {
+                return Err(format!(
+                    "{who}: `at_least` ({a}) must be smaller than `below` ({b})"
+                ));
+            }
+        }
+        Ok(Condition::Range { at_least, below })
+    } else if let Some(values) = one_of {
+        if values.is_empty() {
+            return Err(format!("{who}: `one_of` is empty"));
+        }
+        Ok(Condition::OneOf {
+            values: values.clone(),
+            ignore_case,
+        })
+    } else {
+        Ok(Condition::IsMissing)
+    }
+}
+
+fn has_one_of(condition: &Condition) -> bool {
+    match condition {
+        Condition::OneOf { .. } => true,
+        Condition::All { parts } | Condition::Any { parts } => {
+            parts.iter().any(|p| has_one_of(&p.condition))
+        }
+        _ => false,
+    }
+}
+
+fn has_ignore_case(condition: &Condition) -> bool {
+    match condition {
+        Condition::OneOf { ignore_case, .. } => *ignore_case,
+        Condition::All { parts } | Condition::Any { parts } => {
+            parts.iter().any(|p| has_ignore_case(&p.condition))
+        }
+        _ => false,
     }
 }
 
@@ -480,6 +876,7 @@ is_missing = true
         assert_eq!(Condition::IsMissing.eval_text(Some("x")), 0.0);
         let one_of = Condition::OneOf {
             values: vec!["VP".into(), "3".into()],
+            ignore_case: false,
         };
         assert_eq!(one_of.eval_text(Some("VP")), 1.0);
         assert_eq!(one_of.eval_text(Some("vp")), 0.0);

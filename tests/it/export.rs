@@ -33,7 +33,7 @@ use mqlcal::export::sql::TableName;
 use mqlcal::export::{Dialect, Exporter, Pmml, Sql};
 use mqlcal::model::{Model, ModelRule};
 use mqlcal::points::Points;
-use mqlcal::rules::Condition;
+use mqlcal::rules::{Condition, Part};
 use polars::prelude::*;
 
 use crate::engines::python;
@@ -324,6 +324,28 @@ fn edge(wd: &Workdir) -> Case {
         rule("Industry not given", "industry", Condition::IsMissing, -5),
     ]);
     profile_per_rule(&mut model);
+    let leads = edge_leads();
+    let c = case(wd, "edge", model, leads, false);
+    // The data does test what it claims (reasons from `mqlcal score`).
+    let has = |id: &str, rule: &str| c.expected[id].reasons.contains(rule);
+    assert!(has("E02", "Company 100+ employees") && has("E02", "Company 100 to 499"));
+    assert!(!has("E03", "Company 100+") && !has("E03", "C-level") && !has("E03", "Budget"));
+    assert!(has("E04", "C-level or VP") && !has("E04", "Company 100 to 499"));
+    assert!(has("E06", "No company size given") && has("E06", "Industry not given"));
+    assert!(has("E07", "Software or finance") && has("E07", "Engagement 0.1 to 0.3"));
+    assert!(!has("E04", "Engagement") && has("E02", "Engagement"));
+    assert!(c.expected["E04"]
+        .reasons
+        .contains("Opens, each (no cap) (+1000)"));
+    assert!(c.expected["E04"]
+        .reasons
+        .contains("Pricing page visit (each, up to 5) (+50)"));
+    c
+}
+
+/// Leads at every boundary of the example rules: missing values, placeholders, other cases,
+/// white space, values just below and at each bound.
+fn edge_leads() -> Leads {
     let columns = [
         "lead_id",
         "pricing_page_visits",
@@ -416,21 +438,115 @@ fn edge(wd: &Workdir) -> Case {
             .map(|r| r.iter().map(|s| s.to_string()).collect())
             .collect(),
     };
-    let c = case(wd, "edge", model, leads, false);
-    // The data does test what it claims (reasons from `mqlcal score`).
+    leads
+}
+
+/// Compound rules on the edge leads: AND and OR, a part on a missing value, `ignore_case`
+/// (A–Z only: `ÉNERGIE` is not `énergie`), parts at their boundaries.
+fn compound(wd: &Workdir) -> Case {
+    let mut model = example_model();
+    model.training.na = vec!["Select".into(), " n/a ".into()];
+    let part = |column: &str, condition: Condition| Part {
+        column: column.into(),
+        condition,
+    };
+    let at_least = |x: f64| Condition::Range {
+        at_least: Some(x),
+        below: None,
+    };
+    let one_of = |values: &[&str], ignore_case: bool| Condition::OneOf {
+        values: values.iter().map(|v| v.to_string()).collect(),
+        ignore_case,
+    };
+    model.rules.extend([
+        rule(
+            "Enterprise and engaged",
+            "",
+            Condition::All {
+                parts: vec![
+                    part("company_size", at_least(100.0)),
+                    part("whitepaper_downloads", at_least(2.0)),
+                ],
+            },
+            12,
+        ),
+        rule(
+            "VP or budget, any case",
+            "",
+            Condition::Any {
+                parts: vec![
+                    part("job_level", one_of(&["vp", "c-level"], true)),
+                    part("budget_confirmed", one_of(&["yes"], false)),
+                ],
+            },
+            7,
+        ),
+        rule(
+            "No size but software",
+            "",
+            Condition::All {
+                parts: vec![
+                    part("company_size", Condition::IsMissing),
+                    part("industry", one_of(&["software"], true)),
+                ],
+            },
+            -4,
+        ),
+        rule(
+            "Three parts, any",
+            "",
+            Condition::Any {
+                parts: vec![
+                    part(
+                        "days_since_last_activity",
+                        Condition::Range {
+                            at_least: Some(7.0),
+                            below: Some(60.0),
+                        },
+                    ),
+                    part("engagement", Condition::IsMissing),
+                    part("industry", one_of(&["énergie"], true)),
+                ],
+            },
+            3,
+        ),
+        rule(
+            "Finance, any case",
+            "industry",
+            one_of(&["FINANCE"], true),
+            2,
+        ),
+    ]);
+    profile_per_rule(&mut model);
+    let mut leads = edge_leads();
+    let row = |id: &str, industry: &str, days: &str, engagement: &str| {
+        let mut r = vec![String::new(); leads.columns.len()];
+        r[0] = id.into();
+        r[leads.column("industry")] = industry.into();
+        r[leads.column("days_since_last_activity")] = days.into();
+        r[leads.column("engagement")] = engagement.into();
+        r[leads.column("company_size")] = "50".into();
+        r
+    };
+    let extra = [
+        row("X01", "ÉNERGIE", "0", "0.5"),
+        row("X02", "éNERGIE", "0", "0.5"),
+        row("X03", "Énergie", "6.99", "0.2"),
+        row("X04", "FINANCE", "60", "0.2"),
+    ];
+    leads.rows.extend(extra);
+    let c = case(wd, "compound", model, leads, false);
     let has = |id: &str, rule: &str| c.expected[id].reasons.contains(rule);
-    assert!(has("E02", "Company 100+ employees") && has("E02", "Company 100 to 499"));
-    assert!(!has("E03", "Company 100+") && !has("E03", "C-level") && !has("E03", "Budget"));
-    assert!(has("E04", "C-level or VP") && !has("E04", "Company 100 to 499"));
-    assert!(has("E06", "No company size given") && has("E06", "Industry not given"));
-    assert!(has("E07", "Software or finance") && has("E07", "Engagement 0.1 to 0.3"));
-    assert!(!has("E04", "Engagement") && has("E02", "Engagement"));
-    assert!(c.expected["E04"]
-        .reasons
-        .contains("Opens, each (no cap) (+1000)"));
-    assert!(c.expected["E04"]
-        .reasons
-        .contains("Pricing page visit (each, up to 5) (+50)"));
+    // AND: both parts at their bounds; one part missing or below fires nothing.
+    assert!(has("E02", "Enterprise and engaged") && has("E09", "Enterprise and engaged"));
+    assert!(!has("E05", "Enterprise and engaged") && !has("E01", "Enterprise and engaged"));
+    // OR with `ignore_case`: `vp` and ` VP ` match, budget `YES` (exact) does not.
+    assert!(has("E03", "VP or budget") && has("E04", "VP or budget") && !has("E12", "VP or"));
+    // A missing size and `software` in any case.
+    assert!(has("E01", "Three parts") && !has("E01", "No size but software"));
+    // A–Z only: `ÉNERGIE` differs from `énergie` in a letter outside A–Z, `éNERGIE` does not.
+    assert!(!has("X01", "Three parts") && has("X02", "Three parts"));
+    assert!(has("X04", "Finance, any case") && has("E04", "Finance, any case"));
     c
 }
 
@@ -449,6 +565,7 @@ fn nasty(wd: &Workdir) -> Case {
                     "a\\b\\".into(),
                     "x'); DROP TABLE leads; --".into(),
                 ],
+                ignore_case: false,
             },
             30,
         ),
@@ -486,6 +603,9 @@ fn nasty(wd: &Workdir) -> Case {
             "order",
             Condition::OneOf {
                 values: vec!["日本語".into(), "emoji 🚀".into(), "tab\there".into()],
+                // Folding A–Z only, around characters a regular expression or SQL quoting
+                // could trip on.
+                ignore_case: true,
             },
             5,
         ),
@@ -520,7 +640,7 @@ fn nasty(wd: &Workdir) -> Case {
         ["N07", "—", "0", "-1", " — ", "emoji 🚀 "],
         ["N08", "O'Reilly", "9", "2.5", "", "日本語"],
         ["N09", "a\\b", "2.9", "2.6", "y", ""],
-        ["N10", "N/A", "1", "0", "", "emoji"],
+        ["N10", "N/A", "1", "0", "", "EMOJI 🚀"],
     ];
     let leads = Leads {
         columns: columns.iter().map(|s| s.to_string()).collect(),
@@ -536,7 +656,14 @@ fn nasty(wd: &Workdir) -> Case {
 }
 
 fn all_cases(wd: &Workdir) -> Vec<Case> {
-    vec![example(wd), isotonic(wd), beta(wd), edge(wd), nasty(wd)]
+    vec![
+        example(wd),
+        isotonic(wd),
+        beta(wd),
+        edge(wd),
+        compound(wd),
+        nasty(wd),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1017,9 +1144,9 @@ fn pmml_scores_like_mqlcal_score_in_jpmml() {
 
 fn mqlcal_columns(model: &Model) -> Vec<String> {
     let mut columns: Vec<String> = Vec::new();
-    for r in &model.rules {
-        if !columns.contains(&r.column) {
-            columns.push(r.column.clone());
+    for c in model.rules.iter().flat_map(|r| r.rule_columns()) {
+        if !columns.iter().any(|x| x == c) {
+            columns.push(c.to_string());
         }
     }
     columns

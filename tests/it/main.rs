@@ -4,6 +4,7 @@
 mod bad_input;
 mod caps;
 mod cli;
+mod compound;
 mod counts;
 mod engines;
 mod export;
