@@ -887,6 +887,62 @@ is_missing = true
     }
 
     #[test]
+    fn compound_rules_evaluate_on_their_parts_and_round_trip() {
+        let text = r#"
+[[rule]]
+name = "Enterprise and engaged"
+all = [ { column = "size", at_least = 100 }, { column = "downloads", at_least = 2 } ]
+[[rule]]
+name = "Senior or no budget given"
+ignore_case = true
+any = [ { column = "level", one_of = ["VP"] }, { column = "budget", is_missing = true } ]
+"#;
+        let rules = parse(text).unwrap();
+        let lead = |size: Value<'static>, downloads: Value<'static>, level: Value<'static>| {
+            move |c: &str| match c {
+                "size" => size,
+                "downloads" => downloads,
+                "level" => level,
+                _ => Value::Missing,
+            }
+        };
+        let and = &rules[0];
+        assert_eq!(and.columns(), ["size", "downloads"]);
+        fn f<'a>(r: &Rule, cell: impl Fn(&str) -> Value<'a>) -> f64 {
+            r.eval_read(cell, false).unwrap()
+        }
+        use Value::{Missing, Number, Text};
+        assert_eq!(f(and, lead(Number(100.0), Text(" 2 "), Missing)), 1.0);
+        assert_eq!(f(and, lead(Number(99.9), Number(2.0), Missing)), 0.0);
+        assert_eq!(f(and, lead(Missing, Number(5.0), Missing)), 0.0);
+        // A part that cannot read its cell is an error whatever the other part says.
+        let err = and
+            .eval_read(lead(Number(5.0), Text("many"), Missing), false)
+            .unwrap_err();
+        assert!(err.contains("column 'downloads'"), "{err}");
+        let or = &rules[1];
+        // The budget is missing for every lead here, so `is_missing` fires the OR.
+        assert_eq!(f(or, lead(Missing, Missing, Missing)), 1.0);
+        let with_budget = |level: Value<'static>| {
+            move |c: &str| match c {
+                "level" => level,
+                "budget" => Text("yes"),
+                _ => Missing,
+            }
+        };
+        assert_eq!(f(or, with_budget(Text("vp"))), 1.0);
+        assert_eq!(f(or, with_budget(Text("Vp"))), 1.0);
+        assert_eq!(f(or, with_budget(Text("V P"))), 0.0);
+        assert_eq!(f(or, with_budget(Missing)), 0.0);
+        // Written back as a rules file and read again: the same rules.
+        let file = RulesFile {
+            rules: rules.iter().map(Rule::to_spec).collect(),
+            ..RulesFile::default()
+        };
+        assert_eq!(parse(&file.to_toml()).unwrap(), rules);
+    }
+
+    #[test]
     fn specs_round_trip() {
         let rule = Rule {
             name: "band".into(),
