@@ -34,6 +34,9 @@ pub struct RuleSpec {
     pub one_of: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_missing: Option<bool>,
+    /// The sub-score the rule counts in (`behaviour`, `profile`, any name); none: only the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The rules file: optional id and target columns, then the rules.
@@ -51,6 +54,10 @@ pub struct RulesFile {
 impl RulesFile {
     pub fn read(path: &Path) -> Result<RulesFile> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        groups_are_text(&text).map_err(|message| Error::Rules {
+            path: path.to_path_buf(),
+            message,
+        })?;
         let file: RulesFile = toml::from_str(&text).map_err(|e| Error::Rules {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -105,6 +112,34 @@ impl RulesFile {
     }
 }
 
+/// Every `group` is text. Checked on the raw TOML before the typed parse, whose error for
+/// `group = 3` names a line but not the rule.
+fn groups_are_text(text: &str) -> std::result::Result<(), String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(()); // a syntax error: the typed parse says where
+    };
+    let Some(rules) = table.get("rule").and_then(|r| r.as_array()) else {
+        return Ok(());
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(group) = rule.get("group") else {
+            continue;
+        };
+        if !group.is_str() {
+            let who = match rule.get("name").and_then(|n| n.as_str()) {
+                Some(name) => format!("rule '{name}'"),
+                None => format!("rule {}", i + 1),
+            };
+            return Err(format!(
+                "{who}: `group` must be a name in quotes, e.g. group = \"behaviour\" or group = \
+                 \"profile\"; it is {} {group}",
+                group.type_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a rule tests. Numeric conditions take numbers; `OneOf` takes text; `IsMissing` either.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -135,6 +170,9 @@ pub struct Rule {
     pub column: String,
     #[serde(flatten)]
     pub condition: Condition,
+    /// The sub-score the rule counts in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The value of one cell, as the rules see it.
@@ -323,10 +361,17 @@ impl Rule {
         } else {
             Condition::IsMissing
         };
+        if spec.group.as_ref().is_some_and(|g| g.trim().is_empty()) {
+            return Err(format!(
+                "{who}: `group` is empty; name the sub-score (e.g. \"behaviour\") or leave \
+                 `group` out"
+            ));
+        }
         Ok(Rule {
             name: spec.name.clone(),
             column: spec.column.clone(),
             condition,
+            group: spec.group.clone(),
         })
     }
 
@@ -335,6 +380,7 @@ impl Rule {
         let mut spec = RuleSpec {
             name: self.name.clone(),
             column: self.column.clone(),
+            group: self.group.clone(),
             ..RuleSpec::default()
         };
         match &self.condition {
@@ -492,6 +538,7 @@ is_missing = true
     #[test]
     fn specs_round_trip() {
         let rule = Rule {
+            group: None,
             name: "band".into(),
             column: "x".into(),
             condition: Condition::Range {

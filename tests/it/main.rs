@@ -7,6 +7,7 @@ mod cli;
 mod counts;
 mod engines;
 mod export;
+mod grades;
 mod locale;
 mod model_file;
 mod outcomes;
