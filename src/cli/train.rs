@@ -164,6 +164,9 @@ struct Summary<'a> {
     metrics: &'a mqlcal::metrics::Metrics,
     #[serde(skip_serializing_if = "Option::is_none")]
     calibration_statistics: Option<&'a mqlcal::metrics::CalibrationStats>,
+    /// With --grades: the cut points and the leads per cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grades: Option<&'a mqlcal::grades::Grades>,
     points: Vec<RulePoints<'a>>,
     warnings: &'a [String],
 }
@@ -408,6 +411,7 @@ fn written(args: &Args, model: &mqlcal::model::Model) -> anyhow::Result<()> {
         threshold: &model.threshold,
         metrics: &model.metrics,
         calibration_statistics: model.calibration_statistics.as_ref(),
+        grades: model.grades.as_ref(),
         points: rule_points(model),
         warnings: &model.warnings,
     })

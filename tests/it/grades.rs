@@ -216,6 +216,31 @@ fn grade_matrix_counts_are_the_scored_training_files_grades() {
         );
     }
     assert_eq!(grades.cells.iter().map(|c| c.leads).sum::<u64>(), 4000);
+    // --json gives the sub-score columns and the same counts per grade.
+    let o = wd
+        .cmd()
+        .args([
+            "score",
+            "--model",
+            "g.json",
+            "--data",
+            "leads.csv",
+            "--out",
+            "j.csv",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        summary["sub_scores"],
+        serde_json::json!(["behaviour_score", "profile_score"])
+    );
+    for cell in &grades.cells {
+        let g = cell.grade.to_string();
+        assert_eq!(summary["grades"][&g].as_u64(), Some(cell.leads), "{g}");
+    }
     // Out of fold, every lead is in one cell too, and the bands are real: the top quarter of
     // profiles converts more often than the bottom.
     assert_eq!(
@@ -525,4 +550,36 @@ fn other_group_names_take_letters_in_file_order() {
         (g.profile.group.as_str(), g.behaviour.group.as_str()),
         ("engagement", "fit")
     );
+}
+
+#[test]
+fn grade_models_match_the_schema_and_old_files_load_unchanged() {
+    let wd = Workdir::new();
+    let o = train(&wd, "g.json", &["--grades", "--threshold", "grade:A3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = crate::model_file::schema();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("g.json")).unwrap()).unwrap();
+    assert_eq!(crate::model_file::errors(&v, &doc), Vec::<String>::new());
+    // The schema refuses a cell outside the matrix and a rule group that is not text.
+    let mut bad = doc.clone();
+    bad["threshold"]["policy"]["target"] = "E7".into();
+    assert!(!crate::model_file::errors(&v, &bad).is_empty());
+    assert!(Model::from_json(&bad.to_string())
+        .unwrap_err()
+        .contains("not a cell of the grade matrix"));
+    let mut bad = doc.clone();
+    bad["rules"][0]["group"] = 3.into();
+    assert!(!crate::model_file::errors(&v, &bad).is_empty());
+    // A grade threshold without a matrix is refused when loading.
+    let mut bad = doc.clone();
+    bad.as_object_mut().unwrap().remove("grades");
+    let err = Model::from_json(&bad.to_string()).unwrap_err();
+    assert!(
+        err.contains("no grade matrix; retrain with --grades"),
+        "{err}"
+    );
+    // A model file from before groups loads and writes back byte for byte.
+    let committed = std::fs::read_to_string(crate::repo().join("models/lead-model.json")).unwrap();
+    assert_eq!(Model::from_json(&committed).unwrap().to_json(), committed);
 }
