@@ -286,15 +286,24 @@ fn grade_matrix_counts_are_the_scored_training_files_grades() {
 #[test]
 fn grades_are_deterministic() {
     let wd = Workdir::new();
-    for out in ["a.json", "b.json"] {
-        let o = train(&wd, out, &["--grades", "--threshold", "grade:B2"]);
+    // Twice streamed (rules given, no report), and once from the file loaded whole (a report
+    // needs every lead's score): one model file, byte for byte.
+    for (out, extra) in [("a.json", None), ("b.json", None), ("c.json", Some("rep"))] {
+        let mut args = vec!["--grades", "--threshold", "grade:B2"];
+        args.extend(extra.map(|dir| ["--report", dir]).into_iter().flatten());
+        let o = train(&wd, out, &args);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let (a, b) = (
-        std::fs::read(wd.path("a.json")).unwrap(),
-        std::fs::read(wd.path("b.json")).unwrap(),
+    let read = |f: &str| std::fs::read(wd.path(f)).unwrap();
+    assert!(
+        read("a.json") == read("b.json"),
+        "two runs gave different model files"
     );
-    assert!(a == b, "two runs gave different model files");
+    assert!(
+        read("a.json") == read("c.json"),
+        "streamed and whole differ"
+    );
+    assert!(wd.path("rep/grade-matrix.png").exists());
 }
 
 #[test]
