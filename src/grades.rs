@@ -4,9 +4,10 @@
 //! cuts each sub-score into four bands: the profile group into letters (A best … D), the
 //! behaviour group into digits (1 best … 4), and a lead's grade is the pair (`B2`).
 //!
-//! Takes the rules' groups and the sub-scores of leads (out-of-fold in training); gives the
-//! cut points ([`GradeAxis`]), the grade of a lead, and the [`Grades`] matrix the model keeps:
-//! leads and conversions per cell.
+//! Takes the rules' groups and, in training, the rule patterns with their fold counts and each
+//! fold's weights ([`matrix`]); gives the cut points ([`GradeAxis`]), the grade of a lead, the
+//! [`Grades`] matrix the model keeps (leads and conversions per cell) and the funnel of a grade
+//! threshold ([`graded_threshold`]).
 //!
 //! Cut points are the quartiles of the out-of-fold sub-scores, not points chosen for the
 //! outcome: quartile bands say "A = the top quarter of profiles", need no search that could
@@ -291,6 +292,140 @@ impl Grades {
         }
         Ok(())
     }
+}
+
+/// The grade matrix of the two rule groups: cut points at the quartiles of the out-of-fold
+/// sub-scores (each pattern scored by the points of the fold model that did not see it, no
+/// intercept shift: a sub-score has no intercept), cells counted under the final points (as
+/// `score` grades the training leads) and out of fold (leads with a final outcome). Also gives
+/// the out-of-fold cells and, per cell, the lowest final score of a training lead graded at
+/// least that well, for a grade threshold.
+#[cfg(feature = "data")] // training only
+pub(crate) fn matrix(
+    groups: &crate::group::Groups,
+    rules: &[crate::rules::Rule],
+    folds: &crate::group::FoldCounts,
+    fold_weights: &[crate::fit::Weights],
+    points: &[crate::points::Points],
+    scale: crate::points::PointsScale,
+) -> std::result::Result<(Grades, CellCounts, GradeLowest), crate::points::Overflow> {
+    let names = group_names(rules.iter().map(|r| r.group.as_deref()));
+    let (letters, digits) = axes(&names).expect("checked with the options");
+    let of_rule: Vec<Option<usize>> = rules
+        .iter()
+        .map(|r| {
+            r.group
+                .as_ref()
+                .and_then(|g| names.iter().position(|n| n == g))
+        })
+        .collect();
+    let sub_scores = |points: &[crate::points::Points], row: ndarray::ArrayView1<f64>| {
+        let mut subs = vec![0i64; names.len()];
+        for (j, &f) in row.iter().enumerate() {
+            if let Some(g) = of_rule[j] {
+                let given = crate::points::given(j, points[j], f)?;
+                subs[g] = subs[g].saturating_add(given);
+            }
+        }
+        Ok::<_, crate::points::Overflow>(subs)
+    };
+    let k = folds.k;
+    let fold_points: Vec<Vec<crate::points::Points>> = fold_weights
+        .iter()
+        .map(|w| w.coef.iter().map(|&c| scale.points(c)).collect())
+        .collect();
+    // Out-of-fold sub-scores of every (pattern, fold), and their distribution per group.
+    let mut oof: Vec<Vec<i64>> = Vec::with_capacity(groups.len() * k);
+    let mut dist: Vec<std::collections::BTreeMap<i64, u64>> =
+        vec![std::collections::BTreeMap::new(); names.len()];
+    for (p, row) in groups.x.rows().into_iter().enumerate() {
+        for (f, fp) in fold_points.iter().enumerate() {
+            let subs = sub_scores(fp, row)?;
+            for (g, &s) in subs.iter().enumerate() {
+                *dist[g].entry(s).or_default() += folds.leads(p, f);
+            }
+            oof.push(subs);
+        }
+    }
+    let axis = |g: usize| {
+        let counts: Vec<(i64, u64)> = dist[g].iter().map(|(&s, &n)| (s, n)).collect();
+        GradeAxis::quartiles(&names[g], &counts)
+    };
+    let mut grades = Grades {
+        method: Grades::METHOD.into(),
+        profile: axis(letters),
+        behaviour: axis(digits),
+        cells: Vec::new(),
+    };
+    let mut training: CellCounts = Default::default();
+    let mut out_of_fold: CellCounts = Default::default();
+    let mut lowest: GradeLowest = [None; BANDS * BANDS];
+    for (p, row) in groups.x.rows().into_iter().enumerate() {
+        let final_subs = sub_scores(points, row)?;
+        let g = grades.grade(&names, &final_subs).expect("both groups");
+        Grades::add(&mut training, g, groups.leads[p], groups.conversions[p]);
+        let score = crate::points::score(points, row.iter().copied())?;
+        for (i, cell) in Grade::all().enumerate() {
+            if g.at_least(&cell) {
+                lowest[i] = Some(lowest[i].map_or(score, |l: i64| l.min(score)));
+            }
+        }
+        if groups.exposure[p] < 1.0 {
+            continue; // outcome not final: out of the honest rates, as in calibration
+        }
+        for f in 0..k {
+            let g = grades.grade(&names, &oof[p * k + f]).expect("both groups");
+            Grades::add(
+                &mut out_of_fold,
+                g,
+                folds.leads(p, f),
+                folds.conversions(p, f),
+            );
+        }
+    }
+    grades.cells = Grades::cells(&training, &out_of_fold);
+    Ok((grades, out_of_fold, lowest))
+}
+
+/// Per grade cell, the lowest score of a training lead graded at least that well.
+#[cfg(feature = "data")] // training only
+pub(crate) type GradeLowest = [Option<i64>; BANDS * BANDS];
+
+/// The threshold of a grade policy and its funnel on the out-of-fold grades. The MQL decision
+/// is by grade; `points` records the lowest score of a training lead that is an MQL by grade
+/// (0 when none is), which no score threshold reproduces: exports refuse such a model.
+#[cfg(feature = "data")] // training only
+pub(crate) fn graded_threshold(
+    cell: Grade,
+    out_of_fold: &CellCounts,
+    lowest: GradeLowest,
+    policy: crate::threshold::Policy,
+) -> (crate::threshold::Threshold, crate::threshold::Funnel) {
+    let (mut leads, mut conversions, mut mqls, mut hit) = (0u64, 0u64, 0u64, 0u64);
+    for (g, &(n, c)) in Grade::all().zip(out_of_fold) {
+        leads += n;
+        conversions += c;
+        if g.at_least(&cell) {
+            mqls += n;
+            hit += c;
+        }
+    }
+    let index = Grade::all()
+        .position(|g| g == cell)
+        .expect("a cell of the matrix");
+    (
+        crate::threshold::Threshold {
+            points: lowest[index].unwrap_or(0),
+            policy,
+            bound: None,
+        },
+        crate::threshold::Funnel::from_counts(
+            leads as usize,
+            conversions as usize,
+            mqls as usize,
+            hit as usize,
+        ),
+    )
 }
 
 #[cfg(test)]
