@@ -125,6 +125,7 @@ mod tests {
 
     fn rule(name: &str, condition: Condition) -> Rule {
         Rule {
+            group: None,
             name: name.into(),
             column: name.to_lowercase(),
             condition,

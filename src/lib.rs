@@ -48,6 +48,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod fit;
+pub mod grades;
 pub mod group;
 pub mod leakage;
 pub mod metrics;

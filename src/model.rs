@@ -35,6 +35,9 @@ pub struct ModelRule {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub column: String,
     pub condition: Condition,
+    /// The sub-score the rule counts in (`behaviour`, `profile`, …); absent: only the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub points: Points,
     /// The fitted log-odds weight per unit, before rounding to points.
     pub weight: f64,
@@ -64,6 +67,7 @@ impl ModelRule {
             name: self.name.clone(),
             column: self.column.clone(),
             condition: self.condition.clone(),
+            group: self.group.clone(),
         }
     }
 }
@@ -178,6 +182,10 @@ pub struct Model {
     /// files written before they were computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration_statistics: Option<crate::metrics::CalibrationStats>,
+    /// The grade matrix (`train --grades`): cut points of the two sub-scores and leads and
+    /// conversions per cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grades: Option<crate::grades::Grades>,
     pub training: Training,
     /// Distributions of the training leads, for drift checks.
     pub profile: crate::profile::Profile,
@@ -193,6 +201,11 @@ pub struct Scored {
     pub mql: bool,
     /// (rule index, points given), largest first; rules that gave 0 points are left out.
     pub reasons: Vec<(usize, i64)>,
+    /// The sub-score of each rule group, in the order of [`Model::group_names`]: the points of
+    /// the group's rules. With the points of ungrouped rules they add up to `score`.
+    pub sub_scores: Vec<i64>,
+    /// The lead's grade (`B2`) when the model has a grade matrix.
+    pub grade: Option<crate::grades::Grade>,
 }
 
 impl Model {
@@ -302,11 +315,33 @@ impl Model {
         }
         self.validate_metrics()?;
         self.validate_reach()?;
+        self.validate_grades()?;
         if !(self.scale.points_to_double_odds.is_finite() && self.scale.points_to_double_odds > 0.0)
         {
             return Err("points_to_double_odds must be a positive number".into());
         }
         self.calibration.validate()
+    }
+
+    /// A grade matrix fits the rules' groups, and a grade threshold has a matrix to use.
+    fn validate_grades(&self) -> std::result::Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.group.as_ref().is_some_and(|g| g.trim().is_empty()) {
+                return Err(format!("rules[{i}].group is empty"));
+            }
+        }
+        if let Some(g) = &self.grades {
+            g.validate(&self.group_names())?;
+        }
+        if let crate::threshold::Policy::Grade(cell) = self.threshold.threshold.policy {
+            if self.grades.is_none() {
+                return Err(format!(
+                    "threshold.policy is grade:{cell} but the model has no grade matrix; \
+                     retrain with --grades"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Metrics and rates within their ranges (a file edited by hand, or damaged).
@@ -401,6 +436,11 @@ impl Model {
         crate::atomic::write_bytes(path, self.to_json().as_bytes(), force)
     }
 
+    /// The rule groups (sub-scores) in order of first appearance in the rules.
+    pub fn group_names(&self) -> Vec<String> {
+        crate::grades::group_names(self.rules.iter().map(|r| r.group.as_deref()))
+    }
+
     pub fn rules(&self) -> Vec<Rule> {
         self.rules.iter().map(ModelRule::rule).collect()
     }
@@ -426,8 +466,25 @@ impl Model {
     ) -> std::result::Result<Scored, Overflow> {
         let mut score: i64 = 0;
         let mut reasons = Vec::new();
+        let names = self.group_names();
+        let mut sub_scores = vec![0i64; names.len()];
         for (j, (rule, f)) in self.rules.iter().zip(features).enumerate() {
             let given = crate::points::given(j, rule.points, f)?;
+            if let Some(g) = &rule.group {
+                // A sub-score is a part of the score: it fits when the score does, except
+                // when points of both signs cancel in the total; then it is named like it.
+                let i = names
+                    .iter()
+                    .position(|n| n == g)
+                    .expect("a group of the rules");
+                sub_scores[i] = sub_scores[i].checked_add(given).ok_or_else(|| Overflow {
+                    rule: j,
+                    message: format!(
+                        "its points take the '{g}' sub-score beyond what a score can hold ({})",
+                        i64::MAX
+                    ),
+                })?;
+            }
             score = score.checked_add(given).ok_or_else(|| Overflow {
                 rule: j,
                 message: format!(
@@ -440,11 +497,17 @@ impl Model {
             }
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let grade = self
+            .grades
+            .as_ref()
+            .and_then(|g| g.grade(&names, &sub_scores));
         Ok(Scored {
             score,
             probability: self.calibration.probability(score),
-            mql: self.threshold.threshold.is_mql(score),
+            mql: self.threshold.threshold.is_mql_graded(score, grade),
             reasons,
+            sub_scores,
+            grade,
         })
     }
 

@@ -183,6 +183,8 @@ pub struct EvalScores {
     pub scores: Vec<i64>,
     pub probabilities: Vec<f64>,
     pub features: Array2<f64>,
+    /// Each lead's MQL flag (by score, or by grade under a grade policy).
+    pub mql: Vec<bool>,
 }
 
 /// The outcome of a retrain.
@@ -456,6 +458,7 @@ fn eval_scores(model: &Model, table: &Table) -> Result<EvalScores> {
         scores: scored.iter().map(|s| s.score).collect(),
         probabilities: scored.iter().map(|s| s.probability.0).collect(),
         features,
+        mql: scored.iter().map(|s| s.mql).collect(),
     })
 }
 
@@ -467,7 +470,7 @@ fn side(model: &Model, s: &EvalScores, y: &[bool]) -> Side {
         metrics: Metrics::compute_counts(&pooled),
         calibration: crate::metrics::CalibrationStats::compute_counts(&pooled),
         threshold,
-        funnel: Funnel::at(threshold, &s.scores, y),
+        funnel: Funnel::of_flags(&s.mql, y),
     }
 }
 

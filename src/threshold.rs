@@ -37,6 +37,9 @@ pub enum Policy {
     /// The highest threshold that captures at least `share` of conversions with `confidence`
     /// (`recall:0.80@0.95`).
     RecallBound { share: f64, confidence: f64 },
+    /// MQLs by grade (`grade:B2`): leads whose grade is at least as good as the cell on both
+    /// sub-scores (profile B or A, and behaviour 2 or 1). Needs `train --grades`.
+    Grade(crate::grades::Grade),
 }
 
 /// The sequence of tests of a confident precision target starts at the highest threshold
@@ -50,8 +53,8 @@ impl FromStr for Policy {
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let usage = "use mql-rate:0.10, precision:0.25, recall:0.80, points:60, \
-                     value:5000:150, or precision:0.30@0.95 / recall:0.80@0.95 (a target \
-                     with a confidence)";
+                     value:5000:150, precision:0.30@0.95 / recall:0.80@0.95 (a target \
+                     with a confidence), or grade:B2 (with --grades)";
         let (kind, rest) = s
             .split_once(':')
             .ok_or_else(|| format!("'{s}' has no target; {usage}"))?;
@@ -103,6 +106,10 @@ impl FromStr for Policy {
                     )),
                 }
             }
+            "grade" => rest
+                .parse()
+                .map(Policy::Grade)
+                .map_err(|e| format!("--threshold {s}: {e}")),
             _ => Err(format!("unknown policy '{kind}'; {usage}")),
         }
     }
@@ -123,6 +130,7 @@ impl fmt::Display for Policy {
                 write!(f, "precision:{share}@{confidence}")
             }
             Policy::RecallBound { share, confidence } => write!(f, "recall:{share}@{confidence}"),
+            Policy::Grade(cell) => write!(f, "grade:{cell}"),
         }
     }
 }
@@ -143,6 +151,15 @@ pub struct Threshold {
 impl Threshold {
     pub fn is_mql(&self, score: i64) -> bool {
         score >= self.points
+    }
+
+    /// Whether a lead is an MQL: by grade under a grade policy (no grade: not an MQL), else
+    /// by score.
+    pub fn is_mql_graded(&self, score: i64, grade: Option<crate::grades::Grade>) -> bool {
+        match self.policy {
+            Policy::Grade(cell) => grade.is_some_and(|g| g.at_least(&cell)),
+            _ => self.is_mql(score),
+        }
     }
 
     /// What a confident policy guarantees, in the funnel's words: "MQL→opportunity ≥ 30%
@@ -223,7 +240,14 @@ impl Funnel {
         )
     }
 
-    fn from_counts(leads: usize, conversions: usize, mqls: usize, hit: usize) -> Funnel {
+    /// The funnel of leads flagged MQL or not, with their outcomes.
+    pub fn of_flags(mql: &[bool], y: &[bool]) -> Funnel {
+        let mqls = mql.iter().filter(|&&m| m).count();
+        let hit = mql.iter().zip(y).filter(|&(&m, &t)| m && t).count();
+        Funnel::from_counts(y.len(), y.iter().filter(|&&t| t).count(), mqls, hit)
+    }
+
+    pub(crate) fn from_counts(leads: usize, conversions: usize, mqls: usize, hit: usize) -> Funnel {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         Funnel {
             leads,
@@ -306,6 +330,13 @@ pub fn choose_counts(policy: Policy, counts: &[(i64, u64, u64)]) -> Result<Thres
             .expect("at least one candidate")
     };
     match policy {
+        // Decided per lead by grade (see `train`), not by a score.
+        Policy::Grade(cell) => Err(Error::Option {
+            option: "--threshold",
+            message: format!(
+                "grade:{cell} sorts leads by grade, not by score; train with --grades"
+            ),
+        }),
         Policy::Points(p) => Ok(pick(p)),
         Policy::MqlRate(r) => Ok(pick(closest(&|f| (f.lead_to_mql_rate - r).abs()))),
         Policy::Value {

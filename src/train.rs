@@ -46,6 +46,8 @@ pub struct TrainParams {
     pub scale: PointsScale,
     pub calibration: Method,
     pub policy: Policy,
+    /// Grade leads by their two sub-scores (`--grades`): needs exactly two rule groups.
+    pub grades: bool,
     /// Recorded in the model so a retrain can repeat the load.
     pub na: Vec<String>,
     pub exclude: Vec<String>,
@@ -55,6 +57,35 @@ pub struct TrainParams {
     pub outcome: Option<OutcomeSpec>,
     /// The conversion window, as-of date and young leads (with a dated outcome).
     pub time: TimeParams,
+}
+
+/// Which rules make each group, for an error about groups: "; rules 'A', 'B' are in 'profile';
+/// rule 'C' has no group".
+fn group_members(rules: &[Rule], names: &[String]) -> String {
+    let list = |of: &dyn Fn(&Rule) -> bool| {
+        let named: Vec<String> = rules
+            .iter()
+            .filter(|r| of(r))
+            .map(|r| format!("'{}'", r.name))
+            .collect();
+        let word = if named.len() == 1 { "rule" } else { "rules" };
+        (named.len(), format!("{word} {}", named.join(", ")))
+    };
+    let mut parts: Vec<String> = names
+        .iter()
+        .map(|g| {
+            let (n, who) = list(&|r| r.group.as_deref() == Some(g.as_str()));
+            format!("{who} {} in '{g}'", if n == 1 { "is" } else { "are" })
+        })
+        .collect();
+    let (n, who) = list(&|r| r.group.is_none());
+    if n > 0 {
+        parts.push(format!(
+            "{who} {} no group",
+            if n == 1 { "has" } else { "have" }
+        ));
+    }
+    format!("; {}", parts.join("; "))
 }
 
 impl TrainParams {
@@ -72,6 +103,7 @@ impl TrainParams {
             },
             calibration: Method::Platt,
             policy: Policy::MqlRate(0.10),
+            grades: false,
             na: Vec::new(),
             exclude: Vec::new(),
             date: None,
@@ -108,6 +140,7 @@ impl TrainParams {
                 model.calibration.method()
             },
             policy: model.threshold.threshold.policy,
+            grades: model.grades.is_some(),
             na: t.na.clone(),
             exclude: t.exclude.clone(),
             date: t
@@ -143,6 +176,30 @@ impl TrainParams {
             });
         }
         PointsScale::new(self.scale.points_to_double_odds)?;
+        if let (Policy::Grade(cell), false) = (self.policy, self.grades) {
+            return Err(Error::Option {
+                option: "--threshold",
+                message: format!(
+                    "grade:{cell} makes MQLs by grade; add --grades (with two rule groups)"
+                ),
+            });
+        }
+        if self.grades {
+            if let Some(rules) = &self.rules {
+                let names = crate::grades::group_names(rules.iter().map(|r| r.group.as_deref()));
+                crate::grades::axes(&names).map_err(|message| Error::Option {
+                    option: "--grades",
+                    message: format!("{message}{}", group_members(rules, &names)),
+                })?;
+            } else {
+                return Err(Error::Option {
+                    option: "--grades",
+                    message: "grades need rule groups: give a rules file (--rules) whose rules \
+                              say group = \"profile\" or group = \"behaviour\""
+                        .into(),
+                });
+            }
+        }
         let dated = self.outcome.as_ref().is_some_and(OutcomeSpec::dated);
         match (dated, self.time.window) {
             (true, None) => {
@@ -960,9 +1017,32 @@ fn fit_groups(
         (params.calibration, None)
     };
     let calibration = Calibration::fit_counts_scaled(method, &score_counts, &scale)?;
-    let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
-    threshold::keep_within_reach(&mut threshold, rules, &points)?;
-    let funnel = Funnel::at_counts(threshold.points, &score_counts);
+    let grades = if params.grades {
+        Some(
+            crate::grades::matrix(
+                groups,
+                rules,
+                &folds,
+                &search.fold_weights,
+                &points,
+                params.scale,
+            )
+            .map_err(|e| overflow(rules, e))?,
+        )
+    } else {
+        None
+    };
+    let (threshold, funnel) = match (params.policy, &grades) {
+        (Policy::Grade(cell), Some((_, fold_cells, lowest))) => {
+            crate::grades::graded_threshold(cell, fold_cells, *lowest, params.policy)
+        }
+        _ => {
+            let mut threshold = threshold::choose_counts(params.policy, &score_counts)?;
+            threshold::keep_within_reach(&mut threshold, rules, &points)?;
+            let funnel = Funnel::at_counts(threshold.points, &score_counts);
+            (threshold, funnel)
+        }
+    };
     warnings.extend(funnel.health());
     let probability_counts: Vec<(f64, u64, u64)> = score_counts
         .iter()
@@ -988,6 +1068,7 @@ fn fit_groups(
         calibration_statistics: crate::metrics::CalibrationStats::compute_counts(
             &probability_counts,
         ),
+        grades: grades.map(|g| g.0),
         training: Training {
             input: input.file,
             input_sha256: input.sha256,
@@ -1225,6 +1306,7 @@ fn model_rules(
                 name: r.name.clone(),
                 column: r.column.clone(),
                 condition: r.condition.clone(),
+                group: r.group.clone(),
                 points: points[j],
                 weight: weights.coef[j],
                 support: support as f64 / n,

@@ -26,6 +26,8 @@ struct Summary<'a> {
     training: &'a mqlcal::model::Training,
     points: Vec<super::train::RulePoints<'a>>,
     threshold: &'a mqlcal::model::ModelThreshold,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grades: Option<&'a mqlcal::grades::Grades>,
     metrics: &'a mqlcal::metrics::Metrics,
     warnings: &'a [String],
 }
@@ -40,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             training: &model.training,
             points: super::train::rule_points(&model),
             threshold: &model.threshold,
+            grades: model.grades.as_ref(),
             metrics: &model.metrics,
             warnings: &model.warnings,
         });
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print_outcome(&model);
     print_points(&model);
     print_threshold(&model);
+    print_grades(&model);
     print_metrics(&model);
     match &model.calibration {
         Calibration::Platt { a, b } => {
@@ -149,8 +153,12 @@ pub fn print_points(model: &Model) {
     order.sort_by(|&a, &b| model.rules[b].points.cmp(&model.rules[a].points));
     for j in order {
         let r = &model.rules[j];
+        let group = r
+            .group
+            .as_ref()
+            .map_or(String::new(), |g| format!("  ({g})"));
         say!(
-            "  {:>6}  {:>7}  {:>9}  {}  [{}]",
+            "  {:>6}  {:>7}  {:>9}  {}  [{}]{group}",
             r.points.to_string(),
             pct(r.support),
             pct(r.conversion_rate),
@@ -160,15 +168,63 @@ pub fn print_points(model: &Model) {
     }
 }
 
+/// The grade matrix: cut points, and out-of-fold leads and conversion rate per cell.
+pub fn print_grades(model: &Model) {
+    let Some(g) = &model.grades else {
+        return;
+    };
+    say!(
+        "
+grades ({}):",
+        g.method
+    );
+    for (axis, labels) in [(&g.profile, "A/B/C"), (&g.behaviour, "1/2/3")] {
+        let cuts: Vec<String> = axis.at_least.iter().map(|c| c.to_string()).collect();
+        say!(
+            "  {} sub-score: {labels} from {} points",
+            axis.group,
+            cuts.join(" / ")
+        );
+    }
+    say!("  out-of-fold conversion rate (leads) per cell:");
+    say!("        {:>14}{:>14}{:>14}{:>14}", "1", "2", "3", "4");
+    for row in g.cells.chunks(mqlcal::grades::BANDS) {
+        let grade = row[0].grade.to_string();
+        let letter = &grade[..1];
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:>14}",
+                    format!(
+                        "{} ({})",
+                        pct(c.out_of_fold_conversion_rate),
+                        c.out_of_fold_leads
+                    )
+                )
+            })
+            .collect();
+        say!("     {letter}  {}", cells.join(""));
+    }
+}
+
 /// The threshold and the funnel it implies, in the terms marketing and sales use.
 pub fn print_threshold(model: &Model) {
     let th = &model.threshold;
     let f = &th.out_of_fold;
-    say!(
-        "\nMQL threshold: {} points (policy {})",
-        th.threshold.points,
-        th.threshold.policy
-    );
+    match th.threshold.policy {
+        mqlcal::threshold::Policy::Grade(cell) => say!(
+            "\nMQL threshold: grade {cell} or better (policy {}; no training MQL scored below \
+             {} points)",
+            th.threshold.policy,
+            th.threshold.points
+        ),
+        _ => say!(
+            "\nMQL threshold: {} points (policy {})",
+            th.threshold.points,
+            th.threshold.policy
+        ),
+    }
     if let Some(g) = th.threshold.guarantee() {
         say!("  {g}, on out-of-fold scores");
     }

@@ -114,7 +114,11 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
                     m.training.rows,
                     m.metrics.roc_auc,
                     m.metrics.log_loss,
-                    m.threshold.threshold.points,
+                    match m.threshold.threshold.policy {
+                        // MQLs by grade: the cell, not a score.
+                        mqlcal::threshold::Policy::Grade(cell) => format!("{cell}+"),
+                        _ => m.threshold.threshold.points.to_string(),
+                    },
                     pct(f.lead_to_mql_rate),
                     pct(f.mql_to_opportunity_rate)
                 );

@@ -14,7 +14,9 @@ use crate::say;
 ///
 /// Output rows are in input order: the id column (when the model has one), then `score`
 /// (points), `probability`, `mql` (true/false) and `reasons` (the rules that gave the most
-/// points, largest first).
+/// points, largest first). A model whose rules have groups adds one `<group>_score` column per
+/// group (the points of that group's rules), and a model trained with --grades a `grade`
+/// column (A1 … D4).
 ///
 /// Example: mqlcal score --model models/lead-model.json --data new_leads.csv --out scored.csv
 #[derive(Debug, clap::Args)]
@@ -49,6 +51,13 @@ struct Summary<'a> {
     mqls: usize,
     lead_to_mql_rate: f64,
     threshold: i64,
+    /// The MQL policy, e.g. `grade:B2` (MQLs by grade rather than by `threshold`).
+    policy: String,
+    /// The sub-score columns written, one per rule group.
+    sub_scores: Vec<String>,
+    /// Leads per grade, A1 … D4, when the model grades.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grades: Option<std::collections::BTreeMap<String, usize>>,
     notes: &'a [String],
 }
 
@@ -112,7 +121,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     }
     // Each pattern's score, probability, MQL flag and reasons once, then gathered for every
     // lead by polars (the reasons' text is shared by the leads, not copied per lead).
-    let per_pattern = DataFrame::new(vec![
+    let mut per_pattern = DataFrame::new(vec![
         Column::new(
             "score".into(),
             patterns.iter().map(|s| s.score).collect::<Vec<i64>>(),
@@ -128,21 +137,52 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             "mql".into(),
             patterns.iter().map(|s| s.mql).collect::<Vec<bool>>(),
         ),
-        Column::new(
-            "reasons".into(),
+    ])?;
+    let names = model.group_names();
+    let sub_columns: Vec<String> = names.iter().map(|g| format!("{g}_score")).collect();
+    for (i, column) in sub_columns.iter().enumerate() {
+        per_pattern.with_column(Column::new(
+            column.as_str().into(),
             patterns
                 .iter()
-                .map(|s| model.reasons_text(s, args.reasons))
-                .collect::<Vec<String>>(),
-        ),
-    ])?;
+                .map(|s| s.sub_scores[i])
+                .collect::<Vec<i64>>(),
+        ))?;
+    }
+    if model.grades.is_some() {
+        per_pattern.with_column(Column::new(
+            "grade".into(),
+            patterns
+                .iter()
+                .map(|s| s.grade.map(|g| g.to_string()))
+                .collect::<Vec<Option<String>>>(),
+        ))?;
+    }
+    per_pattern.with_column(Column::new(
+        "reasons".into(),
+        patterns
+            .iter()
+            .map(|s| model.reasons_text(s, args.reasons))
+            .collect::<Vec<String>>(),
+    ))?;
     let leads = lead_pattern.len();
     let idx = IdxCa::from_vec(
         "pattern".into(),
-        lead_pattern.into_iter().map(|p| p as IdxSize).collect(),
+        lead_pattern.iter().map(|&p| p as IdxSize).collect(),
     );
     let scored = per_pattern.take(&idx)?;
     let mqls = scored.column("mql")?.bool()?.sum().unwrap_or(0) as usize;
+    let grades = model.grades.as_ref().map(|_| {
+        let mut counts: std::collections::BTreeMap<String, usize> = mqlcal::grades::Grade::all()
+            .map(|g| (g.to_string(), 0))
+            .collect();
+        for &p in &lead_pattern {
+            if let Some(g) = patterns[p as usize].grade {
+                *counts.entry(g.to_string()).or_default() += 1;
+            }
+        }
+        counts
+    });
     columns.extend(scored.take_columns());
     let mut df = DataFrame::new(columns)?;
     bars.spin(&format!("writing {}", args.out.display()), || {
@@ -150,12 +190,16 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     })?;
     let rate = mqls as f64 / leads as f64;
     warn_all(&table.notes);
+    let policy = model.threshold.threshold.policy;
+    let at = match policy {
+        mqlcal::threshold::Policy::Grade(cell) => format!("by grade {cell} or better"),
+        _ => format!("at threshold {} points", model.threshold.threshold.points),
+    };
     say!(
-        "scored {} leads: {} MQLs ({}) at threshold {} points; written to {}",
+        "scored {} leads: {} MQLs ({}) {at}; written to {}",
         leads,
         mqls,
         super::pct(rate),
-        model.threshold.threshold.points,
         args.out.display()
     );
     super::ui::summary(&Summary {
@@ -164,6 +208,9 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         mqls,
         lead_to_mql_rate: rate,
         threshold: model.threshold.threshold.points,
+        policy: policy.to_string(),
+        sub_scores: sub_columns,
+        grades,
         notes: &table.notes,
     })
 }

@@ -117,9 +117,17 @@ pub struct Args {
     /// (MQL→opportunity rate), recall:0.80 (share of conversions captured), points:60 (fixed)
     /// or value:5000:150 (opportunity value : cost of working an MQL). A precision or recall
     /// target with a confidence, precision:0.30@0.95, is met with that confidence on
-    /// out-of-fold scores (exact binomial tests in a fixed sequence; see the README).
+    /// out-of-fold scores (exact binomial tests in a fixed sequence; see the README). With
+    /// --grades, grade:B2 makes MQLs of the leads graded at least B and at least 2.
     #[arg(long, default_value = "mql-rate:0.10", value_name = "POLICY")]
     threshold: Policy,
+    /// Grade leads A1 … D4 by their two sub-scores (rules with `group = "..."`; exactly two
+    /// groups): the profile group takes letters A (best) … D, the behaviour group digits 1
+    /// (best) … 4. Groups named `profile` and `behaviour` take those roles; otherwise the
+    /// first group in the rules file takes letters. Bands are the quartiles of the
+    /// out-of-fold sub-scores.
+    #[arg(long)]
+    grades: bool,
     /// Calibration of score → probability.
     #[arg(long, value_enum, default_value_t = Method::Platt)]
     calibration: Method,
@@ -156,6 +164,9 @@ struct Summary<'a> {
     metrics: &'a mqlcal::metrics::Metrics,
     #[serde(skip_serializing_if = "Option::is_none")]
     calibration_statistics: Option<&'a mqlcal::metrics::CalibrationStats>,
+    /// With --grades: the cut points and the leads per cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grades: Option<&'a mqlcal::grades::Grades>,
     points: Vec<RulePoints<'a>>,
     warnings: &'a [String],
 }
@@ -232,6 +243,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     params.scale = PointsScale::new(args.points_to_double_odds)?;
     params.calibration = args.calibration;
     params.policy = args.threshold;
+    params.grades = args.grades;
     params.na = load.na.clone();
     params.exclude = exclude;
     // The lead date column (also the report's cohort column) names the model's version by
@@ -379,6 +391,7 @@ fn finish(
     super::inspect::print_outcome(model);
     super::inspect::print_points(model);
     super::inspect::print_threshold(model);
+    super::inspect::print_grades(model);
     super::inspect::print_metrics(model);
     warn_all(&model.warnings);
     Ok(())
@@ -398,6 +411,7 @@ fn written(args: &Args, model: &mqlcal::model::Model) -> anyhow::Result<()> {
         threshold: &model.threshold,
         metrics: &model.metrics,
         calibration_statistics: model.calibration_statistics.as_ref(),
+        grades: model.grades.as_ref(),
         points: rule_points(model),
         warnings: &model.warnings,
     })

@@ -40,6 +40,20 @@ pub enum Format {
     SqlCounts,
 }
 
+/// Refuses a model whose MQLs are decided by grade (`--threshold grade:B2`): SQL and PMML
+/// compute the score, probability and a score threshold, not the sub-scores' bands yet, and
+/// an MQL flag by score would disagree with `mqlcal score`.
+pub(crate) fn score_threshold_only(model: &Model, format: &str) -> Result<()> {
+    match model.threshold.threshold.policy {
+        crate::threshold::Policy::Grade(cell) => Err(Error::Export(format!(
+            "{format}: the model makes MQLs by grade (grade:{cell}), which this export cannot \
+             compute yet; retrain with a score policy (e.g. --threshold mql-rate:0.10, keeping \
+             --grades for the grade column of `mqlcal score`), or use the points sheet"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The characters Rust's `str::trim` removes (Unicode `White_Space`), which is how
 /// `mqlcal score` trims cells. The exports trim the same set, not just spaces.
 pub const WHITE_SPACE: &[char] = &[

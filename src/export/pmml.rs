@@ -33,6 +33,7 @@ pub struct Pmml;
 
 impl Exporter for Pmml {
     fn export(&self, model: &Model) -> Result<Vec<u8>> {
+        super::score_threshold_only(model, "PMML")?;
         Ok(document(model)?.into_bytes())
     }
 }

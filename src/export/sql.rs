@@ -247,6 +247,7 @@ impl Exporter for Sql {
 impl Sql {
     /// The statement, ending in `;` and a line break.
     pub fn query(&self, model: &Model) -> Result<String> {
+        super::score_threshold_only(model, "SQL")?;
         check_model_texts(model)?;
         let d = self.dialect;
         if let Some(id) = &model.id_column {

@@ -8,6 +8,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+mod grades;
 mod maturity;
 
 use super::numbers::{ReportNumbers, PSI_FLAG};
@@ -208,6 +209,14 @@ pub fn draw_all(dir: &Path, n: &ReportNumbers) -> Result<Vec<Chart>> {
         (SIZE.0, 480 + (140 + 22 * drift_rows).max(300)),
         drift
     );
+    if n.grades.is_some() {
+        chart!(
+            "grade-matrix",
+            "Grade matrix: conversion and leads per grade".into(),
+            (760, 680),
+            grades::grade_matrix
+        );
+    }
     if !n.cohorts.is_empty() {
         chart!("cohorts", "Monthly cohorts".into(), (SIZE.0, 840), cohorts);
     }

@@ -75,8 +75,13 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
     }
     let m = &n.metrics;
     h.push_str("<table>\n<tr><th>measure</th><th>value</th><th>reads as</th></tr>\n");
-    let rows = [
-        (
+    let threshold_row = match &n.mql_grade {
+        Some(cell) => (
+            "MQL definition".to_string(),
+            format!("grade {cell} or better"),
+            "a lead at least as good as this cell on both sub-scores is an MQL".to_string(),
+        ),
+        None => (
             "MQL threshold".to_string(),
             format!("{} points", n.threshold),
             n.guarantee.as_ref().map_or_else(
@@ -84,6 +89,9 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
                 |g| format!("a lead with at least this score is an MQL; chosen so that {g}, on out-of-fold training scores"),
             ),
         ),
+    };
+    let rows = [
+        threshold_row,
         (
             "lead→MQL rate".into(),
             pct(n.funnel.lead_to_mql_rate),
@@ -174,6 +182,7 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
     }
     h.push_str("</table>\n");
     h.push_str(&bands_table(n));
+    h.push_str(&sub_scores_table(n));
     h.push_str(&explorer(n));
     h.push_str("<p>All numbers are in <a href=\"metrics.json\">metrics.json</a>.</p>\n");
     h.push_str("</body>\n</html>\n");
@@ -254,6 +263,59 @@ fn calibration_table(c: &CalibrationStats) -> String {
         ));
     }
     h.push_str("</table>\n");
+    h
+}
+
+/// Conversion by each rule group's sub-score, in bands of points, and the grade matrix's
+/// counts.
+fn sub_scores_table(n: &ReportNumbers) -> String {
+    let mut h = String::new();
+    for s in &n.sub_scores {
+        h.push_str(&format!(
+            "<h2 id=\"sub-score-{id}\">Conversion by {name} sub-score</h2>\n<p>The points of \
+             the rules in group <code>{name}</code>, in bands.</p>\n<table>\n<tr><th>{name} \
+             points</th><th>leads</th><th>converted</th><th>conversion rate</th></tr>\n",
+            id = escape(&s.group.replace(char::is_whitespace, "-")),
+            name = escape(&s.group)
+        ));
+        for b in &s.bands {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(&b.label),
+                b.leads,
+                b.conversions,
+                pct(b.conversion_rate)
+            ));
+        }
+        h.push_str("</table>\n");
+    }
+    if let Some(m) = &n.grades {
+        h.push_str(&format!(
+            "<h2 id=\"grades\">Grades</h2>\n<p>Rows: {} band (A best); columns: {} band (1 \
+             best). Each cell: conversion rate (converted of leads).</p>\n<table class=\"grades\">\n\
+             <tr><th></th><th>1</th><th>2</th><th>3</th><th>4</th></tr>\n",
+            escape(&m.profile),
+            escape(&m.behaviour)
+        ));
+        for row in m.cells.chunks(crate::grades::BANDS) {
+            h.push_str(&format!("<tr><td>{}</td>", escape(&row[0].grade[..1])));
+            for c in row {
+                h.push_str(&format!(
+                    "<td title=\"{}\">{} ({} of {})</td>",
+                    escape(&c.grade),
+                    if c.leads == 0 {
+                        "–".to_string()
+                    } else {
+                        pct(c.conversion_rate)
+                    },
+                    c.conversions,
+                    c.leads
+                ));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     h
 }
 

@@ -85,6 +85,31 @@ pub struct Cohort {
     pub mqls_with_date: usize,
 }
 
+/// Conversion by one rule group's sub-score, in bands of points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubScore {
+    pub group: String,
+    pub bands: Vec<Band>,
+}
+
+/// Leads and conversions of one grade among these leads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradeCount {
+    pub grade: String,
+    pub leads: usize,
+    pub conversions: usize,
+    pub conversion_rate: f64,
+}
+
+/// The grade matrix of these leads: the groups graded by letters and digits, and the 16 cells
+/// A1, A2, … D4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradeMatrix {
+    pub profile: String,
+    pub behaviour: String,
+    pub cells: Vec<GradeCount>,
+}
+
 /// PSI above this is flagged.
 pub const PSI_FLAG: f64 = 0.25;
 
@@ -133,6 +158,16 @@ pub struct ReportNumbers {
     /// and the delay from creation to opportunity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maturity: Option<super::maturity::Maturity>,
+    /// Conversion by each rule group's sub-score (rules with `group`), under the model's points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_scores: Vec<SubScore>,
+    /// The grade matrix of these leads (a model trained with --grades).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grades: Option<GradeMatrix>,
+    /// Under a grade policy (`grade:B2`): the cell; MQLs are the leads graded at least as well
+    /// on both sub-scores, and `threshold` is not what makes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mql_grade: Option<String>,
 }
 
 impl ReportNumbers {
@@ -526,6 +561,71 @@ pub fn cohorts(scored: &Scored, threshold: i64) -> Vec<Cohort> {
         .collect()
 }
 
+/// Each lead's sub-scores and grade under `model`, from its rule features.
+fn graded(model: &Model, scored: &Scored) -> Vec<(Vec<i64>, Option<crate::grades::Grade>)> {
+    scored
+        .features
+        .rows()
+        .into_iter()
+        .map(|row| {
+            // These features were scored already (the scores came from them), so this
+            // cannot overflow; a lead that did is left ungraded rather than stopping a report.
+            model
+                .score_features(row.iter().copied())
+                .map(|s| (s.sub_scores, s.grade))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Conversion by sub-score (bands as wide as the points that double the odds) and the grade
+/// matrix of these leads.
+fn sub_scores_and_grades(
+    model: &Model,
+    graded: &[(Vec<i64>, Option<crate::grades::Grade>)],
+    y: &[bool],
+    width: i64,
+) -> (Vec<SubScore>, Option<GradeMatrix>) {
+    let subs = model
+        .group_names()
+        .into_iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let s: Vec<i64> = graded
+                .iter()
+                .map(|l| l.0.get(g).copied().unwrap_or(0))
+                .collect();
+            SubScore {
+                group,
+                bands: points_bands(&s, y, width),
+            }
+        })
+        .collect();
+    let grades = model.grades.as_ref().map(|m| {
+        let cells = crate::grades::Grade::all()
+            .map(|cell| {
+                let (n, c) = graded
+                    .iter()
+                    .zip(y)
+                    .filter(|(l, _)| l.1 == Some(cell))
+                    .fold((0, 0), |(n, c), (_, &t)| (n + 1, c + t as usize));
+                GradeCount {
+                    grade: cell.to_string(),
+                    leads: n,
+                    conversions: c,
+                    conversion_rate: if n == 0 { 0.0 } else { c as f64 / n as f64 },
+                }
+            })
+            .collect();
+        GradeMatrix {
+            profile: m.profile.group.clone(),
+            behaviour: m.behaviour.group.clone(),
+            cells,
+        }
+    });
+    (subs, grades)
+}
+
 /// All the numbers of a report.
 pub fn compute(
     model: &Model,
@@ -547,6 +647,19 @@ pub fn compute(
     let width = (model.scale.points_to_double_odds.round() as i64).max(1);
     let mut bands = points_bands(scored.scores, scored.outcomes, width);
     check_bands(&mut bands, scored.scores, scored.probabilities);
+    let lead_grades = graded(model, scored);
+    let (sub_scores, grades) = sub_scores_and_grades(model, &lead_grades, scored.outcomes, width);
+    // A grade policy makes MQLs by grade: the funnel counts those, not leads above `points`.
+    let funnel = match model.threshold.threshold.policy {
+        crate::threshold::Policy::Grade(cell) => {
+            let mql: Vec<bool> = lead_grades
+                .iter()
+                .map(|l| l.1.is_some_and(|g| g.at_least(&cell)))
+                .collect();
+            Funnel::of_flags(&mql, scored.outcomes)
+        }
+        _ => Funnel::at(threshold, scored.scores, scored.outcomes),
+    };
     ReportNumbers {
         source,
         metrics,
@@ -554,7 +667,7 @@ pub fn compute(
         average_precision,
         threshold,
         guarantee: model.threshold.threshold.guarantee(),
-        funnel: Funnel::at(threshold, scored.scores, scored.outcomes),
+        funnel,
         reliability: reliability(
             scored.probabilities,
             scored.outcomes,
@@ -585,6 +698,12 @@ pub fn compute(
         cohorts: cohorts(scored, threshold),
         window_days: model.training.window_days,
         maturity: None,
+        sub_scores,
+        grades,
+        mql_grade: match model.threshold.threshold.policy {
+            crate::threshold::Policy::Grade(cell) => Some(cell.to_string()),
+            _ => None,
+        },
     }
 }
 

@@ -91,6 +91,7 @@ pub fn propose(
         };
         if missing >= min_count && missing < n {
             rules.push(Rule {
+                group: None,
                 name: format!("{column} is missing"),
                 column: column.clone(),
                 condition: Condition::IsMissing,
@@ -136,6 +137,7 @@ fn numeric_rules(
         let ones = present.iter().filter(|&&v| v == 1.0).count();
         if ones >= min_count && present.len() - ones >= min_count {
             rules.push(Rule {
+                group: None,
                 name: format!("{column} = 1"),
                 column: column.to_string(),
                 condition: Condition::Range {
@@ -180,6 +182,7 @@ fn numeric_rules(
             (None, None) => unreachable!("at least one cut"),
         };
         rules.push(Rule {
+            group: None,
             name,
             column: column.to_string(),
             condition: Condition::Range {
@@ -244,6 +247,7 @@ fn text_rules(
 
 fn one_of_rule(column: &str, name: String, values: &[&str]) -> Rule {
     Rule {
+        group: None,
         name,
         column: column.to_string(),
         condition: Condition::OneOf {

@@ -450,6 +450,7 @@ impl Atoms {
                     name: rule.name.clone(),
                     column: column.to_string(),
                     condition: condition.clone(),
+                    group: None,
                 });
             }
             spans.push((start..atoms.len(), rule.clone()));
@@ -601,6 +602,7 @@ per_unit = true
             .collect();
         let mut large = capped.clone();
         large.push(Rule {
+            group: None,
             name: "Opens up to 60,000".into(),
             column: "opens".into(),
             condition: crate::rules::Condition::PerUnit { cap: Some(60000.0) },
@@ -669,6 +671,7 @@ per_unit = true
         let mut rules = rules();
         assert_eq!(number_columns(&rules), ["visits", "size", "opens"]);
         rules.push(Rule {
+            group: None,
             name: "Three visits as written".into(),
             column: "visits".into(),
             condition: crate::rules::Condition::OneOf {

@@ -47,6 +47,9 @@ pub struct RuleSpec {
     /// At least one part holds (OR).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<Vec<PartSpec>>,
+    /// The sub-score the rule counts in (`behaviour`, `profile`, any name); none: only the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// One part of a compound rule as written: a column and one condition on it. `per_unit`,
@@ -88,6 +91,10 @@ pub struct RulesFile {
 impl RulesFile {
     pub fn read(path: &Path) -> Result<RulesFile> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        groups_are_text(&text).map_err(|message| Error::Rules {
+            path: path.to_path_buf(),
+            message,
+        })?;
         let file: RulesFile = toml::from_str(&text).map_err(|e| Error::Rules {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -140,6 +147,34 @@ impl RulesFile {
         }
         Ok(())
     }
+}
+
+/// Every `group` is text. Checked on the raw TOML before the typed parse, whose error for
+/// `group = 3` names a line but not the rule.
+fn groups_are_text(text: &str) -> std::result::Result<(), String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(()); // a syntax error: the typed parse says where
+    };
+    let Some(rules) = table.get("rule").and_then(|r| r.as_array()) else {
+        return Ok(());
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(group) = rule.get("group") else {
+            continue;
+        };
+        if !group.is_str() {
+            let who = match rule.get("name").and_then(|n| n.as_str()) {
+                Some(name) => format!("rule '{name}'"),
+                None => format!("rule {}", i + 1),
+            };
+            return Err(format!(
+                "{who}: `group` must be a name in quotes, e.g. group = \"behaviour\" or group = \
+                 \"profile\"; it is {} {group}",
+                group.type_str()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a rule tests. Numeric conditions take numbers; `OneOf` takes text; `IsMissing` either.
@@ -197,6 +232,9 @@ pub struct Rule {
     pub column: String,
     #[serde(flatten)]
     pub condition: Condition,
+    /// The sub-score the rule counts in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The value of one cell, as the rules see it.
@@ -430,6 +468,12 @@ impl Rule {
                 _ => "a rule with `all`/`any` parts has no name".into(),
             });
         }
+        if spec.group.as_ref().is_some_and(|g| g.trim().is_empty()) {
+            return Err(format!(
+                "{who}: `group` is empty; name the sub-score (e.g. \"behaviour\") or leave \
+                 `group` out"
+            ));
+        }
         let ignore_case = spec.ignore_case == Some(true);
         let compound = match (&spec.all, &spec.any) {
             (Some(_), Some(_)) => {
@@ -488,6 +532,7 @@ impl Rule {
                 name: spec.name.clone(),
                 column: String::new(),
                 condition,
+                group: spec.group.clone(),
             });
         }
         if spec.column.trim().is_empty() {
@@ -547,6 +592,7 @@ impl Rule {
             name: spec.name.clone(),
             column: spec.column.clone(),
             condition,
+            group: spec.group.clone(),
         })
     }
 
@@ -555,6 +601,7 @@ impl Rule {
         let mut spec = RuleSpec {
             name: self.name.clone(),
             column: self.column.clone(),
+            group: self.group.clone(),
             ..RuleSpec::default()
         };
         match &self.condition {
@@ -945,6 +992,7 @@ any = [ { column = "level", one_of = ["VP"] }, { column = "budget", is_missing =
     #[test]
     fn specs_round_trip() {
         let rule = Rule {
+            group: None,
             name: "band".into(),
             column: "x".into(),
             condition: Condition::Range {

@@ -8,6 +8,7 @@ mod compound;
 mod counts;
 mod engines;
 mod export;
+mod grades;
 mod locale;
 mod model_file;
 mod outcomes;

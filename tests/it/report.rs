@@ -18,7 +18,7 @@ const CHARTS: [&str; 8] = [
     "cohorts",
 ];
 
-fn png_size(path: &Path) -> (u32, u32) {
+pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -33,7 +33,7 @@ fn png_size(path: &Path) -> (u32, u32) {
     (info.width, info.height)
 }
 
-fn svg_parses(path: &Path) {
+pub(crate) fn svg_parses(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut elements = 0;
