@@ -15,6 +15,8 @@ mod recovery;
 mod report;
 mod retrain;
 mod score;
+#[cfg(feature = "serve")]
+mod serve;
 mod stream;
 mod validation;
 mod workbench;
