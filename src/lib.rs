@@ -64,6 +64,8 @@ pub mod report;
 #[cfg(feature = "data")]
 pub mod retrain;
 pub mod rules;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "data")]
 pub mod synth;
 pub mod threshold;

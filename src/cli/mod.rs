@@ -12,6 +12,8 @@ mod read;
 mod report;
 mod retrain;
 mod score;
+#[cfg(feature = "serve")]
+mod serve;
 mod synth;
 mod train;
 pub mod ui;
@@ -27,6 +29,7 @@ pub mod ui;
 ///   mqlcal export --model models/lead-model.json --format sql --dialect postgres --table leads --out score.sql
 ///   mqlcal retrain --champion models/current.json --data leads-2026-11.csv --out models/ --date created_at
 ///   mqlcal models list --dir models/
+///   mqlcal serve --dir models/ --listen 127.0.0.1:8080
 #[derive(Debug, Parser)]
 #[command(name = "mqlcal", version = version(), about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -64,6 +67,8 @@ enum Command {
     Man(man::Args),
     Retrain(retrain::Args),
     Models(models::Args),
+    #[cfg(feature = "serve")]
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -80,6 +85,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man(args) => man::run(args),
         Command::Retrain(args) => retrain::run(args, &bars),
         Command::Models(args) => models::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(args),
     }
 }
 

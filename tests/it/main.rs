@@ -17,6 +17,8 @@ mod recovery;
 mod report;
 mod retrain;
 mod score;
+#[cfg(feature = "serve")]
+mod serve;
 mod stream;
 mod validation;
 mod workbench;
