@@ -56,6 +56,23 @@ struct LeadResult<'a> {
     probability: f64,
     mql: bool,
     reasons: Vec<Reason<'a>>,
+    /// Each group's points (`{"behaviour": 30, "profile": 25}`) when the rules have groups,
+    /// as `mqlcal score`'s `<group>_score` columns.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "as_map")]
+    sub_scores: Vec<(&'a str, i64)>,
+    /// The grade (`B2`) when the model has a grade matrix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grade: Option<String>,
+}
+
+/// Pairs as a JSON object, in the rules' order of groups.
+fn as_map<S: serde::Serializer>(pairs: &[(&str, i64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
 }
 
 #[derive(Serialize)]
@@ -104,6 +121,7 @@ fn score_request(
     }
     let model = &loaded.model;
     let columns = model.columns();
+    let groups = model.group_names();
     let mut results = Vec::with_capacity(request.leads.len());
     for (i, lead) in request.leads.iter().enumerate() {
         let bad = |column: &str, message: String| Problem {
@@ -137,7 +155,7 @@ fn score_request(
                     },
                 }
             })?;
-        results.push(result(model, lead, &scored, reasons));
+        results.push(result(model, &groups, lead, &scored, reasons));
     }
     let answer = Answer {
         model: &loaded.version,
@@ -148,6 +166,7 @@ fn score_request(
 
 fn result<'a>(
     model: &'a Model,
+    groups: &'a [String],
     lead: &Map<String, Json>,
     s: &Scored,
     reasons: usize,
@@ -166,6 +185,12 @@ fn result<'a>(
                 points,
             })
             .collect(),
+        sub_scores: groups
+            .iter()
+            .map(String::as_str)
+            .zip(s.sub_scores.iter().copied())
+            .collect(),
+        grade: s.grade.map(|g| g.to_string()),
     }
 }
 

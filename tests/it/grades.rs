@@ -31,7 +31,7 @@ const GROUPS: [(&str, Option<&str>); 12] = [
 
 /// The bundled rules with `group = ...` after each grouped rule's name; `rename` maps the
 /// group names (to test other names and counts of groups).
-fn grouped_rules(rename: impl Fn(&str) -> String) -> String {
+pub(crate) fn grouped_rules(rename: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
     for line in mqlcal::synth::RULES_TOML.lines() {
         out.push_str(line);

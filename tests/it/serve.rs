@@ -782,3 +782,58 @@ fn the_dockerfile_lints_and_its_command_serves() {
     assert!(text.contains("EXPOSE 8080"));
     serves(&wd, &args, &version, &token);
 }
+
+/// A model with groups, grades and a compound rule: the service gives each lead the
+/// sub-scores and grade `mqlcal score` writes (`<group>_score`, `grade`).
+#[test]
+fn sub_scores_and_grades_equal_mqlcal_score() {
+    let wd = Workdir::new();
+    wd.synth("leads.csv", 4000, 21);
+    let rules = format!(
+        "{}\n[[rule]]\nname = \"Enterprise and engaged\"\ngroup = \"profile\"\n\
+         all = [ {{ column = \"company_size\", at_least = 100 }}, \
+         {{ column = \"whitepaper_downloads\", at_least = 2 }} ]\n",
+        crate::grades::grouped_rules(str::to_string)
+    );
+    wd.write("grouped.toml", &rules);
+    wd.cmd()
+        .args(["train", "--data", "leads.csv", "--rules", "grouped.toml"])
+        .args(["--grades", "--out", "g.json"])
+        .assert()
+        .success();
+    wd.synth("new.csv", 500, 4);
+    wd.cmd()
+        .args(["score", "--model", "g.json", "--data", "new.csv"])
+        .args(["--out", "scored.parquet"])
+        .assert()
+        .success();
+    let scored = ParquetReader::new(std::fs::File::open(wd.path("scored.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    let server = Server::start(&wd, &["--model", "g.json"]);
+    let leads = leads_as_json(&wd.path("new.csv"));
+    let (status, a) = server.post("/v1/score", &json!({ "leads": leads }));
+    assert_eq!(status, 200, "{a}");
+    let results = a["results"].as_array().unwrap();
+    let column = |name: &str| scored.column(name).unwrap().clone();
+    let (behaviour, profile) = (column("behaviour_score"), column("profile_score"));
+    let (behaviour, profile) = (behaviour.i64().unwrap(), profile.i64().unwrap());
+    let grade = column("grade");
+    let grade = grade.str().unwrap();
+    let mut grades = std::collections::BTreeSet::new();
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(
+            r["sub_scores"]["behaviour"].as_i64(),
+            behaviour.get(i),
+            "lead {i}"
+        );
+        assert_eq!(
+            r["sub_scores"]["profile"].as_i64(),
+            profile.get(i),
+            "lead {i}"
+        );
+        assert_eq!(r["grade"].as_str(), grade.get(i), "lead {i}");
+        grades.insert(grade.get(i).unwrap().to_string());
+    }
+    assert!(grades.len() >= 8, "the leads cover many grades: {grades:?}");
+}
