@@ -7,6 +7,7 @@
 
 #[cfg(feature = "data")]
 pub mod auto;
+pub mod binning;
 pub mod features;
 #[cfg(feature = "data")]
 pub mod spelling;
