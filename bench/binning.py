@@ -103,6 +103,7 @@ def main():
     raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
     y = raw["Converted"].astype(int).to_numpy()
     X, numeric, categorical = frame(raw)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in seeds:
@@ -125,9 +126,17 @@ def main():
             lr = make_pipeline(pre, LogisticRegression(max_iter=5000)).fit(Xo[train], y[train])
             results["sklearn"] = lr.predict_proba(Xo[test])[:, 1]
             for name, p in results.items():
-                print(json.dumps({"seed": seed, "method": name, "held_out": int(test.sum()),
-                                  "roc_auc": round(roc_auc_score(y[test], p), 4),
-                                  "ece": round(ece(p, y[test]), 4)}), flush=True)
+                row = {"seed": seed, "method": name, "held_out": int(test.sum()),
+                       "roc_auc": round(roc_auc_score(y[test], p), 4),
+                       "ece": round(ece(p, y[test]), 4)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print(f"{'':>4}  {'method':<11} {'ROC AUC':>8} {'ECE':>7}")
+    for method in ("mqlcal", "optbinning", "sklearn"):
+        rs = [r for r in rows if r["method"] == method]
+        auc = sum(r["roc_auc"] for r in rs) / len(rs)
+        err = sum(r["ece"] for r in rs) / len(rs)
+        print(f"mean  {method:<11} {auc:>8.4f} {err:>7.4f}")
 
 
 if __name__ == "__main__":
