@@ -498,7 +498,14 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         _ => None,
     };
     let y = observed.y.clone();
-    let (rules, proposed) = resolve_rules(table, params, &mut notes)?;
+    // Proposed bands are chosen with the outcome; a young lead's "not yet" does not vote.
+    let mature = observed.mature();
+    let final_y: Vec<Option<bool>> = y
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (c || mature.as_ref().is_none_or(|m| m[i])).then_some(c))
+        .collect();
+    let (rules, proposed) = resolve_rules(table, &final_y, params, &mut notes)?;
     if proposed.is_none() {
         let mut near = crate::rules::spelling::NearMisses::new(&rules);
         near.add(table)?;
@@ -1154,6 +1161,7 @@ fn one_outcome_error(
 
 fn resolve_rules(
     table: &Table,
+    outcome: &[Option<bool>],
     params: &TrainParams,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<Rule>, Option<RulesFile>)> {
@@ -1168,7 +1176,8 @@ fn resolve_rules(
             Ok((rules.clone(), None))
         }
         None => {
-            let (rules, auto_notes) = auto::propose(table, &reserved, &params.auto)?;
+            let (rules, auto_notes) =
+                auto::propose_with_outcome(table, &reserved, &params.auto, Some(outcome))?;
             notes.extend(auto_notes);
             if rules.is_empty() {
                 return Err(Error::data(

@@ -6,6 +6,7 @@ use mqlcal::data::outcomes::{OutcomeSpec, TimeParams};
 use mqlcal::data::{LoadOptions, Table, BATCH_ROWS};
 use mqlcal::group::Groups;
 use mqlcal::points::PointsScale;
+use mqlcal::rules::auto::Monotone;
 use mqlcal::rules::RulesFile;
 use mqlcal::threshold::Policy;
 use mqlcal::train::{train_dated_counts, train_file, train_groups, train_with, Input, TrainParams};
@@ -143,9 +144,14 @@ pub struct Args {
     /// L2 strengths to try, comma-separated (default: 0.01 to 1000 in half-decades).
     #[arg(long, value_delimiter = ',', value_name = "ALPHA,...")]
     alphas: Vec<f64>,
-    /// Quantile bands per numeric column when rules are proposed.
+    /// At most this many bands per numeric column when rules are proposed (neighbouring
+    /// quantile bands whose conversion rates do not differ are joined).
     #[arg(long, default_value_t = 5)]
     bands: usize,
+    /// Trend of proposed numeric bands' conversion rates: auto (the one the data supports),
+    /// increasing, decreasing or off.
+    #[arg(long, value_enum, default_value_t = Monotone::Auto)]
+    monotone: Monotone,
     /// Also write the diagnostics report (see `mqlcal report`) on the out-of-fold scores.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
@@ -235,6 +241,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             message,
         })?;
     params.auto.bands = args.bands;
+    params.auto.monotone = args.monotone;
     params.folds = args.folds;
     params.seed = args.seed;
     if !args.alphas.is_empty() {

@@ -1,7 +1,12 @@
-//! Proposed rules for data that comes without a rules file: quantile bands for numeric columns,
-//! one rule per well-populated level for text columns (rare levels grouped), one rule for 0/1
-//! columns, and an `is_missing` rule wherever enough values are missing. The proposal is written
-//! out as an ordinary rules file for the team to edit.
+//! Proposed rules for data that comes without a rules file: bands for numeric columns, one rule
+//! per well-populated level for text columns (rare levels grouped), one rule for 0/1 columns, and
+//! an `is_missing` rule wherever enough values are missing. The proposal is written out as an
+//! ordinary rules file for the team to edit.
+//!
+//! Numeric bands are chosen with the outcome when it is known (see [`super::binning`]): fine
+//! quantile bands, an optional monotone trend, then adjacent bands merged while their conversion
+//! rates do not differ significantly or there are more than `--bands`. Without an outcome they
+//! are plain quantile bands.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +25,19 @@ pub struct AutoRulesParams {
     pub min_count: usize,
     /// At most this many levels of one text column get rules of their own (default 25).
     pub max_levels: usize,
+    /// The trend numeric bands' conversion rates must follow (default `auto`).
+    pub monotone: Monotone,
+}
+
+/// The trend of a numeric column's bands (`--monotone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Monotone {
+    /// Increasing or decreasing, whichever fits the bands' rates better, unless neither fits
+    /// (the unconstrained rates are significantly better): then no trend.
+    Auto,
+    Increasing,
+    Decreasing,
+    Off,
 }
 
 impl Default for AutoRulesParams {
@@ -29,6 +47,7 @@ impl Default for AutoRulesParams {
             min_share: 0.01,
             min_count: 30,
             max_levels: 25,
+            monotone: Monotone::Auto,
         }
     }
 }
@@ -52,6 +71,17 @@ pub fn propose(
     skip: &[String],
     params: &AutoRulesParams,
 ) -> Result<(Vec<Rule>, Vec<String>)> {
+    propose_with_outcome(table, skip, params, None)
+}
+
+/// As [`propose`], with numeric bands chosen by the outcome: `outcome[i]` is row `i`'s
+/// conversion, `None` for a row whose outcome is not final (it does not vote on the bands).
+pub fn propose_with_outcome(
+    table: &Table,
+    skip: &[String],
+    params: &AutoRulesParams,
+    outcome: Option<&[Option<bool>]>,
+) -> Result<(Vec<Rule>, Vec<String>)> {
     params.check()?;
     let n = table.n_rows();
     let min_count = params
@@ -69,7 +99,7 @@ pub fn propose(
         }
         let before = rules.len();
         let missing = match table.numbers(&column) {
-            Ok(values) => numeric_rules(&column, &values, min_count, params, &mut rules),
+            Ok(values) => numeric_rules(&column, &values, outcome, min_count, params, &mut rules),
             Err(_) => {
                 let values = table.texts(&column)?;
                 if table.looks_decimal_comma(&values) {
@@ -119,6 +149,7 @@ fn readable(x: f64) -> f64 {
 fn numeric_rules(
     column: &str,
     values: &[Option<f64>],
+    outcome: Option<&[Option<bool>]>,
     min_count: usize,
     params: &AutoRulesParams,
     rules: &mut Vec<Rule>,
@@ -148,22 +179,19 @@ fn numeric_rules(
         }
         return missing;
     }
-    // Cut points at the quantiles, kept only when each band keeps enough leads.
-    let mut cuts: Vec<f64> = Vec::new();
-    for k in 1..params.bands {
-        let q = present[(k * present.len()) / params.bands];
-        let c = readable(q);
-        if c <= min || c > max || cuts.last().is_some_and(|&l| c <= l) {
-            continue;
+    let cuts = match outcome {
+        Some(y) => {
+            let mut labelled: Vec<(f64, bool)> = values
+                .iter()
+                .zip(y)
+                .filter_map(|(v, y)| Some(((*v)?, (*y)?)))
+                .collect();
+            labelled.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let fine = quantile_cuts(&present, super::binning::FINE_BANDS, min_count);
+            super::binning::optimal_cuts(&labelled, &fine, params.bands, params.monotone)
         }
-        let below = present.partition_point(|&v| v < c);
-        let prev = cuts
-            .last()
-            .map_or(0, |&l| present.partition_point(|&v| v < l));
-        if below - prev >= min_count && present.len() - below >= min_count {
-            cuts.push(c);
-        }
-    }
+        None => quantile_cuts(&present, params.bands, min_count),
+    };
     if cuts.is_empty() {
         return missing;
     }
@@ -193,6 +221,28 @@ fn numeric_rules(
         lo = hi;
     }
     missing
+}
+
+/// Cut points at `bands` quantiles of the sorted `present` values, rounded to read well, each
+/// kept only when the bands on both sides keep at least `min_count` leads.
+fn quantile_cuts(present: &[f64], bands: usize, min_count: usize) -> Vec<f64> {
+    let (min, max) = (present[0], present[present.len() - 1]);
+    let mut cuts: Vec<f64> = Vec::new();
+    for k in 1..bands {
+        let q = present[(k * present.len()) / bands];
+        let c = readable(q);
+        if c <= min || c > max || cuts.last().is_some_and(|&l| c <= l) {
+            continue;
+        }
+        let below = present.partition_point(|&v| v < c);
+        let prev = cuts
+            .last()
+            .map_or(0, |&l| present.partition_point(|&v| v < l));
+        if below - prev >= min_count && present.len() - below >= min_count {
+            cuts.push(c);
+        }
+    }
+    cuts
 }
 
 /// Adds the rules of a text column; returns how many values are missing, or `None` when every
@@ -265,7 +315,14 @@ mod tests {
     fn bands_cover_the_line_without_gaps() {
         let values: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64)).collect();
         let mut rules = Vec::new();
-        numeric_rules("x", &values, 30, &AutoRulesParams::default(), &mut rules);
+        numeric_rules(
+            "x",
+            &values,
+            None,
+            30,
+            &AutoRulesParams::default(),
+            &mut rules,
+        );
         assert_eq!(rules.len(), 5);
         for v in [0.0, 199.0, 200.0, 999.0, 5000.0, -1.0] {
             let fired: f64 = rules.iter().map(|r| r.condition.eval_number(Some(v))).sum();

@@ -7,6 +7,8 @@
 
 #[cfg(feature = "data")]
 pub mod auto;
+#[cfg(feature = "data")]
+pub mod binning;
 pub mod features;
 #[cfg(feature = "data")]
 pub mod spelling;
