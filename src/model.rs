@@ -148,6 +148,9 @@ pub struct Training {
     /// Numbers in the training file had a decimal comma (`3,5`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub decimal_comma: bool,
+    /// Cells were compared with the placeholders (`na`) ignoring the case of A–Z.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub na_ignore_case: bool,
     /// The text encoding of the training file when it was not UTF-8 (e.g. `windows-1252`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
@@ -557,9 +560,19 @@ impl Model {
     pub fn cell<'a>(&self, raw: Option<&'a str>) -> Value<'a> {
         match raw.map(str::trim) {
             None | Some("") => Value::Missing,
-            Some(s) if self.training.na.iter().any(|na| na.trim() == s) => Value::Missing,
+            Some(s) if self.is_placeholder(s) => Value::Missing,
             Some(s) => Value::Text(s),
         }
+    }
+
+    /// Whether the trimmed cell `s` is one of the model's placeholders (compared ignoring the
+    /// case of A–Z when the model was trained with `--na-ignore-case`).
+    pub fn is_placeholder(&self, s: &str) -> bool {
+        let ignore_case = self.training.na_ignore_case;
+        self.training.na.iter().any(|na| {
+            let na = na.trim();
+            na == s || (ignore_case && na.eq_ignore_ascii_case(s))
+        })
     }
 
     /// Scores a batch of leads held in memory, in order; `value(lead, column)` gives one cell.

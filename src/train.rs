@@ -440,9 +440,10 @@ pub struct Input {
     /// The outcome's source, window and as-of date.
     pub timing: Timing,
     /// How the file was read (the delimiter of a CSV file, numbers with a decimal comma, the
-    /// encoding), recorded so that the next file is read the same way.
+    /// encoding, placeholders ignoring case), recorded so that the next file is read the same way.
     pub delimiter: Option<Delimiter>,
     pub decimal_comma: bool,
+    pub na_ignore_case: bool,
     pub encoding: Option<Encoding>,
 }
 
@@ -458,6 +459,7 @@ impl Input {
             timing: Timing::default(),
             delimiter: None,
             decimal_comma: false,
+            na_ignore_case: false,
             encoding: None,
         }
     }
@@ -467,6 +469,7 @@ impl Input {
         Input {
             delimiter: table.delimiter(),
             decimal_comma: table.decimal_comma(),
+            na_ignore_case: table.na_ignore_case(),
             encoding: table.encoding(),
             ..Input::of(table.path(), table.sha256())
         }
@@ -696,6 +699,7 @@ pub fn train_file(
     input.timing = Timing::of(params, clock);
     input.delimiter = scanned.delimiter;
     input.decimal_comma = load.decimal_comma;
+    input.na_ignore_case = load.na_ignore_case;
     input.encoding = load.encoding;
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
     Ok(Streamed {
@@ -1110,6 +1114,7 @@ fn fit_groups(
                 .filter(|&d| d != Delimiter::COMMA)
                 .map(Delimiter::as_char),
             decimal_comma: input.decimal_comma,
+            na_ignore_case: input.na_ignore_case,
             encoding: input
                 .encoding
                 .filter(|e| !e.is_utf8())

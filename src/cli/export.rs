@@ -44,6 +44,10 @@ pub struct Args {
     /// train with the same --na.
     #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
     na: Vec<String>,
+    /// Compare cells with the --na texts ignoring the case of A-Z (with --format sql-counts
+    /// and --rules); train with the same flag, e.g. --na Select --na-ignore-case.
+    #[arg(long)]
+    na_ignore_case: bool,
     /// What to write: sql (a query for a warehouse), pmml (a PMML 4.4 scorecard),
     /// points-sheet (CSV of the rules in words, their points and the threshold) or sql-counts
     /// (a query counting leads and conversions per rule pattern, for `train --counts`).
@@ -193,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--format sql-counts`, from a rules file or a model's rules.
 fn counts(args: &Args) -> anyhow::Result<()> {
-    let (rules, target, na, id) = match (&args.model, &args.rules) {
+    let (rules, target, na, na_ignore_case, id) = match (&args.model, &args.rules) {
         (Some(path), _) => {
             let model = Model::load(path)?;
             let rules: Vec<_> = model
@@ -205,6 +209,7 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                 rules,
                 model.target.clone(),
                 model.training.na.clone(),
+                model.training.na_ignore_case,
                 model.id_column.clone(),
             )
         }
@@ -235,7 +240,13 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                         })?
                 }
             };
-            (rules, target, args.na.clone(), file.id.clone())
+            (
+                rules,
+                target,
+                args.na.clone(),
+                args.na_ignore_case,
+                file.id.clone(),
+            )
         }
         (None, None) => unreachable!("clap requires --model or --rules"),
     };
@@ -269,6 +280,7 @@ fn counts(args: &Args) -> anyhow::Result<()> {
         target,
         rules,
         na,
+        na_ignore_case,
         dated,
     }
     .query()?;

@@ -1,5 +1,6 @@
 //! How lead files are read, the same flags for every command that reads them: the CSV
-//! delimiter, the text encoding and numbers with a decimal comma. `train` records in the model
+//! delimiter, the text encoding, numbers with a decimal comma and placeholders compared
+//! ignoring case. `train` records in the model
 //! what it used, and `score`, `report` and `retrain` read the next file the same way unless
 //! these flags say otherwise.
 
@@ -25,6 +26,17 @@ pub struct ReadArgs {
         default_missing_value = "true"
     )]
     pub decimal_comma: Option<bool>,
+    /// Compare cells with the --na texts ignoring the case of the letters A-Z, so that
+    /// --na Select also reads SELECT and select as missing, e.g. --na-ignore-case. Models
+    /// trained so read the next file so too; --na-ignore-case=false compares exactly.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub na_ignore_case: Option<bool>,
     /// Text encoding of CSV files that are not UTF-8, e.g. --encoding windows-1252 (Excel's
     /// "CSV" in Western Europe; also latin1, iso-8859-15, utf-16le). The file is decoded to a
     /// UTF-8 copy in the temporary directory (TMPDIR) before it is read. Default: UTF-8, or
@@ -56,6 +68,9 @@ impl ReadArgs {
             decimal_comma: self
                 .decimal_comma
                 .unwrap_or_else(|| trained.is_some_and(|t| t.decimal_comma)),
+            na_ignore_case: self
+                .na_ignore_case
+                .unwrap_or_else(|| trained.is_some_and(|t| t.na_ignore_case)),
             encoding,
             ..LoadOptions::default()
         })

@@ -34,8 +34,11 @@ pub use table::{DatedCounts, Table};
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Texts that mean "no value" in this export (e.g. `Select`, `unknown`). Compared after
-    /// trimming spaces, case-sensitively. Empty cells are always missing.
+    /// trimming spaces, case-sensitively unless `na_ignore_case`. Empty cells are always
+    /// missing.
     pub na: Vec<String>,
+    /// Compare cells with `na` ignoring the case of the letters A–Z (`SELECT`, `select`).
+    pub na_ignore_case: bool,
     /// Columns to drop, e.g. fields filled in by sales after contact.
     pub exclude: Vec<String>,
     /// The field delimiter of a CSV file; `None` detects it from the header and first lines

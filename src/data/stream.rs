@@ -1,7 +1,6 @@
 //! Files larger than memory: the leads in batches of [`Table`]s ([`scan_batches`]) and the
 //! repeated ids of the whole file in 8 bytes per lead ([`IdHashes`]).
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::Path;
 
@@ -106,7 +105,7 @@ pub fn scan_batches(
         }
         Format::Parquet => Box::new(move || parquet_batches(path, keep, batch_rows, send)),
     };
-    let na: BTreeSet<String> = Table::na_texts(options).into_iter().collect();
+    let na = super::table::Placeholders::new(options);
     std::thread::scope(|scope| {
         let hash = scope.spawn(|| sha256_file(path));
         let run = scope.spawn(read);

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub struct Table {
     pub(super) path: PathBuf,
     pub(super) df: DataFrame,
-    pub(super) na: BTreeSet<String>,
+    pub(super) na: Placeholders,
     pub(super) sha256: String,
     /// Rows of the file before this table's first row: non-zero for a batch of a streamed file
     /// (see [`scan_batches`]), so that errors name the row of the file.
@@ -26,6 +26,45 @@ pub struct Table {
     /// Things the user should know about the load (e.g. an `--exclude` column that is absent).
     pub notes: Vec<String>,
     pub(super) read_with: ReadWith,
+}
+
+/// The "no value" texts of `--na`, as a table compares trimmed cells with them: exactly, or
+/// folding A–Z only with `--na-ignore-case` (as a rule's `ignore_case`, so that every export
+/// can do the same).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Placeholders {
+    texts: BTreeSet<String>,
+    ignore_case: bool,
+}
+
+impl Placeholders {
+    pub fn new(options: &LoadOptions) -> Placeholders {
+        Placeholders {
+            texts: Table::na_texts(options).into_iter().collect(),
+            ignore_case: options.na_ignore_case,
+        }
+    }
+
+    /// The placeholder `s` equals but for the case of A–Z, when it is not one itself.
+    pub fn same_but_case(&self, s: &str) -> Option<&str> {
+        if self.ignore_case {
+            return None;
+        }
+        self.texts
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(s))
+            .map(String::as_str)
+    }
+
+    /// Whether the trimmed, non-empty cell `s` is a placeholder.
+    #[inline]
+    pub fn contains(&self, s: &str) -> bool {
+        if self.ignore_case {
+            self.texts.iter().any(|t| t.eq_ignore_ascii_case(s))
+        } else {
+            self.texts.contains(s)
+        }
+    }
 }
 
 /// How the table's file was read: for numbers with a decimal comma, and for the advice of
@@ -36,6 +75,7 @@ pub(super) struct ReadWith {
     pub delimiter: Option<u8>,
     pub encoding: Option<Encoding>,
     pub decimal_comma: bool,
+    pub na_ignore_case: bool,
 }
 
 impl ReadWith {
@@ -44,6 +84,7 @@ impl ReadWith {
             delimiter: csv.map(|c| c.delimiter),
             encoding: options.encoding,
             decimal_comma: options.decimal_comma,
+            na_ignore_case: options.na_ignore_case,
         }
     }
 }
@@ -297,7 +338,7 @@ impl Table {
         Ok(Table {
             path: path.to_path_buf(),
             df,
-            na: Table::na_texts(options).into_iter().collect(),
+            na: Placeholders::new(options),
             sha256,
             first_row: 0,
             notes,
@@ -315,6 +356,11 @@ impl Table {
     /// Whether text cells were read as numbers with a decimal comma.
     pub fn decimal_comma(&self) -> bool {
         self.read_with.decimal_comma
+    }
+
+    /// Whether placeholders were compared ignoring the case of A–Z (`--na-ignore-case`).
+    pub fn na_ignore_case(&self) -> bool {
+        self.read_with.na_ignore_case
     }
 
     /// The encoding the file was decoded from, when one was given.
@@ -425,7 +471,7 @@ impl Table {
     #[inline]
     pub(crate) fn cell<'a>(&self, v: Option<&'a str>) -> Option<&'a str> {
         v.map(trim)
-            .filter(|s| !s.is_empty() && !self.na.contains(*s))
+            .filter(|s| !s.is_empty() && !self.na.contains(s))
     }
 
     /// The column as [`Table::texts`] reads it, as a polars column: the cells themselves (a
@@ -516,7 +562,7 @@ impl Table {
     /// An id as compared: trimmed; empty cells and placeholders are no id.
     pub(super) fn id<'a>(&self, cell: Option<&'a str>) -> Option<&'a str> {
         cell.map(str::trim)
-            .filter(|s| !s.is_empty() && !self.na.contains(*s))
+            .filter(|s| !s.is_empty() && !self.na.contains(s))
     }
 
     /// The column as numbers, with placeholders and empty cells as `None`. Text that is not a
@@ -543,7 +589,7 @@ impl Table {
             for (i, v) in col.str()?.into_iter().enumerate() {
                 let v = v
                     .map(str::trim)
-                    .filter(|s| !s.is_empty() && !self.na.contains(*s));
+                    .filter(|s| !s.is_empty() && !self.na.contains(s));
                 out.push(match v {
                     None => None,
                     Some(s) => Some(self.parse_number(s, i, name)?),
@@ -575,6 +621,12 @@ impl Table {
         let message = match parsed {
             Some(x) if x.is_finite() => return Ok(x),
             Some(_) => return Err(self.non_finite(row, column, s)),
+            None if self.na.same_but_case(s).is_some() => format!(
+                "'{s}' is not a number, but a rule on this column needs numbers; it differs \
+                 from the placeholder '{}' only in the case of its letters: pass \
+                 --na-ignore-case to read it as missing too",
+                self.na.same_but_case(s).unwrap_or_default()
+            ),
             None if decimal_comma => format!(
                 "'{s}' is not a number with a decimal comma (--decimal-comma reads ',' as the \
                  decimal point and '.' only between groups of three digits, as in 1.234,5), \

@@ -62,10 +62,49 @@ pub const WHITE_SPACE: &[char] = &[
     '\u{2008}', '\u{2009}', '\u{200A}', '\u{2028}', '\u{2029}', '\u{202F}', '\u{205F}', '\u{3000}',
 ];
 
-/// The model's placeholder texts as `mqlcal score` compares them: trimmed, empty ones dropped.
-/// (An empty cell is missing anyway.)
-pub(crate) fn placeholders(model: &Model) -> Vec<String> {
-    trimmed_placeholders(&model.training.na)
+/// The model's placeholders as `mqlcal score` compares them: trimmed, empty ones dropped (an
+/// empty cell is missing anyway), exactly or ignoring the case of A–Z.
+pub(crate) fn placeholders(model: &Model) -> Placeholders {
+    Placeholders::new(&model.training.na, model.training.na_ignore_case)
+}
+
+/// Placeholder texts (trimmed, sorted, unique, never empty) and how cells are compared with
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placeholders {
+    pub texts: Vec<String>,
+    /// Compare ignoring the case of A–Z only (`--na-ignore-case`), as `ignore_case` rules do.
+    pub ignore_case: bool,
+}
+
+impl Placeholders {
+    pub fn new(na: &[String], ignore_case: bool) -> Placeholders {
+        Placeholders {
+            texts: trimmed_placeholders(na),
+            ignore_case,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The texts lower-cased in A–Z, sorted and unique: what a folded cell is compared with.
+    pub fn folded(&self) -> Vec<String> {
+        let mut folded: Vec<String> = self.texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+        folded.sort();
+        folded.dedup();
+        folded
+    }
+
+    /// For comments in an export: `["Select", "n/a"]`, and how they are compared.
+    pub fn describe(&self) -> String {
+        if self.ignore_case {
+            format!("{:?} (in any case of A-Z)", self.texts)
+        } else {
+            format!("{:?}", self.texts)
+        }
+    }
 }
 
 /// Placeholder texts trimmed, without empty ones, sorted and unique.

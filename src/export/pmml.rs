@@ -143,7 +143,7 @@ fn document(model: &Model) -> Result<String> {
         super::check_rule_texts(&r.name, r.condition.atoms(&r.column), check_xml)?;
     }
     let na = placeholders(model);
-    for v in &na {
+    for v in &na.texts {
         check_xml("placeholder", v)?;
     }
     let reasons: Vec<String> = (1..=REASONS).map(|k| format!("reason_{k}")).collect();
@@ -200,8 +200,12 @@ fn document(model: &Model) -> Result<String> {
     let note = format!(
         "Exported by mqlcal export from a model written by {}, trained on {} ({} leads, \
          {} converted). Feed every column as text, as in the CSV file; cells are trimmed, and \
-         empty cells and the placeholders {:?} are missing, as in mqlcal score.",
-        model.generator, t.input, t.rows, t.conversions, na
+         empty cells and the placeholders {} are missing, as in mqlcal score.",
+        model.generator,
+        t.input,
+        t.rows,
+        t.conversions,
+        na.describe()
     );
     check_xml("training file name", &note)?;
     x.text("Annotation", &[], &note);
@@ -257,13 +261,30 @@ fn document(model: &Model) -> Result<String> {
         x.field_ref(&trimmed);
         x.close("Apply");
         x.open("Apply", &[("function", "if")]);
-        x.open("Apply", &[("function", "isNotIn")]);
-        x.field_ref(&trimmed);
-        x.string("");
-        for v in &na {
-            x.string(v);
+        if na.ignore_case && !na.is_empty() {
+            // Not empty and no placeholder in any case of A–Z (`matches` only runs on a
+            // value: the outer `if` has ruled out a missing one).
+            x.open("Apply", &[("function", "and")]);
+            x.open("Apply", &[("function", "isNotIn")]);
+            x.field_ref(&trimmed);
+            x.string("");
+            x.close("Apply");
+            x.open("Apply", &[("function", "not")]);
+            x.open("Apply", &[("function", "matches")]);
+            x.field_ref(&trimmed);
+            x.string(&ignore_case_pattern(&na.texts));
+            x.close("Apply");
+            x.close("Apply");
+            x.close("Apply");
+        } else {
+            x.open("Apply", &[("function", "isNotIn")]);
+            x.field_ref(&trimmed);
+            x.string("");
+            for v in &na.texts {
+                x.string(v);
+            }
+            x.close("Apply");
         }
-        x.close("Apply");
         x.field_ref(&trimmed);
         x.close("Apply");
         x.close("Apply");

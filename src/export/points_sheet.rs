@@ -70,7 +70,7 @@ impl Exporter for PointsSheet {
                 .any(|(_, c)| matches!(c, Condition::IsMissing));
             if missing && !na.is_empty() {
                 // The tool must treat the placeholders as empty too, or the points differ.
-                condition.push_str(&format!(" (empty, or one of {na:?})"));
+                condition.push_str(&format!(" (empty, or one of {})", na.describe()));
             }
             let per = match r.condition {
                 Condition::PerUnit { .. } => "each unit",

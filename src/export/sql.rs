@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::rules::{format_number, Condition};
 
-use super::{check_model_texts, placeholders, Exporter, WHITE_SPACE};
+use super::{check_model_texts, placeholders, Exporter, Placeholders, WHITE_SPACE};
 
 pub use super::sql_counts::{count_rule_column, SqlCounts, COUNT_COLUMNS};
 
@@ -396,7 +396,7 @@ impl Sql {
         let na = if na.is_empty() {
             String::new()
         } else {
-            format!(" and the placeholders {}", comment(&format!("{na:?}")))
+            format!(" and the placeholders {}", comment(&na.describe()))
         };
         let lines = [
             format!("Lead scores from an mqlcal model, {} dialect.", d.label()),
@@ -471,7 +471,7 @@ pub(super) fn feature_layers(
     d: Dialect,
     p: &str,
     rules: &[(&str, &Condition)],
-    na: &[String],
+    na: &Placeholders,
     carry_first: &[String],
     carry: &[String],
 ) -> FeatureLayers {
@@ -510,13 +510,12 @@ pub(super) fn feature_layers(
         }
     }
     // 2. cells: empty and placeholders are NULL.
-    let mut missing = vec![d.string("")];
-    missing.extend(na.iter().map(|s| d.string(s)));
-    let missing = missing.join(", ");
     let mut cells = Vec::new();
     for (k, &is_numeric) in numeric.iter().enumerate() {
+        let t = format!("{p}t{k}");
         cells.push(format!(
-            "CASE WHEN {p}t{k} IN ({missing}) THEN NULL ELSE {p}t{k} END AS {p}c{k}"
+            "CASE WHEN {} THEN NULL ELSE {t} END AS {p}c{k}",
+            d.is_placeholder(&t, na)
         ));
         if d == Dialect::Sqlite && is_numeric {
             cells.push(format!("{p}r{k}"));
@@ -651,6 +650,24 @@ fn predicate(d: Dialect, condition: &Condition, cell: &str, num: &str) -> String
 }
 
 impl Dialect {
+    /// Whether the trimmed text `expr` is empty or one of the placeholders `na`: NULL (not
+    /// true) when `expr` is NULL, which every caller treats as missing already.
+    pub(super) fn is_placeholder(self, expr: &str, na: &Placeholders) -> String {
+        if na.ignore_case && !na.is_empty() {
+            let list: Vec<String> = na.folded().iter().map(|v| self.string(v)).collect();
+            format!(
+                "({expr} = {} OR {} IN ({}))",
+                self.string(""),
+                self.fold_ascii(expr),
+                list.join(", ")
+            )
+        } else {
+            let mut missing = vec![self.string("")];
+            missing.extend(na.texts.iter().map(|s| self.string(s)));
+            format!("{expr} IN ({})", missing.join(", "))
+        }
+    }
+
     /// `expr` with the letters A–Z made lower case and nothing else changed, as
     /// `ignore_case` compares text. SQLite's LOWER folds only ASCII (without ICU); elsewhere
     /// LOWER folds every letter (or, in PostgreSQL, depends on the database's locale), so

@@ -23,6 +23,8 @@ pub struct SqlCounts {
     pub rules: Vec<(String, String, Condition)>,
     /// Placeholders that mean missing (`--na`), as training will be told.
     pub na: Vec<String>,
+    /// Compare cells with `na` ignoring the case of A–Z (`--na-ignore-case`).
+    pub na_ignore_case: bool,
     /// With dated outcomes: group by creation and opportunity date too ([`DatedCounts`]).
     pub dated: Option<DatedCounts>,
 }
@@ -73,7 +75,7 @@ impl SqlCounts {
         while self.target.to_ascii_lowercase().starts_with(&p) {
             p.insert(0, 'x');
         }
-        let na = super::trimmed_placeholders(&self.na);
+        let na = super::Placeholders::new(&self.na, self.na_ignore_case);
         // The outcome read as `mqlcal train` reads it: trimmed, any case; NULL when unreadable.
         let outcome = format!(
             "LOWER({})",
@@ -160,7 +162,7 @@ impl SqlCounts {
             format!(
                 "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
                  the same --na).",
-                comment(&format!("{na:?}"))
+                comment(&na.describe())
             )
         });
         header.push("Save the result as CSV or Parquet and train with the same rules file.".into());
@@ -206,7 +208,7 @@ impl SqlCounts {
         while names.iter().any(|n| n.to_ascii_lowercase().starts_with(&p)) {
             p.insert(0, 'x');
         }
-        let na = super::trimmed_placeholders(&self.na);
+        let na = super::Placeholders::new(&self.na, self.na_ignore_case);
         // A date as training reads one: trimmed, empty or a placeholder is none; the date part
         // of ISO text, a DATE or a TIMESTAMP (its text starts with the date).
         let date = |column: &str| -> String {
@@ -214,8 +216,6 @@ impl SqlCounts {
                 &format!("CAST({column} AS {})", d.text_type()),
                 &d.white_space(),
             );
-            let mut missing = vec![d.string("")];
-            missing.extend(na.iter().map(|s| d.string(s)));
             let day = format!("SUBSTR({text}, 1, 10)");
             let cast = match d {
                 // TRY_CAST and raise_error: a text that is not a date fails the query whether
@@ -229,8 +229,8 @@ impl SqlCounts {
             };
             // IS NULL first: Spark's ELSE branch would raise on a NULL cell.
             format!(
-                "CASE WHEN {text} IS NULL OR {text} IN ({}) THEN NULL ELSE {cast} END",
-                missing.join(", ")
+                "CASE WHEN {text} IS NULL OR {} THEN NULL ELSE {cast} END",
+                d.is_placeholder(&text, &na)
             )
         };
         let id_text = |column: &str| -> String {
@@ -356,7 +356,7 @@ impl SqlCounts {
             format!(
                 "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
                  the same --na).",
-                comment(&format!("{na:?}"))
+                comment(&na.describe())
             )
         });
         header.push(

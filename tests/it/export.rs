@@ -534,10 +534,21 @@ fn compound(wd: &Workdir) -> Case {
         row("X02", "éNERGIE", "0", "0.5"),
         row("X03", "Énergie", "6.99", "0.2"),
         row("X04", "FINANCE", "60", "0.2"),
+        // Placeholders in any case of A–Z are missing (`--na-ignore-case`).
+        row("X05", "Retail", "0", "SELECT"),
+        row("X06", "Retail", "0", " N/A "),
+        row("X07", "Retail", "0", "0.5"),
     ];
+    let mut no_size = row("X08", "software", "0", "0.5");
+    no_size[leads.column("company_size")] = "sElEcT".into();
     leads.rows.extend(extra);
+    leads.rows.push(no_size);
+    model.training.na_ignore_case = true;
     let c = case(wd, "compound", model, leads, false);
-    let has = |id: &str, rule: &str| c.expected[id].reasons.contains(rule);
+    assert!(has_reason(&c, "X05", "Three parts") && has_reason(&c, "X06", "Three parts"));
+    assert!(!has_reason(&c, "X07", "Three parts"));
+    assert!(has_reason(&c, "X08", "No size but software"));
+    let has = |id: &str, rule: &str| has_reason(&c, id, rule);
     // AND: both parts at their bounds; one part missing or below fires nothing.
     assert!(has("E02", "Enterprise and engaged") && has("E09", "Enterprise and engaged"));
     assert!(!has("E05", "Enterprise and engaged") && !has("E01", "Enterprise and engaged"));
@@ -549,6 +560,10 @@ fn compound(wd: &Workdir) -> Case {
     assert!(!has("X01", "Three parts") && has("X02", "Three parts"));
     assert!(has("X04", "Finance, any case") && has("E04", "Finance, any case"));
     c
+}
+
+fn has_reason(c: &Case, id: &str, rule: &str) -> bool {
+    c.expected[id].reasons.contains(rule)
 }
 
 /// Names and values that try to break out of quotes, comments and markup.

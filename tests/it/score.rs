@@ -379,3 +379,74 @@ fn a_value_that_is_not_a_number_is_named_by_row_and_column() {
         assert!(!wd.path("s.csv").exists());
     }
 }
+
+/// `--na Select --na-ignore-case`: `SELECT`, ` select ` and `sElEcT` are missing in training
+/// (streamed) and in scoring, exactly as empty cells are; without the flag they are not
+/// placeholders, and a numeric column holding them is refused.
+#[test]
+fn placeholders_in_any_case_are_missing_with_na_ignore_case() {
+    let wd = Workdir::new();
+    wd.synth("leads.csv", 3000, 21);
+    let text = std::fs::read_to_string(wd.path("leads.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (size, industry) = (col("company_size"), col("industry"));
+    let spellings = ["SELECT", " select ", "sElEcT", "Select"];
+    let (mut with_na, mut empty) = (String::new(), String::new());
+    for (i, line) in text.lines().enumerate() {
+        let mut a: Vec<String> = line.split(',').map(String::from).collect();
+        let mut b = a.clone();
+        for (j, every) in [(size, 7), (industry, 5)] {
+            if i > 0 && i % every == 0 {
+                a[j] = spellings[i % spellings.len()].into();
+                b[j] = String::new();
+            }
+        }
+        with_na.push_str(&(a.join(",") + "\n"));
+        empty.push_str(&(b.join(",") + "\n"));
+    }
+    wd.write("with-na.csv", &with_na);
+    wd.write("empty.csv", &empty);
+    let na = ["--na", "Select", "--na-ignore-case"];
+    wd.train_bundled("with-na.csv", "na.json", &na);
+    wd.train_bundled("empty.csv", "empty.json", &[]);
+    let (a, b) = (
+        Model::load(&wd.path("na.json")).unwrap(),
+        Model::load(&wd.path("empty.json")).unwrap(),
+    );
+    assert!(a.training.na_ignore_case && !b.training.na_ignore_case);
+    assert_eq!(a.rules, b.rules);
+    assert_eq!(a.training.intercept, b.training.intercept);
+    // Scoring reads the next file as training did, without the flag.
+    for (model, data, out) in [
+        ("na.json", "with-na.csv", "a.csv"),
+        ("na.json", "empty.csv", "b.csv"),
+    ] {
+        wd.cmd()
+            .args(["score", "--model", model, "--data", data, "--out", out])
+            .assert()
+            .success();
+    }
+    let scored = std::fs::read_to_string(wd.path("a.csv")).unwrap();
+    assert_eq!(scored, std::fs::read_to_string(wd.path("b.csv")).unwrap());
+    assert_eq!(scored.lines().count(), 3001);
+    // The library reads cells as the command does.
+    for s in spellings {
+        assert!(a.is_placeholder(s.trim()), "{s}");
+    }
+    assert!(!a.is_placeholder("SÉLECT") && !b.is_placeholder("SELECT"));
+    // Without the flag `SELECT` is a value, and not a number.
+    let out = wd
+        .cmd()
+        .args(["train", "--data", "with-na.csv", "--rules", "rules.toml"])
+        .args(["--out", "exact.json", "--na", "Select"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("row 14, column 'company_size'"), "{err}");
+    assert!(
+        err.contains("'Select'") && err.contains("--na-ignore-case"),
+        "{err}"
+    );
+}
