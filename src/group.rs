@@ -273,6 +273,28 @@ impl Groups {
             .collect()
     }
 
+    /// The counts per pattern and fold of leads in given folds (see [`folds_by_key`]):
+    /// `lead_pattern`, `y` and `lead_folds` are per lead.
+    pub fn fold_counts(
+        &self,
+        lead_pattern: &[u32],
+        y: &[bool],
+        lead_folds: &[usize],
+        k: usize,
+    ) -> FoldCounts {
+        let mut leads = vec![0u64; self.len() * k];
+        let mut conversions = vec![0u64; self.len() * k];
+        for ((&p, &t), &f) in lead_pattern.iter().zip(y).zip(lead_folds) {
+            leads[p as usize * k + f] += 1;
+            conversions[p as usize * k + f] += u64::from(t);
+        }
+        FoldCounts {
+            k,
+            leads,
+            conversions,
+        }
+    }
+
     /// The first dealt slot of each (pattern, outcome): index 2p for conversions, 2p+1 for
     /// the rest. Conversions are dealt first, then non-conversions, continuing the count, so
     /// every fold gets nearly the same number of each.
@@ -383,6 +405,33 @@ fn normal(v: f64) -> f64 {
     } else {
         v
     }
+}
+
+/// Each row's fold when rows with the same key must share one (a lead's snapshots): the
+/// distinct keys, sorted, are shuffled by `seed` and dealt round-robin to `k` folds. Rows
+/// without a key are each their own key. Folds so dealt are balanced in keys, not stratified
+/// by outcome.
+pub fn folds_by_key(keys: &[Option<String>], k: usize, seed: u64) -> Vec<usize> {
+    let mut distinct: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    distinct.shuffle(&mut rng);
+    let fold: HashMap<&str, usize> = distinct
+        .iter()
+        .enumerate()
+        .map(|(i, &key)| (key, i % k))
+        .collect();
+    let mut next = distinct.len();
+    keys.iter()
+        .map(|key| match key {
+            Some(key) => fold[key.as_str()],
+            None => {
+                next += 1;
+                (next - 1) % k
+            }
+        })
+        .collect()
 }
 
 /// Per pattern and fold: leads and conversions, at index `pattern * k + fold`.

@@ -46,6 +46,8 @@ pub mod caps;
 #[cfg(feature = "data")]
 pub mod data;
 pub mod error;
+#[cfg(feature = "data")]
+pub mod events;
 pub mod export;
 pub mod fit;
 pub mod grades;

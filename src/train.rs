@@ -57,6 +57,9 @@ pub struct TrainParams {
     pub outcome: Option<OutcomeSpec>,
     /// The conversion window, as-of date and young leads (with a dated outcome).
     pub time: TimeParams,
+    /// Rows with the same value in this column share a fold (a lead's snapshots), instead of
+    /// the folds dealt per pattern ([`Groups::split_folds`]).
+    pub fold_by: Option<String>,
 }
 
 /// Which rules make each group, for an error about groups: "; rules 'A', 'B' are in 'profile';
@@ -109,6 +112,7 @@ impl TrainParams {
             date: None,
             outcome: None,
             time: TimeParams::default(),
+            fold_by: None,
         }
     }
     /// The options `model` was trained with, to train it again on new data: its rules (as
@@ -159,6 +163,7 @@ impl TrainParams {
                 immature: t.immature_method.unwrap_or_default(),
                 date_format: t.outcome.as_ref().and_then(|o| o.date_format.clone()),
             },
+            fold_by: None,
         }
     }
 
@@ -257,7 +262,7 @@ impl TrainParams {
     }
 
     /// The list of opportunities, read once, when the outcome is one.
-    fn opportunities(&self, load: &LoadOptions) -> Result<Option<Opportunities>> {
+    pub(crate) fn opportunities(&self, load: &LoadOptions) -> Result<Option<Opportunities>> {
         match &self.outcome {
             Some(OutcomeSpec::Opportunities { file, column }) => {
                 let id = self.id.as_deref().ok_or(Error::Option {
@@ -525,7 +530,12 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     if let Some(e) = one_outcome_error(table.path(), &params.target, conversions, y.len()) {
         return Err(e);
     }
-    if let Some(id) = &params.id {
+    // A lead's snapshots share its id by design.
+    if let Some(id) = params
+        .id
+        .as_ref()
+        .filter(|&id| params.fold_by.as_ref() != Some(id))
+    {
         warnings.extend(duplicate_ids(table, id)?);
     }
     progress.begin("grouping", None);
@@ -559,8 +569,23 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
             .map(|d| d.format("%Y-%m-%d").to_string());
     }
     input.timing = Timing::of(params, observed.clock.clone());
+    let k = params.folds;
+    let keyed_folds = match &params.fold_by {
+        Some(column) => {
+            let keys = table.texts_checked(column, "pass the column that names each lead")?;
+            let keys: Vec<Option<String>> = match &keep {
+                Some(rows) => rows.iter().map(|&i| keys[i].clone()).collect(),
+                None => keys,
+            };
+            let lead_folds = crate::group::folds_by_key(&keys, k, params.seed);
+            let counts = groups.fold_counts(&lead_pattern, &y, &lead_folds, k);
+            Some((lead_folds, counts))
+        }
+        None => None,
+    };
     let fitted = fit_groups(
         &groups,
+        keyed_folds.as_ref().map(|(_, c)| c),
         &rules,
         params,
         input,
@@ -572,8 +597,10 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         warnings,
         progress,
     )?;
-    let k = params.folds;
-    let lead_folds = groups.lead_folds(&lead_pattern, &y, k, params.seed);
+    let lead_folds = match keyed_folds {
+        Some((lead_folds, _)) => lead_folds,
+        None => groups.lead_folds(&lead_pattern, &y, k, params.seed),
+    };
     let oof_scores = lead_pattern
         .iter()
         .zip(&lead_folds)
@@ -701,7 +728,9 @@ pub fn train_file(
     input.decimal_comma = load.decimal_comma;
     input.na_ignore_case = load.na_ignore_case;
     input.encoding = load.encoding;
-    let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
+    let fitted = fit_groups(
+        &groups, None, &rules, params, input, "file", warnings, progress,
+    )?;
     Ok(Streamed {
         model: fitted.model,
         notes: scanned.notes,
@@ -832,7 +861,10 @@ pub fn train_groups(
     }
     let mut warnings = Vec::new();
     let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups.clone(), &mut warnings)?;
-    Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
+    Ok(fit_groups(
+        &groups, None, &rules, params, input, "file", warnings, progress,
+    )?
+    .model)
 }
 
 /// A score that does not fit, as a training error naming the rule and its column.
@@ -904,7 +936,10 @@ pub fn train_dated_counts(
             .to_string()
     });
     input.timing = Timing::of(params, Some(clock));
-    Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
+    Ok(fit_groups(
+        &groups, None, &rules, params, input, "file", warnings, progress,
+    )?
+    .model)
 }
 
 struct Fitted {
@@ -916,8 +951,12 @@ struct Fitted {
 
 /// The pipeline on grouped leads: folds → regularisation search → final fit → out-of-fold
 /// scores → calibration → threshold → metrics → [`Model`]. Nothing here costs per lead.
+// Every argument is a different input of the one fitting step; bundling them would only name
+// a struct for this call.
+#[allow(clippy::too_many_arguments)]
 fn fit_groups(
     groups: &Groups,
+    folds: Option<&crate::group::FoldCounts>,
     rules: &[Rule],
     params: &TrainParams,
     input: Input,
@@ -941,7 +980,10 @@ fn fit_groups(
     }));
 
     let k = params.folds;
-    let folds = groups.split_folds(k, params.seed);
+    let folds = match folds {
+        Some(f) => f.clone(),
+        None => groups.split_folds(k, params.seed),
+    };
     let search = fit::search_alpha(groups, &folds, &params.alphas, progress)?;
     tracing::info!(alpha = search.alpha, "penalty chosen; final fit");
     warnings.extend(alpha_at_edge(search.alpha, &params.alphas));

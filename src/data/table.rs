@@ -410,6 +410,13 @@ impl Table {
         })
     }
 
+    /// The table with `column` added, or in place of the column of its name (for rows made
+    /// from leads, such as training snapshots).
+    pub fn with_column(mut self, column: Column) -> Result<Table> {
+        self.df.with_column(column)?;
+        Ok(self)
+    }
+
     pub(super) fn column(&self, name: &str, hint: &str) -> Result<&Column> {
         self.df
             .column(name)

@@ -7,6 +7,7 @@ mod cli;
 mod compound;
 mod counts;
 mod engines;
+mod events;
 mod export;
 mod grades;
 mod locale;

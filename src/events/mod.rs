@@ -1,0 +1,444 @@
+//! Activity logs: one row per event (lead id, event type, timestamp), as marketing automation
+//! exports them. Takes an events file (CSV or Parquet) and the names of its three columns;
+//! gives, per lead, the days of its events by type ([`Events`]), and the value of an event
+//! feature for a lead at a reference date ([`EventFeature::value`]): how many events of some
+//! types fell within a number of days before it, or their sum decayed by a half-life.
+//!
+//! Time has a resolution of one day: an event's day is the UTC date of its timestamp (read as
+//! the leads' dates are, [`Table::dates_as`]), and its age at a reference date R is R minus that
+//! day, in whole days. Only events on or before R count; an event on R itself has age 0. So a
+//! lead scored as of R and a training snapshot at R (see [`snapshots`]) see the same events.
+
+pub mod snapshots;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::data::{LoadOptions, Table};
+use crate::error::{Error, Result};
+
+/// The events file's columns: the lead id (as in the leads file), the event type, the time.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventColumns {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: String,
+}
+
+impl Default for EventColumns {
+    fn default() -> Self {
+        EventColumns {
+            id: "lead_id".into(),
+            kind: "event".into(),
+            at: "at".into(),
+        }
+    }
+}
+
+/// Days counted as dated outcomes count them ([`crate::data::outcomes::day`]), in 4 bytes:
+/// an activity log has many events.
+pub type Day = i32;
+
+pub fn day_of(date: NaiveDate) -> Day {
+    crate::data::outcomes::day(date) as Day
+}
+
+/// One event of a lead: its type (an index into [`Events::types`]) and its day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    pub day: Day,
+    pub kind: u32,
+}
+
+/// Every lead's events, ordered by day (then type), and the event types by name.
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    types: Vec<String>,
+    by_lead: HashMap<String, Vec<Event>>,
+    rows: usize,
+}
+
+impl Events {
+    /// Reads an events file. Ids and types are trimmed (an empty or placeholder id or type is
+    /// an error naming the row: an event of nobody, or of nothing, cannot be scored); times are
+    /// dates or timestamps ([`Table::dates_as`], with `date_format` when not ISO).
+    pub fn load(
+        path: &Path,
+        columns: &EventColumns,
+        options: &LoadOptions,
+        date_format: Option<&str>,
+    ) -> Result<Events> {
+        let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
+        let table = Table::load_columns(path, options, &wanted)?;
+        let hint = "name the events file's columns in the rules file's [events] table \
+                    (id, type, at) or with --events-id, --events-type, --events-at";
+        let ids = table.texts_checked(&columns.id, hint)?;
+        let kinds = table.texts_checked(&columns.kind, hint)?;
+        let days = table.dates_as(&columns.at, date_format, hint)?;
+        let mut events = Events::default();
+        for (i, ((id, kind), day)) in ids.iter().zip(&kinds).zip(&days).enumerate() {
+            let missing = |column: &str, what: &str| {
+                table.bad_value(
+                    i,
+                    column,
+                    &format!(
+                        "the event has no {what}; every event needs a lead id, a type and a time"
+                    ),
+                )
+            };
+            let id = id
+                .as_deref()
+                .ok_or_else(|| missing(&columns.id, "lead id"))?;
+            let kind = kind
+                .as_deref()
+                .ok_or_else(|| missing(&columns.kind, "type"))?;
+            let day = day.ok_or_else(|| missing(&columns.at, "time"))?;
+            events.push(id, kind, day);
+        }
+        events.finish();
+        if events.rows == 0 {
+            return Err(Error::data(path, "the events file has no events"));
+        }
+        Ok(events)
+    }
+
+    /// Events from memory: (lead id, type, date) in any order.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, NaiveDate)>) -> Events {
+        let mut events = Events::default();
+        for (id, kind, date) in rows {
+            events.push(id, kind, date);
+        }
+        events.finish();
+        events
+    }
+
+    fn push(&mut self, id: &str, kind: &str, date: NaiveDate) {
+        let k = match self.types.iter().position(|t| t == kind) {
+            Some(k) => k,
+            None => {
+                self.types.push(kind.to_string());
+                self.types.len() - 1
+            }
+        };
+        let event = Event {
+            day: day_of(date),
+            kind: k as u32,
+        };
+        match self.by_lead.get_mut(id) {
+            Some(v) => v.push(event),
+            None => {
+                self.by_lead.insert(id.to_string(), vec![event]);
+            }
+        }
+        self.rows += 1;
+    }
+
+    fn finish(&mut self) {
+        for v in self.by_lead.values_mut() {
+            v.sort_unstable();
+        }
+    }
+
+    /// The event types seen, in order of first appearance.
+    pub fn types(&self) -> &[String] {
+        &self.types
+    }
+
+    /// How many events were read.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// How many leads have events.
+    pub fn leads(&self) -> usize {
+        self.by_lead.len()
+    }
+
+    /// The lead's events by day (none for a lead without events, or an unknown id).
+    pub fn of(&self, id: &str) -> &[Event] {
+        self.by_lead.get(id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The type indices of `names` (names never seen are left out: no event has them).
+    pub fn kinds(&self, names: &[String]) -> Vec<u32> {
+        names
+            .iter()
+            .filter_map(|n| self.types.iter().position(|t| t == n))
+            .map(|k| k as u32)
+            .collect()
+    }
+}
+
+/// How a lead's events of some types become one number at a reference date.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    /// The number of events at most `days` days old (age 0 ..= days).
+    Within { days: u32 },
+    /// The sum over events of 0.5^(age / half-life), rounded to [`DECAY_RESOLUTION`].
+    Decay { half_life_days: f64 },
+}
+
+/// Decayed sums are rounded to this step, so that leads still fall into few distinct rule
+/// patterns (the fit works on pattern counts): a lead with one event 3 days ago under a
+/// 14-day half-life has 0.862 → 0.9. The rounding moves a feature by at most 0.05 events.
+pub const DECAY_RESOLUTION: f64 = 0.1;
+
+/// The half-lives `decay = "learn"` chooses from, in days.
+pub const HALF_LIFE_GRID: [f64; 9] = [3.0, 5.0, 7.0, 10.0, 14.0, 21.0, 30.0, 60.0, 120.0];
+
+impl Aggregate {
+    /// The value of the lead's `events` of types `kinds` at day `reference`.
+    pub fn value(&self, events: &[Event], kinds: &[u32], reference: Day) -> f64 {
+        let seen = events
+            .iter()
+            .take_while(|e| e.day <= reference)
+            .filter(|e| kinds.contains(&e.kind));
+        match *self {
+            Aggregate::Within { days } => {
+                seen.filter(|e| reference - e.day <= days as Day).count() as f64
+            }
+            Aggregate::Decay { half_life_days } => {
+                let sum: f64 = seen
+                    .map(|e| 0.5f64.powf(f64::from(reference - e.day) / half_life_days))
+                    .sum();
+                (sum / DECAY_RESOLUTION).round() * DECAY_RESOLUTION
+            }
+        }
+    }
+}
+
+/// An event feature as a column of the training rows: a rule reads it as any numeric column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventColumn {
+    /// The column's name in the rows (and in the rules that read it).
+    pub name: String,
+    /// The event types it counts.
+    pub types: Vec<String>,
+    pub aggregate: Aggregate,
+}
+
+impl EventColumn {
+    /// The column's values for leads `ids` at days `reference` (one per row).
+    pub fn values(&self, events: &Events, ids: &[Option<&str>], reference: &[Day]) -> Vec<f64> {
+        let kinds = events.kinds(&self.types);
+        ids.iter()
+            .zip(reference)
+            .map(|(id, &r)| match id {
+                Some(id) => self.aggregate.value(events.of(id), &kinds, r),
+                None => 0.0,
+            })
+            .collect()
+    }
+}
+
+/// Point-in-time training: snapshots at `cadence`, with event features `columns`.
+#[derive(Debug, Clone)]
+pub struct PointInTime {
+    pub cadence: snapshots::Cadence,
+    pub columns: Vec<EventColumn>,
+}
+
+/// The training rows of point-in-time training: one per lead and snapshot date T at which it
+/// was open ([`snapshots::open_snapshots`]), its columns as in `table` but the creation date
+/// column holding T (so the window counts from T and as-of judges T's maturity), plus the
+/// event columns at T. Also the options to train them with: folds by lead id, and as-of fixed
+/// to that of the leads (the newest creation or opportunity date unless given).
+pub fn snapshot_rows(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &crate::train::TrainParams,
+) -> Result<(Table, crate::train::TrainParams)> {
+    let option = |option: &'static str, message: &str| Error::Option {
+        option,
+        message: message.into(),
+    };
+    let id = params.id.as_deref().ok_or_else(|| {
+        option(
+            "--id",
+            "events are joined to leads by their id: pass --id, or set `id` in the rules file",
+        )
+    })?;
+    let date = params.date.as_deref().ok_or_else(|| {
+        option(
+            "--date",
+            "snapshots need each lead's creation date: pass --date with a conversion window",
+        )
+    })?;
+    let spec = params.outcome_spec();
+    if !spec.dated() || params.time.window.is_none() {
+        return Err(option(
+            "--snapshots",
+            "snapshots need dated outcomes and a window: pass --outcome-date (or --outcomes) \
+             and --window",
+        ));
+    }
+    let mut opportunities = params.opportunities(&LoadOptions {
+        na: params.na.clone(),
+        encoding: table.encoding(),
+        ..LoadOptions::default()
+    })?;
+    let format = params.time.date_format.as_deref();
+    let dates = table.lead_dates(&spec, date, format, Some(id), opportunities.as_mut())?;
+    let newest = dates
+        .created
+        .iter()
+        .copied()
+        .chain(dates.opportunity.iter().flatten().copied())
+        .max();
+    let as_of = match (params.time.as_of, newest) {
+        (Some(a), _) => a,
+        (None, Some(n)) => crate::data::outcomes::date_of(n),
+        (None, None) => return Err(Error::data(table.path(), "no leads to train on")),
+    };
+    let date_of = crate::data::outcomes::date_of;
+    let created: Vec<Option<NaiveDate>> = dates.created.iter().map(|&d| Some(date_of(d))).collect();
+    let opportunity: Vec<Option<NaiveDate>> =
+        dates.opportunity.iter().map(|d| d.map(date_of)).collect();
+    let first = created.iter().flatten().min().copied().unwrap_or(as_of);
+    let at = design.cadence.dates(first, as_of);
+    let shots = snapshots::open_snapshots(&created, &opportunity, &at);
+    if shots.is_empty() {
+        return Err(option(
+            "--snapshots",
+            &format!(
+                "no lead is open at any snapshot date between {first} and as-of {as_of}; \
+                 take snapshots more often (weekly) or give dates within that range"
+            ),
+        ));
+    }
+    let rows: Vec<usize> = shots.iter().map(|s| s.lead).collect();
+    let lead_ids = table.texts(id)?;
+    let ids: Vec<Option<&str>> = rows.iter().map(|&i| lead_ids[i].as_deref()).collect();
+    let reference: Vec<Day> = shots.iter().map(|s| day_of(s.at)).collect();
+    let shown = |d: NaiveDate| match format {
+        Some(f) => d.format(f).to_string(),
+        None => d.format("%Y-%m-%d").to_string(),
+    };
+    let mut out = table
+        .take(&rows)?
+        .with_column(polars::prelude::Column::new(
+            date.into(),
+            shots.iter().map(|s| shown(s.at)).collect::<Vec<String>>(),
+        ))?;
+    for c in &design.columns {
+        out = out.with_column(polars::prelude::Column::new(
+            c.name.as_str().into(),
+            c.values(events, &ids, &reference),
+        ))?;
+    }
+    let mut params = params.clone();
+    params.fold_by = Some(id.to_string());
+    params.time.as_of = Some(as_of);
+    Ok((out, params))
+}
+
+/// Trains on the snapshot rows of `table` ([`snapshot_rows`]) with `params`.
+pub fn train_point_in_time(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &crate::train::TrainParams,
+) -> Result<crate::train::Trained> {
+    let (rows, params) = snapshot_rows(table, events, design, params)?;
+    crate::train::train(&rows, &params)
+}
+
+/// The cross-validated log loss of point-in-time training with column `j`'s half-life set to
+/// each of `grid` (the other columns as they are), lowest first on ties by grid order: how
+/// `decay = "learn"` chooses. The loss is the regularisation search's best (a mean over
+/// the same snapshot rows for every half-life, so the figures compare).
+pub fn half_life_scores(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    j: usize,
+    params: &crate::train::TrainParams,
+    grid: &[f64],
+) -> Result<Vec<HalfLifeScore>> {
+    let mut scores = Vec::with_capacity(grid.len());
+    for &h in grid {
+        let mut d = design.clone();
+        d.columns[j].aggregate = Aggregate::Decay { half_life_days: h };
+        let trained = train_point_in_time(table, events, &d, params)?;
+        let cv_log_loss = trained
+            .model
+            .training
+            .alpha_search
+            .iter()
+            .map(|a| a.cv_log_loss)
+            .fold(f64::INFINITY, f64::min);
+        tracing::info!(half_life_days = h, cv_log_loss, "half-life tried");
+        scores.push(HalfLifeScore {
+            half_life_days: h,
+            cv_log_loss,
+        });
+    }
+    Ok(scores)
+}
+
+/// One half-life tried by `decay = "learn"`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HalfLifeScore {
+    pub half_life_days: f64,
+    pub cv_log_loss: f64,
+}
+
+/// The half-life of the lowest loss (the first on a tie).
+pub fn best_half_life(scores: &[HalfLifeScore]) -> Option<f64> {
+    scores
+        .iter()
+        .fold(None::<&HalfLifeScore>, |best, s| match best {
+            Some(b) if b.cv_log_loss <= s.cv_log_loss => Some(b),
+            _ => Some(s),
+        })
+        .map(|s| s.half_life_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn windows_count_events_up_to_the_reference_day_inclusive() {
+        let ev = Events::from_rows([
+            ("a", "pricing", d("2026-03-01")),
+            ("a", "pricing", d("2026-03-08")),
+            ("a", "webinar", d("2026-03-08")),
+            ("a", "pricing", d("2026-03-09")),
+            ("b", "pricing", d("2026-01-01")),
+        ]);
+        let pricing = ev.kinds(&["pricing".into(), "never".into()]);
+        assert_eq!(pricing, vec![0]);
+        let r = day_of(d("2026-03-08"));
+        let within = |days| Aggregate::Within { days }.value(ev.of("a"), &pricing, r);
+        // 03-08 (age 0) counts, 03-09 is after the reference, 03-01 is exactly 7 days old.
+        assert_eq!(within(6), 1.0);
+        assert_eq!(within(7), 2.0);
+        assert_eq!(ev.of("nobody"), &[]);
+        assert_eq!((ev.len(), ev.leads()), (5, 2));
+    }
+
+    #[test]
+    fn decayed_sums_halve_per_half_life_and_are_rounded() {
+        let ev = Events::from_rows([("a", "x", d("2026-03-01")), ("a", "x", d("2026-03-15"))]);
+        let r = day_of(d("2026-03-15"));
+        let decay = |h| Aggregate::Decay { half_life_days: h }.value(ev.of("a"), &[0], r);
+        // 1 + 0.5^(14/14) = 1.5; 1 + 0.5^(14/10) = 1.379 → 1.4; 1 + 0.5^(14/3) = 1.039 → 1.0.
+        assert!((decay(14.0) - 1.5).abs() < 1e-12);
+        assert!((decay(10.0) - 1.4).abs() < 1e-12);
+        assert!((decay(3.0) - 1.0).abs() < 1e-12);
+    }
+}
