@@ -54,18 +54,28 @@ pub struct Event {
     pub kind: u32,
 }
 
-/// Every lead's events, ordered by day (then type), and the event types by name.
+/// Every lead's events, ordered by day (then type), and the event types by name. Compact, for
+/// logs of hundreds of millions of events: each lead id once, and 8 bytes per event, in one
+/// array sorted by lead (a lead's events are a slice of it).
 #[derive(Debug, Clone, Default)]
 pub struct Events {
     types: Vec<String>,
-    by_lead: HashMap<String, Vec<Event>>,
-    rows: usize,
+    lead_index: HashMap<Box<str>, u32>,
+    /// Lead `l`'s events are `events[start[l]..start[l + 1]]` once finished.
+    start: Vec<usize>,
+    events: Vec<Event>,
+    /// While reading: each event's lead, in file order (dropped by `finish`).
+    leads_read: Vec<u32>,
 }
 
+/// Events are read this many rows at a time.
+const BATCH_ROWS: usize = 1 << 20;
+
 impl Events {
-    /// Reads an events file. Ids and types are trimmed (an empty or placeholder id or type is
-    /// an error naming the row: an event of nobody, or of nothing, cannot be scored); times are
-    /// dates or timestamps ([`Table::dates_as`], with `date_format` when not ISO).
+    /// Reads an events file in batches (memory holds one batch and the events so far). Ids
+    /// and types are trimmed (an empty or placeholder id or type is an error naming the row:
+    /// an event of nobody, or of nothing, cannot be scored); times are dates or timestamps
+    /// ([`Table::dates_as`], with `date_format` when not ISO).
     pub fn load(
         path: &Path,
         columns: &EventColumns,
@@ -73,34 +83,37 @@ impl Events {
         date_format: Option<&str>,
     ) -> Result<Events> {
         let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
-        let table = Table::load_columns(path, options, &wanted)?;
         let hint = "name the events file's columns in the rules file's [events] table \
-                    (id, type, at) or with --events-id, --events-type, --events-at";
-        let ids = table.texts_checked(&columns.id, hint)?;
-        let kinds = table.texts_checked(&columns.kind, hint)?;
-        let days = table.dates_as(&columns.at, date_format, hint)?;
+                    (id, type, at)";
         let mut events = Events::default();
-        for (i, ((id, kind), day)) in ids.iter().zip(&kinds).zip(&days).enumerate() {
-            let missing = |column: &str, what: &str| {
-                table.bad_value(
-                    i,
-                    column,
-                    &format!(
-                        "the event has no {what}; every event needs a lead id, a type and a time"
-                    ),
-                )
-            };
-            let id = id
-                .as_deref()
-                .ok_or_else(|| missing(&columns.id, "lead id"))?;
-            let kind = kind
-                .as_deref()
-                .ok_or_else(|| missing(&columns.kind, "type"))?;
-            let day = day.ok_or_else(|| missing(&columns.at, "time"))?;
-            events.push(id, kind, day);
-        }
+        crate::data::scan_batches(path, options, &wanted, BATCH_ROWS, |table| {
+            let ids = table.texts_checked(&columns.id, hint)?;
+            let kinds = table.texts_checked(&columns.kind, hint)?;
+            let days = table.dates_as(&columns.at, date_format, hint)?;
+            for (i, ((id, kind), day)) in ids.iter().zip(&kinds).zip(&days).enumerate() {
+                let missing = |column: &str, what: &str| {
+                    table.bad_value(
+                        i,
+                        column,
+                        &format!(
+                            "the event has no {what}; every event needs a lead id, a type and \
+                             a time"
+                        ),
+                    )
+                };
+                let id = id
+                    .as_deref()
+                    .ok_or_else(|| missing(&columns.id, "lead id"))?;
+                let kind = kind
+                    .as_deref()
+                    .ok_or_else(|| missing(&columns.kind, "type"))?;
+                let day = day.ok_or_else(|| missing(&columns.at, "time"))?;
+                events.push(id, kind, day);
+            }
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
         events.finish();
-        if events.rows == 0 {
+        if events.is_empty() {
             return Err(Error::data(path, "the events file has no events"));
         }
         Ok(events)
@@ -117,6 +130,7 @@ impl Events {
     }
 
     fn push(&mut self, id: &str, kind: &str, date: NaiveDate) {
+        // Few types: a linear search beats hashing.
         let k = match self.types.iter().position(|t| t == kind) {
             Some(k) => k,
             None => {
@@ -124,23 +138,44 @@ impl Events {
                 self.types.len() - 1
             }
         };
-        let event = Event {
+        let next = self.lead_index.len() as u32;
+        let lead = match self.lead_index.get(id) {
+            Some(&l) => l,
+            None => {
+                self.lead_index.insert(id.into(), next);
+                next
+            }
+        };
+        self.leads_read.push(lead);
+        self.events.push(Event {
             day: day_of(date),
             kind: k as u32,
-        };
-        match self.by_lead.get_mut(id) {
-            Some(v) => v.push(event),
-            None => {
-                self.by_lead.insert(id.to_string(), vec![event]);
-            }
-        }
-        self.rows += 1;
+        });
     }
 
+    /// Groups the events by lead (a counting sort: no second copy of the events beyond one
+    /// array), each lead's by day.
     fn finish(&mut self) {
-        for v in self.by_lead.values_mut() {
-            v.sort_unstable();
+        let leads = self.lead_index.len();
+        let mut start = vec![0usize; leads + 1];
+        for &l in &self.leads_read {
+            start[l as usize + 1] += 1;
         }
+        for l in 0..leads {
+            start[l + 1] += start[l];
+        }
+        let mut next = start.clone();
+        let mut sorted = vec![Event { day: 0, kind: 0 }; self.events.len()];
+        for (&l, &e) in self.leads_read.iter().zip(&self.events) {
+            sorted[next[l as usize]] = e;
+            next[l as usize] += 1;
+        }
+        self.leads_read = Vec::new();
+        for l in 0..leads {
+            sorted[start[l]..start[l + 1]].sort_unstable();
+        }
+        self.events = sorted;
+        self.start = start;
     }
 
     /// The event types seen, in order of first appearance.
@@ -150,21 +185,24 @@ impl Events {
 
     /// How many events were read.
     pub fn len(&self) -> usize {
-        self.rows
+        self.events.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.events.is_empty()
     }
 
     /// How many leads have events.
     pub fn leads(&self) -> usize {
-        self.by_lead.len()
+        self.lead_index.len()
     }
 
     /// The lead's events by day (none for a lead without events, or an unknown id).
     pub fn of(&self, id: &str) -> &[Event] {
-        self.by_lead.get(id).map(Vec::as_slice).unwrap_or(&[])
+        match self.lead_index.get(id) {
+            Some(&l) => &self.events[self.start[l as usize]..self.start[l as usize + 1]],
+            None => &[],
+        }
     }
 
     /// The type indices of `names` (names never seen are left out: no event has them).
