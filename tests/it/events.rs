@@ -326,33 +326,30 @@ fn grouped_snapshots_fit_like_ungrouped_rows() {
     }
 }
 
-#[test]
-fn events_files_with_gaps_are_errors_naming_the_row() {
-    let wd = Workdir::new();
-    let path = wd.write(
-        "events.csv",
-        "lead_id,event,at\nL1,pricing,2026-01-02\nL1,,2026-01-03\n",
-    );
-    let err = Events::load(
-        &path,
+fn load_error(path: &std::path::Path) -> String {
+    Events::load(
+        path,
         &EventColumns::default(),
         &LoadOptions::default(),
         None,
     )
     .unwrap_err()
-    .to_string();
+    .to_string()
+}
+
+#[test]
+fn events_files_with_gaps_are_errors_naming_the_row() {
+    let wd = Workdir::new();
+    let err = load_error(&wd.write(
+        "events.csv",
+        "lead_id,event,at\nL1,pricing,2026-01-02\nL1,,2026-01-03\n",
+    ));
     assert!(
         err.contains("row 2") && err.contains("'event'") && err.contains("no type"),
         "{err}"
     );
-    let path = wd.write("events2.csv", "lead,event,at\nL1,pricing,2026-01-02\n");
-    let err = Events::load(
-        &path,
-        &EventColumns::default(),
-        &LoadOptions::default(),
-        None,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = load_error(&wd.write("events2.csv", "lead,event,at\nL1,pricing,2026-01-02\n"));
     assert!(err.contains("lead_id") && err.contains("[events]"), "{err}");
+    let err = load_error(&wd.write("events3.csv", "lead_id,event,at\nL1,pricing,soon\n"));
+    assert!(err.contains("row 1") && err.contains("'at'"), "{err}");
 }
