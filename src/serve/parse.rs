@@ -133,15 +133,24 @@ pub fn parse<'de>(
     layout: &Layout,
 ) -> Result<Leads<'de>, (serde_json::Error, Place)> {
     let place = RefCell::new(Place::default());
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let seed = RequestSeed {
-        layout,
-        place: &place,
+    // UTF-8 checked once over the whole body (fast on ASCII) rather than string by string
+    // inside the parser; a body that is not UTF-8 is read byte by byte, so the error names
+    // where, as before.
+    let leads = match std::str::from_utf8(body) {
+        Ok(text) => read(serde_json::Deserializer::from_str(text), layout, &place),
+        Err(_) => read(serde_json::Deserializer::from_slice(body), layout, &place),
     };
-    let leads = seed
-        .deserialize(&mut de)
-        .and_then(|leads| de.end().map(|()| leads));
     leads.map_err(|e| (e, place.into_inner()))
+}
+
+fn read<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    layout: &Layout,
+    place: &RefCell<Place>,
+) -> serde_json::Result<Leads<'de>> {
+    let leads = RequestSeed { layout, place }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(leads)
 }
 
 /// `{"leads": [...]}`, as `#[derive(Deserialize)] struct Request { leads: Vec<_> }` reads it:

@@ -381,6 +381,16 @@ fn bad_values_give_the_same_problems_as_before() {
         r#"{"leads": [{}, {}, {}, {}, {}, 7]}"#,
     ];
     for loaded in models() {
+        // A body that is not UTF-8, in a text and in a key.
+        for body in [
+            &b"{\"leads\": [{\"job_level\": \"V\xffP\"}]}"[..],
+            b"{\"leads\": [{\"\xfe\": 1}]}",
+        ] {
+            let new = score_body(&loaded, body, 5, 3).answer.unwrap_err();
+            let old = reference::score_body(&loaded, body, 5, 3).unwrap_err();
+            assert_eq!(new, old);
+            assert_eq!(new.status, 400);
+        }
         for body in bodies {
             let problem = same(&loaded, body, 5).expect_err(body);
             if body.contains("\"many\"") {
