@@ -3,6 +3,7 @@
 //! running service until SIGTERM or SIGINT, then finishes the requests in flight and returns.
 //!
 //! - [`app`]: routes, access, timeouts, metrics and log lines per request;
+//! - [`parse`]: a request body read straight into the layout of the model's columns;
 //! - [`score`]: a request body to its answer, exactly as `mqlcal score` scores;
 //! - [`state`]: the current model and following `current.json`;
 //! - [`metrics`]: the Prometheus text; [`auth`]: the bearer token.
@@ -15,8 +16,11 @@
 pub mod app;
 pub mod auth;
 pub mod metrics;
+pub mod parse;
 pub mod score;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,12 +1,17 @@
 //! `POST /v1/score` without the HTTP: a request body in, the answer's JSON (or a problem with
-//! its status) out. Leads are read as `mqlcal score` reads a file's cells and scored by the
-//! model's own `score_lead`, so the service and the command agree lead for lead.
+//! its status) out. The body is read into the model's layout ([`super::parse`]); each lead's
+//! values are read as `mqlcal score` reads a file's cells, its rule features computed as the
+//! model's `score_lead` computes them and each distinct pattern of features scored once by the
+//! model's `score_features`, as `mqlcal score` does, so the service and the command agree lead
+//! for lead.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
+use serde::Serialize;
+
+use super::parse::{parse, Field, Leads, Place};
 use super::state::Loaded;
-use crate::model::{Model, Scored};
+use crate::model::Model;
 use crate::rules::Value;
 
 /// A request that cannot be answered: the status, and the message of the `{"error": …}`
@@ -33,54 +38,6 @@ impl Problem {
     }
 }
 
-#[derive(Deserialize)]
-struct Request {
-    leads: Vec<Map<String, Json>>,
-}
-
-/// The answer: the version that scored every lead, and one result per lead in request order.
-#[derive(Serialize)]
-struct Answer<'a> {
-    model: &'a str,
-    results: Vec<LeadResult<'a>>,
-}
-
-/// One scored lead. New outputs of a model (group sub-scores, a grade) are one field each
-/// here, filled in [`result`].
-#[derive(Serialize)]
-struct LeadResult<'a> {
-    /// The lead's id when the model has an id column (null when the lead has none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<Json>,
-    score: i64,
-    probability: f64,
-    mql: bool,
-    reasons: Vec<Reason<'a>>,
-    /// Each group's points (`{"behaviour": 30, "profile": 25}`) when the rules have groups,
-    /// as `mqlcal score`'s `<group>_score` columns.
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "as_map")]
-    sub_scores: Vec<(&'a str, i64)>,
-    /// The grade (`B2`) when the model has a grade matrix.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grade: Option<String>,
-}
-
-/// Pairs as a JSON object, in the rules' order of groups.
-fn as_map<S: serde::Serializer>(pairs: &[(&str, i64)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(pairs.len()))?;
-    for (k, v) in pairs {
-        map.serialize_entry(k, v)?;
-    }
-    map.end()
-}
-
-#[derive(Serialize)]
-struct Reason<'a> {
-    rule: &'a str,
-    points: i64,
-}
-
 /// What a request came to: the answer's JSON or a problem, and how many leads it held (when
 /// the body could be read as leads), for the metrics.
 pub struct Outcome {
@@ -91,47 +48,62 @@ pub struct Outcome {
 /// Parses, checks and scores a request body with `loaded`; `reasons` is how many reasons each
 /// result lists (as `mqlcal score --reasons`).
 pub fn score_body(loaded: &Loaded, body: &[u8], max_leads: usize, reasons: usize) -> Outcome {
-    match parse(body) {
-        Ok(request) => Outcome {
-            leads: Some(request.leads.len()),
-            answer: score_request(loaded, &request, max_leads, reasons),
+    match parse(body, &loaded.layout) {
+        Ok(leads) => Outcome {
+            leads: Some(leads.count),
+            answer: score_leads(loaded, &leads, max_leads, reasons),
         },
-        Err(p) => Outcome {
-            answer: Err(p),
+        Err((e, place)) => Outcome {
+            answer: Err(problem_at(body, place, &e)),
             leads: None,
         },
     }
 }
 
-fn score_request(
+/// The answer, written straight into one buffer:
+/// `{"model": …, "results": [{"id": …, "score": …, "probability": …, "mql": …, "reasons":
+/// [{"rule": …, "points": …}, …], "sub_scores": {…}, "grade": …}, …]}`, `id` when the model
+/// has an id column, `sub_scores` when its rules have groups, `grade` when it grades.
+///
+/// Leads that give the same rule features get the same result but the id, so, as `mqlcal
+/// score` does, each distinct pattern of features is scored once per request and its JSON
+/// (everything after the id) written once and copied for every lead that has it.
+fn score_leads(
     loaded: &Loaded,
-    request: &Request,
+    leads: &Leads,
     max_leads: usize,
     reasons: usize,
 ) -> Result<Vec<u8>, Problem> {
-    if request.leads.len() > max_leads {
+    if leads.count > max_leads {
         return Err(Problem::new(
             413,
             format!(
                 "the request holds {} leads; at most {max_leads} are scored in one request \
                  (--max-leads): send them in smaller batches",
-                request.leads.len()
+                leads.count
             ),
         ));
     }
     let model = &loaded.model;
-    let columns = model.columns();
+    let layout = &loaded.layout;
     let groups = model.group_names();
-    let mut results = Vec::with_capacity(request.leads.len());
-    for (i, lead) in request.leads.iter().enumerate() {
+    let mut patterns = Patterns::default();
+    let mut features = Vec::with_capacity(model.rules.len());
+    // About 150 bytes a lead with three reasons; the vector grows if that is short.
+    let mut out = Vec::with_capacity(64 + leads.count * 160);
+    out.extend_from_slice(b"{\"model\":");
+    write(&mut out, loaded.version.as_str());
+    out.extend_from_slice(b",\"results\":[");
+    for (i, row) in leads.rows().enumerate() {
         let bad = |column: &str, message: String| Problem {
             status: 422,
             error: format!("leads[{i}], column '{column}': {message}"),
             lead: Some(i),
             column: Some(column.to_string()),
         };
-        for &c in &columns {
-            if let Some(v @ (Json::Array(_) | Json::Object(_))) = lead.get(c) {
+        // The first column (in sorted order) holding a list or an object is named.
+        for (c, f) in layout.columns().iter().zip(row) {
+            if let Field::Nested(v) = f {
                 let kind = if v.is_array() { "a list" } else { "an object" };
                 return Err(bad(
                     c,
@@ -139,10 +111,18 @@ fn score_request(
                 ));
             }
         }
-        let scored = model
-            .score_lead(|column| cell(model, lead.get(column)))
+        // As `Model::score_lead` reads a lead: each rule's feature in rule order, the first
+        // error returned; then the score of the features (here once per pattern).
+        let value = |column: &str| cell(model, layout.field(column).map(|f| &row[f]));
+        features.clear();
+        let read = model.rules.iter().try_for_each(|r| {
+            features.push(r.eval_read(value, model.training.decimal_comma)?);
+            Ok(())
+        });
+        let fragment = read
+            .and_then(|()| patterns.get(model, &groups, &features, reasons))
             .map_err(|e| {
-                // `score_lead` names the column first: "column 'x': …".
+                // The model names the column first: "column 'x': …".
                 let (column, message) = e
                     .strip_prefix("column '")
                     .and_then(|rest| rest.split_once("': "))
@@ -155,100 +135,137 @@ fn score_request(
                     },
                 }
             })?;
-        results.push(result(model, &groups, lead, &scored, reasons));
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        if let Some(f) = layout.id() {
+            out.extend_from_slice(b"\"id\":");
+            write_id(&mut out, model, &row[f]);
+            out.push(b',');
+        }
+        out.extend_from_slice(fragment);
     }
-    let answer = Answer {
-        model: &loaded.version,
-        results,
-    };
-    Ok(serde_json::to_vec(&answer).expect("answers serialise"))
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
-fn result<'a>(
-    model: &'a Model,
-    groups: &'a [String],
-    lead: &Map<String, Json>,
-    s: &Scored,
-    reasons: usize,
-) -> LeadResult<'a> {
-    LeadResult {
-        id: model.id_column.as_ref().map(|c| id(model, lead.get(c))),
-        score: s.score,
-        probability: s.probability.0,
-        mql: s.mql,
-        reasons: s
-            .reasons
-            .iter()
-            .take(reasons)
-            .map(|&(j, points)| Reason {
-                rule: &model.rules[j].name,
-                points,
-            })
-            .collect(),
-        sub_scores: groups
-            .iter()
-            .map(String::as_str)
-            .zip(s.sub_scores.iter().copied())
-            .collect(),
-        grade: s.grade.map(|g| g.to_string()),
+/// The distinct feature patterns of one request, each with its result's JSON.
+#[derive(Default)]
+struct Patterns {
+    /// The features' bits → the pattern's bytes in `json`.
+    seen: HashMap<Box<[u64]>, (usize, usize)>,
+    json: Vec<u8>,
+    key: Vec<u64>,
+}
+
+impl Patterns {
+    /// The JSON of the result of `features` after the id: `"score": …}` (object closed).
+    fn get(
+        &mut self,
+        model: &Model,
+        groups: &[String],
+        features: &[f64],
+        reasons: usize,
+    ) -> Result<&[u8], String> {
+        self.key.clear();
+        self.key.extend(features.iter().map(|f| f.to_bits()));
+        let (start, end) = match self.seen.get(self.key.as_slice()) {
+            Some(&range) => range,
+            None => {
+                let s = model
+                    .score_features(features.iter().copied())
+                    .map_err(|e| model.overflow_text(&e))?;
+                let start = self.json.len();
+                let out = &mut self.json;
+                out.extend_from_slice(b"\"score\":");
+                write(out, &s.score);
+                out.extend_from_slice(b",\"probability\":");
+                write(out, &s.probability.0);
+                out.extend_from_slice(if s.mql {
+                    b",\"mql\":true,\"reasons\":["
+                } else {
+                    b",\"mql\":false,\"reasons\":["
+                });
+                for (k, &(j, points)) in s.reasons.iter().take(reasons).enumerate() {
+                    if k > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"rule\":");
+                    write(out, model.rules[j].name.as_str());
+                    out.extend_from_slice(b",\"points\":");
+                    write(out, &points);
+                    out.push(b'}');
+                }
+                out.push(b']');
+                // Each group's points, in the rules' order of groups, as `mqlcal score`'s
+                // `<group>_score` columns.
+                if !groups.is_empty() {
+                    out.extend_from_slice(b",\"sub_scores\":{");
+                    for (k, (g, points)) in groups.iter().zip(&s.sub_scores).enumerate() {
+                        if k > 0 {
+                            out.push(b',');
+                        }
+                        write(out, g.as_str());
+                        out.push(b':');
+                        write(out, points);
+                    }
+                    out.push(b'}');
+                }
+                if let Some(g) = s.grade {
+                    out.extend_from_slice(b",\"grade\":");
+                    write(out, g.to_string().as_str());
+                }
+                out.push(b'}');
+                let range = (start, out.len());
+                self.seen.insert(self.key.as_slice().into(), range);
+                range
+            }
+        };
+        Ok(&self.json[start..end])
     }
 }
 
-/// One JSON value as the rules read it: a number as a number, a text as `mqlcal score` reads a
-/// CSV cell (trimmed; empty or a placeholder of the model is missing), null or absent as
-/// missing. `true`/`false` are read as the texts a CSV file would hold. Lists and objects are
-/// refused before scoring (see [`score_body`]).
-fn cell<'a>(model: &Model, v: Option<&'a Json>) -> Value<'a> {
+/// One JSON value written as serde_json writes it (escapes, number formats).
+fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("texts and numbers serialise");
+}
+
+/// One field as the rules read it: a number as a number, a text as `mqlcal score` reads a CSV
+/// cell (trimmed; empty or a placeholder of the model is missing), null or absent as missing.
+/// `true`/`false` are read as the texts a CSV file would hold. Lists and objects are refused
+/// before scoring (see [`score_leads`]).
+fn cell<'a>(model: &Model, v: Option<&'a Field>) -> Value<'a> {
     match v {
-        None | Some(Json::Null) => Value::Missing,
-        Some(Json::Number(n)) => n.as_f64().map_or(Value::Missing, Value::Number),
-        Some(Json::String(s)) => model.cell(Some(s)),
-        Some(Json::Bool(true)) => Value::Text("true"),
-        Some(Json::Bool(false)) => Value::Text("false"),
-        Some(Json::Array(_) | Json::Object(_)) => Value::Missing,
+        None | Some(Field::Missing) => Value::Missing,
+        Some(Field::Number(n)) => n.as_f64().map_or(Value::Missing, Value::Number),
+        Some(Field::Text(s)) => model.cell(Some(s)),
+        Some(Field::Bool(true)) => Value::Text("true"),
+        Some(Field::Bool(false)) => Value::Text("false"),
+        Some(Field::Nested(_)) => Value::Missing,
     }
 }
 
 /// The id as `mqlcal score` writes it: a text trimmed, a placeholder or empty text null, a
-/// number as sent.
-fn id(model: &Model, v: Option<&Json>) -> Json {
+/// number (or anything else) as sent.
+fn write_id(out: &mut Vec<u8>, model: &Model, v: &Field) {
     match v {
-        Some(Json::String(s)) => match model.cell(Some(s)) {
-            Value::Text(t) => Json::String(t.to_string()),
-            _ => Json::Null,
+        Field::Text(s) => match model.cell(Some(s)) {
+            Value::Text(t) => write(out, t),
+            _ => out.extend_from_slice(b"null"),
         },
-        Some(v) => v.clone(),
-        None => Json::Null,
+        Field::Number(n) => write(out, n),
+        Field::Bool(b) => write(out, b),
+        Field::Nested(v) => write(out, v.as_ref()),
+        Field::Missing => out.extend_from_slice(b"null"),
     }
 }
 
-/// The body as a request, or a problem naming where it went wrong: 400 for what is not the
-/// request's shape, 422 for a number JSON cannot hold as a finite double (`1e999`).
-fn parse(body: &[u8]) -> Result<Request, Problem> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let request: Request = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| problem_at(body, Some(e.path()), e.inner()))?;
-    de.end().map_err(|e| problem_at(body, None, &e))?;
-    Ok(request)
-}
-
-/// A parse error as a problem, with the lead and column from the path `leads[3].visits`.
-fn problem_at(
-    body: &[u8],
-    path: Option<&serde_path_to_error::Path>,
-    inner: &serde_json::Error,
-) -> Problem {
-    let mut lead = None;
-    let mut column = None;
-    for seg in path.into_iter().flat_map(|p| p.iter()) {
-        match seg {
-            serde_path_to_error::Segment::Seq { index } if lead.is_none() => lead = Some(*index),
-            serde_path_to_error::Segment::Map { key } if lead.is_some() => {
-                column = Some(key.clone())
-            }
-            _ => {}
-        }
-    }
+/// A parse error as a problem, with the lead and the key where it was met
+/// (400 for what is not the request's shape, 422 for a number JSON cannot hold as a finite
+/// double, `1e999`).
+fn problem_at(body: &[u8], place: Place, inner: &serde_json::Error) -> Problem {
+    let Place { lead, column } = place;
     let at = match (&lead, &column) {
         (Some(i), Some(c)) => format!("leads[{i}], column '{c}': "),
         (Some(i), None) => format!("leads[{i}]: "),
@@ -284,14 +301,11 @@ fn problem_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value as Json;
 
     fn loaded() -> Loaded {
         let model = Model::from_json(include_str!("../../models/lead-model.json")).unwrap();
-        Loaded {
-            version: "test-version".into(),
-            model,
-            path: "m.json".into(),
-        }
+        Loaded::new(model, "test-version".into(), "m.json".into())
     }
 
     fn answer(body: &str) -> Json {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
+use super::parse::Layout;
 use crate::model::Model;
 use crate::registry::{version_name, ModelDir};
 
@@ -28,6 +29,19 @@ pub struct Loaded {
     pub version: String,
     /// The file it was read from.
     pub path: PathBuf,
+    /// Where each key of a request's lead goes for this model, worked out once per model.
+    pub layout: Layout,
+}
+
+impl Loaded {
+    pub fn new(model: Model, version: String, path: PathBuf) -> Loaded {
+        Loaded {
+            layout: Layout::new(&model),
+            model,
+            version,
+            path,
+        }
+    }
 }
 
 /// The current model. A plain `RwLock<Arc<_>>` rather than a lock-free cell (arc-swap): the
@@ -57,11 +71,8 @@ impl Current {
 /// Loads a model file; the version is its content's name, as the model directory would give it.
 pub fn load_file(path: &Path) -> Result<Loaded, String> {
     let model = Model::load(path).map_err(|e| e.to_string())?;
-    Ok(Loaded {
-        version: version_name(&model),
-        model,
-        path: path.to_path_buf(),
-    })
+    let version = version_name(&model);
+    Ok(Loaded::new(model, version, path.to_path_buf()))
 }
 
 /// What identifies the content `current.json` points at, read without opening the model: the
@@ -127,11 +138,7 @@ pub fn load_current(dir: &ModelDir, stamp: &Stamp) -> Result<Loaded, String> {
                 .and_then(|s| s.to_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| version_name(&model));
-            Ok(Loaded {
-                model,
-                version,
-                path,
-            })
+            Ok(Loaded::new(model, version, path))
         }
         None => load_file(&current),
     }
