@@ -22,6 +22,7 @@ use crate::profile::{Histogram, Profile};
 use crate::progress::Progress;
 use crate::rules::auto::{self, AutoRulesParams};
 use crate::rules::features::{rule_features, rule_patterns};
+use crate::rules::interactions::{self, InteractionSearch};
 use crate::rules::{Rule, RulesFile};
 use crate::threshold::{self, Funnel, Policy};
 
@@ -57,6 +58,9 @@ pub struct TrainParams {
     pub outcome: Option<OutcomeSpec>,
     /// The conversion window, as-of date and young leads (with a dated outcome).
     pub time: TimeParams,
+    /// `--propose-interactions N`: after the rules, propose up to N AND rules of two of them
+    /// ([`crate::rules::interactions`]); 0: none.
+    pub interactions: usize,
 }
 
 /// Which rules make each group, for an error about groups: "; rules 'A', 'B' are in 'profile';
@@ -109,6 +113,7 @@ impl TrainParams {
             date: None,
             outcome: None,
             time: TimeParams::default(),
+            interactions: 0,
         }
     }
     /// The options `model` was trained with, to train it again on new data: its rules (as
@@ -159,6 +164,8 @@ impl TrainParams {
                 immature: t.immature_method.unwrap_or_default(),
                 date_format: t.outcome.as_ref().and_then(|o| o.date_format.clone()),
             },
+            // The AND rules a search kept are among the model's rules now.
+            interactions: 0,
         }
     }
 
@@ -444,6 +451,8 @@ pub struct Input {
     pub delimiter: Option<Delimiter>,
     pub decimal_comma: bool,
     pub encoding: Option<Encoding>,
+    /// The search for AND rules, with `--propose-interactions`.
+    pub interactions: Option<InteractionSearch>,
 }
 
 impl Input {
@@ -459,6 +468,7 @@ impl Input {
             delimiter: None,
             decimal_comma: false,
             encoding: None,
+            interactions: None,
         }
     }
 
@@ -556,6 +566,17 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
             .map(|d| d.format("%Y-%m-%d").to_string());
     }
     input.timing = Timing::of(params, observed.clock.clone());
+    let given = rules.len();
+    let (rules, groups, pairs) = add_interactions(rules, groups, params, &mut input, progress)?;
+    let x = if pairs.is_empty() {
+        x
+    } else {
+        interactions::with_products(x.view(), &pairs)
+    };
+    let proposed = proposed.map(|mut file| {
+        file.rules.extend(rules[given..].iter().map(Rule::to_spec));
+        file
+    });
     let fitted = fit_groups(
         &groups,
         &rules,
@@ -697,6 +718,7 @@ pub fn train_file(
     input.delimiter = scanned.delimiter;
     input.decimal_comma = load.decimal_comma;
     input.encoding = load.encoding;
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     let fitted = fit_groups(&groups, &rules, params, input, "file", warnings, progress)?;
     Ok(Streamed {
         model: fitted.model,
@@ -809,7 +831,7 @@ pub fn train_groups(
     groups: &Groups,
     rules: &[Rule],
     params: &TrainParams,
-    input: Input,
+    mut input: Input,
     progress: &dyn Progress,
 ) -> Result<Model> {
     params.check()?;
@@ -828,6 +850,7 @@ pub fn train_groups(
     }
     let mut warnings = Vec::new();
     let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups.clone(), &mut warnings)?;
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
 }
 
@@ -900,7 +923,42 @@ pub fn train_dated_counts(
             .to_string()
     });
     input.timing = Timing::of(params, Some(clock));
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
+}
+
+/// With `--propose-interactions`: `rules` and `groups` with the AND rules the search kept
+/// appended (a column each: the product of its two rules' columns), the pairs of rule indices
+/// they join, and the search's record in `input`. Unchanged without it.
+fn add_interactions(
+    rules: Vec<Rule>,
+    groups: Groups,
+    params: &TrainParams,
+    input: &mut Input,
+    progress: &dyn Progress,
+) -> Result<(Vec<Rule>, Groups, Vec<(usize, usize)>)> {
+    if params.interactions == 0 {
+        return Ok((rules, groups, Vec::new()));
+    }
+    let found = interactions::search(
+        &groups,
+        &rules,
+        params.interactions,
+        params.folds,
+        params.seed,
+        &params.alphas,
+        progress,
+    )?;
+    // The AND columns are functions of earlier ones, so the patterns keep their order: these
+    // are the groups a rules file with the AND rules gives.
+    let groups = Groups {
+        x: interactions::with_products(groups.x.view(), &found.pairs),
+        ..groups
+    };
+    let mut rules = rules;
+    rules.extend(found.rules);
+    input.interactions = Some(found.record);
+    Ok((rules, groups, found.pairs))
 }
 
 struct Fitted {
@@ -1114,6 +1172,7 @@ fn fit_groups(
                 .encoding
                 .filter(|e| !e.is_utf8())
                 .map(|e| e.name().to_string()),
+            interactions: input.interactions,
         },
         profile,
         warnings,

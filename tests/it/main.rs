@@ -9,6 +9,7 @@ mod counts;
 mod engines;
 mod export;
 mod grades;
+mod interactions;
 mod locale;
 mod model_file;
 mod outcomes;
