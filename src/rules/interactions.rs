@@ -123,10 +123,7 @@ fn text_case(parts: &[Part]) -> Option<bool> {
 /// docs); its name joins theirs with "and", made unique among `taken`.
 pub fn and_rule(a: &Rule, b: &Rule, taken: &[&str]) -> Option<Rule> {
     let (pa, pb) = (parts_of(a)?, parts_of(b)?);
-    if pa
-        .iter()
-        .any(|p| pb.iter().any(|q| q.column == p.column))
-    {
+    if pa.iter().any(|p| pb.iter().any(|q| q.column == p.column)) {
         return None;
     }
     if let (Some(x), Some(y)) = (text_case(&pa), text_case(&pb)) {
@@ -159,9 +156,11 @@ pub fn and_rule(a: &Rule, b: &Rule, taken: &[&str]) -> Option<Rule> {
 /// features), column-major.
 pub fn with_products(x: ArrayView2<f64>, pairs: &[(usize, usize)]) -> Array2<f64> {
     let p = x.ncols();
-    Array2::from_shape_fn((x.nrows(), p + pairs.len()).f(), |(g, j)| match j.checked_sub(p) {
-        None => x[[g, j]],
-        Some(c) => and(x[[g, pairs[c].0]], x[[g, pairs[c].1]]),
+    Array2::from_shape_fn((x.nrows(), p + pairs.len()).f(), |(g, j)| {
+        match j.checked_sub(p) {
+            None => x[[g, j]],
+            Some(c) => and(x[[g, pairs[c].0]], x[[g, pairs[c].1]]),
+        }
     })
 }
 
@@ -282,10 +281,7 @@ pub fn search(
             let fitted = cv.fold_fits(wider.view(), &starts)?;
             let probs = cv.held_out(wider.view(), &fitted);
             let comparison = cv.compare(&held_out, &probs);
-            if best
-                .as_ref()
-                .is_none_or(|b| comparison.after < b.1.after)
-            {
+            if best.as_ref().is_none_or(|b| comparison.after < b.1.after) {
                 best = Some((c, comparison, fitted, probs));
             }
         }
@@ -410,7 +406,9 @@ impl<'a> Cv<'a> {
                 .iter()
                 .zip(starts)
                 .map(|((leads, conv), start)| {
-                    scope.spawn(move || fit.fit_exposed(x.view(), leads, conv, exposure, Some(start)))
+                    scope.spawn(move || {
+                        fit.fit_exposed(x.view(), leads, conv, exposure, Some(start))
+                    })
                 })
                 .collect();
             handles
@@ -594,7 +592,10 @@ mod tests {
         );
         let both = and_rule(&big, &vp, &["Big", "VP"]).unwrap();
         assert_eq!(both.name, "Big and VP");
-        assert_eq!(both.describe(), "size >= 100 and level is one of [\"VP\"] (any case)");
+        assert_eq!(
+            both.describe(),
+            "size >= 100 and level is one of [\"VP\"] (any case)"
+        );
         // It reads back from a rules file as the same rule.
         assert_eq!(Rule::from_spec(&both.to_spec()).unwrap(), both);
         // An `all` rule's parts are joined into one level.
@@ -614,8 +615,11 @@ mod tests {
 
     #[test]
     fn products_are_ands_of_the_columns() {
-        let x = Array2::from_shape_vec((4, 3).f(), vec![0., 1., 1., 0., 0., 0., 1., 1., 1., 1., 1., 0.])
-            .unwrap();
+        let x = Array2::from_shape_vec(
+            (4, 3).f(),
+            vec![0., 1., 1., 0., 0., 0., 1., 1., 1., 1., 1., 0.],
+        )
+        .unwrap();
         let wide = with_products(x.view(), &[(0, 1), (1, 2)]);
         assert_eq!(wide.ncols(), 5);
         assert_eq!(wide.column(3).to_vec(), [0., 0., 1., 0.]);
