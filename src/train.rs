@@ -927,6 +927,9 @@ pub fn train_dated_counts(
     Ok(fit_groups(&groups, &rules, params, input, "file", warnings, progress)?.model)
 }
 
+/// Pairs of rule indices an AND rule joins.
+type Pairs = Vec<(usize, usize)>;
+
 /// With `--propose-interactions`: `rules` and `groups` with the AND rules the search kept
 /// appended (a column each: the product of its two rules' columns), the pairs of rule indices
 /// they join, and the search's record in `input`. Unchanged without it.
@@ -936,7 +939,7 @@ fn add_interactions(
     params: &TrainParams,
     input: &mut Input,
     progress: &dyn Progress,
-) -> Result<(Vec<Rule>, Groups, Vec<(usize, usize)>)> {
+) -> Result<(Vec<Rule>, Groups, Pairs)> {
     if params.interactions == 0 {
         return Ok((rules, groups, Vec::new()));
     }
