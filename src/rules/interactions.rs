@@ -613,6 +613,50 @@ mod tests {
         }
     }
 
+    /// The per-lead comparison on counts equals the same sums over the leads one by one: the
+    /// held-out losses, their mean difference and its standard error (the sample standard
+    /// deviation of the per-lead differences over √n).
+    #[test]
+    fn comparison_on_counts_equals_the_leads_one_by_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let n = 600;
+        let x = Array2::from_shape_fn((n, 2).f(), |_| f64::from(rng.gen_range(0..2u8)));
+        let y: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.3)).collect();
+        let (groups, lead_pattern) = Groups::from_rows(x.view(), &y);
+        let k = 3;
+        let folds = groups.split_folds(k, 1);
+        let lead_folds = groups.lead_folds(&lead_pattern, &y, k, 1);
+        let cv = Cv::new(&groups, &folds, 1.0).unwrap();
+        let weights = |b: f64, w: [f64; 2]| -> Vec<Weights> {
+            (0..k)
+                .map(|f| Weights {
+                    intercept: b + 0.1 * f as f64,
+                    coef: w.to_vec(),
+                    gradient_norm: 0.0,
+                })
+                .collect()
+        };
+        let before = cv.held_out(groups.x.view(), &weights(-1.0, [0.5, -0.2]));
+        let after = cv.held_out(groups.x.view(), &weights(-0.8, [0.9, -0.4]));
+        let got = cv.compare(&before, &after);
+        let loss = |probs: &[f64], i: usize| {
+            let p = probs[lead_pattern[i] as usize * k + lead_folds[i]];
+            if y[i] {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
+        };
+        let d: Vec<f64> = (0..n).map(|i| loss(&after, i) - loss(&before, i)).collect();
+        let mean = d.iter().sum::<f64>() / n as f64;
+        let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        let b = (0..n).map(|i| loss(&before, i)).sum::<f64>() / n as f64;
+        assert!((got.before - b).abs() < 1e-12, "{got:?} vs {b}");
+        assert!((got.after - got.before - mean).abs() < 1e-12);
+        assert!((got.standard_error - sd / (n as f64).sqrt()).abs() < 1e-12);
+    }
+
     #[test]
     fn products_are_ands_of_the_columns() {
         let x = Array2::from_shape_vec(
