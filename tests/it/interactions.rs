@@ -197,6 +197,23 @@ fn the_planted_pair_is_proposed_first_and_alone_and_trains_back() {
     assert_eq!(back.calibration, m.calibration);
     assert_eq!(back.threshold, m.threshold);
     assert!(back.training.interactions.is_none());
+    // Searching again from the written file: the pair is a rule now, so it is no candidate
+    // (10 − 1 pairs of the parts, and 3 of the AND rule with the parts on other columns).
+    wd.cmd()
+        .args(["train", "--data", "leads.csv", "--rules", "with-and.toml"])
+        .args(["--out", "again-search.json", "--propose-interactions", "3"])
+        .assert()
+        .success();
+    let again = Model::load(&wd.path("again-search.json")).unwrap();
+    let search_again = again.training.interactions.as_ref().unwrap();
+    assert_eq!(search_again.pairs, 12, "{search_again:#?}");
+    assert!(
+        !search_again
+            .steps
+            .iter()
+            .any(|s| s.rule.starts_with(PLANTED) && s.kept),
+        "{search_again:#?}"
+    );
 
     // Same data, options and seed: the same bytes.
     propose(&wd, "leads.csv", "3", "again.json", &[]);
