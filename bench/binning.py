@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from optbinning import BinningProcess, Scorecard
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -61,14 +60,14 @@ def ece(p, y, bins=10):
     return sum(abs(p[b == k].sum() - y[b == k].sum()) for k in range(bins)) / len(y)
 
 
-def mqlcal(binary, raw, train, test, work):
+def mqlcal(binary, raw, train, test, work, extra=()):
     tr, te = work / "train.csv", work / "test.csv"
     raw[train].to_csv(tr, index=False)
     raw[test].to_csv(te, index=False)
     model, scored = work / "model.json", work / "scored.csv"
     subprocess.run(
         [binary, "train", "--data", tr, "--target", "Converted", "--id", "Prospect ID",
-         "--na", "Select", "--exclude", ",".join(EXCLUDE), "--out", model, "--force"],
+         "--na", "Select", "--exclude", ",".join(EXCLUDE), "--out", model, "--force", *extra],
         check=True, capture_output=True)
     subprocess.run(
         [binary, "score", "--model", model, "--data", te, "--out", scored, "--force"],
@@ -99,6 +98,9 @@ def _is_number(v):
 
 
 def main():
+    # Here, so that bench/interactions.py can use the split without optbinning installed.
+    from optbinning import BinningProcess, Scorecard
+
     binary, csv, seeds = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
     raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
     y = raw["Converted"].astype(int).to_numpy()

@@ -154,6 +154,9 @@ pub struct Training {
     /// The text encoding of the training file when it was not UTF-8 (e.g. `windows-1252`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// With `--propose-interactions`: the search for AND rules (those kept are among `rules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactions: Option<crate::rules::interactions::InteractionSearch>,
 }
 
 impl Training {

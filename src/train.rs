@@ -22,6 +22,7 @@ use crate::profile::{Histogram, Profile};
 use crate::progress::Progress;
 use crate::rules::auto::{self, AutoRulesParams};
 use crate::rules::features::{rule_features, rule_patterns};
+use crate::rules::interactions::{self, InteractionSearch};
 use crate::rules::{Rule, RulesFile};
 use crate::threshold::{self, Funnel, Policy};
 
@@ -60,6 +61,9 @@ pub struct TrainParams {
     /// Rows with the same value in this column share a fold (a lead's snapshots), instead of
     /// the folds dealt per pattern ([`Groups::split_folds`]).
     pub fold_by: Option<String>,
+    /// `--propose-interactions N`: after the rules, propose up to N AND rules of two of them
+    /// ([`crate::rules::interactions`]); 0: none.
+    pub interactions: usize,
 }
 
 /// Which rules make each group, for an error about groups: "; rules 'A', 'B' are in 'profile';
@@ -113,6 +117,7 @@ impl TrainParams {
             outcome: None,
             time: TimeParams::default(),
             fold_by: None,
+            interactions: 0,
         }
     }
     /// The options `model` was trained with, to train it again on new data: its rules (as
@@ -164,6 +169,8 @@ impl TrainParams {
                 date_format: t.outcome.as_ref().and_then(|o| o.date_format.clone()),
             },
             fold_by: None,
+            // The AND rules a search kept are among the model's rules now.
+            interactions: 0,
         }
     }
 
@@ -450,6 +457,8 @@ pub struct Input {
     pub decimal_comma: bool,
     pub na_ignore_case: bool,
     pub encoding: Option<Encoding>,
+    /// The search for AND rules, with `--propose-interactions`.
+    pub interactions: Option<InteractionSearch>,
 }
 
 impl Input {
@@ -466,6 +475,7 @@ impl Input {
             decimal_comma: false,
             na_ignore_case: false,
             encoding: None,
+            interactions: None,
         }
     }
 
@@ -569,6 +579,17 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
             .map(|d| d.format("%Y-%m-%d").to_string());
     }
     input.timing = Timing::of(params, observed.clock.clone());
+    let given = rules.len();
+    let (rules, groups, pairs) = add_interactions(rules, groups, params, &mut input, progress)?;
+    let x = if pairs.is_empty() {
+        x
+    } else {
+        interactions::with_products(x.view(), &pairs)
+    };
+    let proposed = proposed.map(|mut file| {
+        file.rules.extend(rules[given..].iter().map(Rule::to_spec));
+        file
+    });
     let k = params.folds;
     let keyed_folds = match &params.fold_by {
         Some(column) => {
@@ -728,6 +749,7 @@ pub fn train_file(
     input.decimal_comma = load.decimal_comma;
     input.na_ignore_case = load.na_ignore_case;
     input.encoding = load.encoding;
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     let fitted = fit_groups(
         &groups, None, &rules, params, input, "file", warnings, progress,
     )?;
@@ -842,7 +864,7 @@ pub fn train_groups(
     groups: &Groups,
     rules: &[Rule],
     params: &TrainParams,
-    input: Input,
+    mut input: Input,
     progress: &dyn Progress,
 ) -> Result<Model> {
     params.check()?;
@@ -861,6 +883,7 @@ pub fn train_groups(
     }
     let mut warnings = Vec::new();
     let (rules, groups, _) = crate::caps::apply(rules.to_vec(), groups.clone(), &mut warnings)?;
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     Ok(fit_groups(
         &groups, None, &rules, params, input, "file", warnings, progress,
     )?
@@ -936,10 +959,48 @@ pub fn train_dated_counts(
             .to_string()
     });
     input.timing = Timing::of(params, Some(clock));
+    let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     Ok(fit_groups(
         &groups, None, &rules, params, input, "file", warnings, progress,
     )?
     .model)
+}
+
+/// Pairs of rule indices an AND rule joins.
+type Pairs = Vec<(usize, usize)>;
+
+/// With `--propose-interactions`: `rules` and `groups` with the AND rules the search kept
+/// appended (a column each: the product of its two rules' columns), the pairs of rule indices
+/// they join, and the search's record in `input`. Unchanged without it.
+fn add_interactions(
+    rules: Vec<Rule>,
+    groups: Groups,
+    params: &TrainParams,
+    input: &mut Input,
+    progress: &dyn Progress,
+) -> Result<(Vec<Rule>, Groups, Pairs)> {
+    if params.interactions == 0 {
+        return Ok((rules, groups, Vec::new()));
+    }
+    let found = interactions::search(
+        &groups,
+        &rules,
+        params.interactions,
+        params.folds,
+        params.seed,
+        &params.alphas,
+        progress,
+    )?;
+    // The AND columns are functions of earlier ones, so the patterns keep their order: these
+    // are the groups a rules file with the AND rules gives.
+    let groups = Groups {
+        x: interactions::with_products(groups.x.view(), &found.pairs),
+        ..groups
+    };
+    let mut rules = rules;
+    rules.extend(found.rules);
+    input.interactions = Some(found.record);
+    Ok((rules, groups, found.pairs))
 }
 
 struct Fitted {
@@ -1161,6 +1222,7 @@ fn fit_groups(
                 .encoding
                 .filter(|e| !e.is_utf8())
                 .map(|e| e.name().to_string()),
+            interactions: input.interactions,
         },
         profile,
         warnings,

@@ -65,6 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     print_outcome(&model);
     print_points(&model);
+    print_interactions(&model);
     print_threshold(&model);
     print_grades(&model);
     print_metrics(&model);
@@ -164,6 +165,40 @@ pub fn print_points(model: &Model) {
             pct(r.conversion_rate),
             r.name,
             r.condition.describe(&r.column)
+        );
+    }
+}
+
+/// The search of `--propose-interactions`: each step's best AND rule, its cross-validated
+/// log loss and the bar it had to pass.
+pub fn print_interactions(model: &Model) {
+    let Some(search) = &model.training.interactions else {
+        return;
+    };
+    let kept = search.steps.iter().filter(|s| s.kept).count();
+    say!(
+        "\ninteractions: {kept} of up to {} AND rules kept ({} candidate pairs firing on {}+ \
+         leads together and apart; per-unit and `any` rules are not paired)",
+        search.asked,
+        search.pairs,
+        search.min_leads
+    );
+    for s in &search.steps {
+        say!(
+            "  {} '{}': cross-validated log loss {:.5} -> {:.5} (drop {:.5}, bar {:.5} = {:.2} \
+             standard errors for {} pairs)",
+            if s.kept { "kept    " } else { "not kept" },
+            s.rule,
+            s.cv_log_loss_before,
+            s.cv_log_loss,
+            s.cv_log_loss_before - s.cv_log_loss,
+            s.bar,
+            if s.standard_error > 0.0 {
+                s.bar / s.standard_error
+            } else {
+                0.0
+            },
+            s.pairs
         );
     }
 }

@@ -152,6 +152,13 @@ pub struct Args {
     /// increasing, decreasing or off.
     #[arg(long, value_enum, default_value_t = Monotone::Auto)]
     monotone: Monotone,
+    /// After the rules (given or proposed), propose up to N AND rules of two of them by greedy
+    /// forward search on cross-validated log loss; each is kept only if it lowers the loss by
+    /// more than its noise (see the README). They get points and are written by --write-rules
+    /// as ordinary `all = [...]` rules. Per-unit and `any` rules are not paired.
+    ///   --propose-interactions 3
+    #[arg(long, value_name = "N", default_value_t = 0, verbatim_doc_comment)]
+    propose_interactions: usize,
     /// Also write the diagnostics report (see `mqlcal report`) on the out-of-fold scores.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
@@ -251,6 +258,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     params.calibration = args.calibration;
     params.policy = args.threshold;
     params.grades = args.grades;
+    params.interactions = args.propose_interactions;
     params.na = load.na.clone();
     params.exclude = exclude;
     // The lead date column (also the report's cohort column) names the model's version by
@@ -397,6 +405,7 @@ fn finish(
     }
     super::inspect::print_outcome(model);
     super::inspect::print_points(model);
+    super::inspect::print_interactions(model);
     super::inspect::print_threshold(model);
     super::inspect::print_grades(model);
     super::inspect::print_metrics(model);

@@ -10,6 +10,7 @@ pub mod auto;
 #[cfg(feature = "data")]
 pub mod binning;
 pub mod features;
+pub mod interactions;
 #[cfg(feature = "data")]
 pub mod spelling;
 

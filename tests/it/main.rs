@@ -10,6 +10,7 @@ mod engines;
 mod events;
 mod export;
 mod grades;
+mod interactions;
 mod locale;
 mod model_file;
 mod outcomes;

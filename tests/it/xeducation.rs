@@ -86,6 +86,31 @@ fn points_model_reaches_reference_quality_on_held_out_leads() {
         "held-out calibration error {:.4} ≥ 0.025",
         m.ece
     );
+
+    // `--propose-interactions 3` on the same split: the search runs on real leads, what it
+    // keeps are AND rules of two proposed rules, and the held-out quality meets the same bar.
+    params.interactions = 3;
+    let with = train(&train_table, &params).unwrap().model;
+    let search = with.training.interactions.as_ref().unwrap();
+    let kept: Vec<&str> = search
+        .steps
+        .iter()
+        .filter(|s| s.kept)
+        .map(|s| s.rule.as_str())
+        .collect();
+    assert_eq!(with.rules.len(), trained.model.rules.len() + kept.len());
+    for r in &with.rules[trained.model.rules.len()..] {
+        assert!(matches!(r.condition, mqlcal::rules::Condition::All { .. }));
+    }
+    let scored = score_table(&with, &test_table).unwrap();
+    let p: Vec<f64> = scored.iter().map(|s| s.probability.0).collect();
+    let mi = Metrics::compute(&p, &y_test);
+    eprintln!(
+        "with --propose-interactions 3: {} pairs, kept {kept:?}; held-out ROC AUC {:.4} \
+         (without {:.4}), ECE {:.4} (without {:.4})",
+        search.pairs, mi.roc_auc, m.roc_auc, mi.ece, m.ece
+    );
+    assert!(mi.roc_auc >= 0.91 && mi.ece < 0.025, "{mi:?}");
 }
 
 /// With the sales-filled columns left in, the guard names them.
