@@ -4,13 +4,12 @@
 //! bad groups, grades and grade policies are clear errors naming the rule or the option.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use mqlcal::model::Model;
 use polars::prelude::*;
 
 use crate::report::{png_size, svg_parses};
-use crate::{stderr, Workdir};
+use crate::{read_csv, stderr, Workdir};
 
 /// The group of each bundled rule: activity is behaviour, who the lead is is profile;
 /// "Budget confirmed" stays ungrouped, so it counts only in the total.
@@ -45,15 +44,6 @@ pub(crate) fn grouped_rules(rename: impl Fn(&str) -> String) -> String {
         }
     }
     out
-}
-
-fn read_csv(path: &Path) -> DataFrame {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .unwrap()
-        .finish()
-        .unwrap()
 }
 
 fn ints(df: &DataFrame, column: &str) -> Vec<i64> {

@@ -115,6 +115,17 @@ pub fn repo() -> &'static Path {
 }
 
 /// The stdout of a command as text.
+/// A CSV file as polars reads it (types inferred), to check what a command wrote.
+pub fn read_csv(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

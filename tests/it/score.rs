@@ -7,21 +7,12 @@ use mqlcal::model::Model;
 use mqlcal::rules::Value;
 use polars::prelude::*;
 
-use crate::{stderr, Workdir};
+use crate::{read_csv, stderr, Workdir};
 
 fn trained(wd: &Workdir) -> Model {
     wd.synth("leads.csv", 3000, 12);
     wd.train_bundled("leads.csv", "m.json", &[]);
     Model::load(&wd.path("m.json")).unwrap()
-}
-
-fn read_csv(path: &Path) -> DataFrame {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .unwrap()
-        .finish()
-        .unwrap()
 }
 
 /// The score a lead should get, worked out here from the model file's JSON alone.
