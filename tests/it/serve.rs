@@ -80,6 +80,23 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log once it holds `needle`: stderr is read by a thread that a loaded machine may
+    /// schedule late, so a line written before an answer can reach the log after it.
+    fn log_with(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {needle:?} in the log after 10 s: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// POSTs `body` to `path`: the status and the answer's JSON (errors included).
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         answer(ureq::post(&self.url(path)).send_json(body))
@@ -334,13 +351,7 @@ fn a_promotion_under_load_drops_no_request() {
     // Followed by polling every 500 ms: the new version answers well within the 2.5 s the
     // clients ran after the promotion (asserted above: every client saw it).
     assert!(total > 100, "{total} requests");
-    assert!(
-        server
-            .log()
-            .contains(&format!("now serving {new} (was {old})")),
-        "{}",
-        server.log()
-    );
+    server.log_with(&format!("now serving {new} (was {old})"));
     let (_, metrics) = server.get("/metrics");
     assert!(
         metrics.contains("mqlcal_model_reloads_total{result=\"ok\"} 1"),
@@ -367,16 +378,7 @@ fn a_broken_new_model_keeps_the_old_one_serving() {
     let tmp = wd.path("models/.current.tmp");
     std::os::unix::fs::symlink("versions/2026-12-02-0123456789ab.json", &tmp).unwrap();
     std::fs::rename(&tmp, dir.current_path()).unwrap();
-    let start = Instant::now();
-    while !server.log().contains("does not load") {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let log = server.log();
+    let log = server.log_with("does not load");
     assert!(log.contains(&format!("still serving {old}")), "{log}");
     assert!(log.contains("truncated"), "{log}");
     for _ in 0..5 {
@@ -573,11 +575,10 @@ fn a_token_guards_the_scoring_and_is_never_logged() {
     // Probes and scrapers need no token.
     assert_eq!(server.get("/healthz").0, 200);
     assert_eq!(server.get("/readyz").0, 200);
+    // One line per request at -vv; the last of them written once /readyz was answered.
+    server.log_with("GET /readyz 200");
     let log = server.log();
-    assert!(
-        log.contains("POST /v1/score 401"),
-        "one line per request at -vv: {log}"
-    );
+    assert!(log.contains("POST /v1/score 401"), "{log}");
     assert!(log.contains("POST /v1/score 200 leads=1"), "{log}");
     assert!(!log.contains(token), "the token is in the log: {log}");
 }
@@ -627,15 +628,7 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     conn.flush().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     server.terminate();
-    let start = Instant::now();
-    while !server.log().contains("stopping") {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.log_with("stopping");
     std::thread::sleep(Duration::from_millis(200));
     conn.write_all(&body[20..]).unwrap();
     let mut text = String::new();
