@@ -443,6 +443,11 @@ impl Model {
     }
 
     /// The rule groups (sub-scores) in order of first appearance in the rules.
+    /// Whether scoring needs a reference date ("as of"): some rule counts days.
+    pub fn needs_as_of(&self) -> bool {
+        self.rules.iter().any(|r| r.rule().needs_as_of())
+    }
+
     pub fn group_names(&self) -> Vec<String> {
         crate::grades::group_names(self.rules.iter().map(|r| r.group.as_deref()))
     }

@@ -39,8 +39,18 @@ pub struct Args {
     /// Extra texts that mean "no value", on top of those the model was trained with.
     #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
     na: Vec<String>,
+    /// The date scoring is relative to, for rules on dates and activity logs ("within 7
+    /// days"), e.g. --as-of 2026-12-01. Default: today (UTC); said on stderr and in --json
+    /// when the model has such rules.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
     #[command(flatten)]
     read: super::read::ReadArgs,
+}
+
+/// The reference date of `--as-of`, or today in UTC.
+pub(crate) fn as_of_or_today(as_of: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
+    as_of.unwrap_or_else(|| chrono::Utc::now().date_naive())
 }
 
 /// `--json`: counts a scheduler can check before passing the file on.
@@ -58,6 +68,9 @@ struct Summary<'a> {
     /// Leads per grade, A1 … D4, when the model grades.
     #[serde(skip_serializing_if = "Option::is_none")]
     grades: Option<std::collections::BTreeMap<String, usize>>,
+    /// The date the leads were scored as of (`YYYY-MM-DD`), when the model's rules depend on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<String>,
     notes: &'a [String],
 }
 
@@ -93,6 +106,18 @@ pub(crate) fn load_leads(
 pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
+    // Only rules that count days need a reference date; others are scored without one.
+    let as_of = model.needs_as_of().then(|| as_of_or_today(args.as_of));
+    if let Some(d) = as_of {
+        say!(
+            "scoring as of {d}{}",
+            if args.as_of.is_none() {
+                " (today, UTC; --as-of to change)"
+            } else {
+                ""
+            }
+        );
+    }
     // Only the columns the model reads (and the id) are parsed.
     let mut wanted: Vec<String> = model.columns().into_iter().map(String::from).collect();
     wanted.extend(model.id_column.clone());
@@ -211,6 +236,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         policy: policy.to_string(),
         sub_scores: sub_columns,
         grades,
+        as_of: as_of.map(|d| d.to_string()),
         notes: &table.notes,
     })
 }

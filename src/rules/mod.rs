@@ -637,6 +637,12 @@ impl Rule {
         self.condition.atoms(&self.column)
     }
 
+    /// Whether the rule counts days from a reference date (a date rule or an event rule), so
+    /// that scoring needs one.
+    pub fn needs_as_of(&self) -> bool {
+        false
+    }
+
     /// The columns the rule reads, each once, in order.
     pub fn columns(&self) -> Vec<&str> {
         self.condition.columns(&self.column)
