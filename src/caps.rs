@@ -126,6 +126,7 @@ mod tests {
     fn rule(name: &str, condition: Condition) -> Rule {
         Rule {
             group: None,
+            event: None,
             name: name.into(),
             column: name.to_lowercase(),
             condition,

@@ -38,6 +38,11 @@ pub struct ModelRule {
     /// The sub-score the rule counts in (`behaviour`, `profile`, …); absent: only the total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// An event rule's source: the events counted, and the window or half-life
+    /// (`half_life_days`, learnt when `learn`). `column` is then its number's column,
+    /// computed from the activity log at the scoring date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<crate::rules::events::EventSource>,
     pub points: Points,
     /// The fitted log-odds weight per unit, before rounding to points.
     pub weight: f64,
@@ -62,12 +67,18 @@ impl ModelRule {
         self.condition.eval_lead(&self.column, value, decimal_comma)
     }
 
+    /// The condition in plain words ([`Rule::describe`]).
+    pub fn describe(&self) -> String {
+        self.rule().describe()
+    }
+
     pub fn rule(&self) -> Rule {
         Rule {
             name: self.name.clone(),
             column: self.column.clone(),
             condition: self.condition.clone(),
             group: self.group.clone(),
+            event: self.event.clone(),
         }
     }
 }
@@ -157,6 +168,9 @@ pub struct Training {
     /// With `--propose-interactions`: the search for AND rules (those kept are among `rules`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interactions: Option<crate::rules::interactions::InteractionSearch>,
+    /// With event rules: the activity log read, the snapshots taken and the half-lives learnt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<crate::rules::events::EventsTraining>,
 }
 
 impl Training {
@@ -443,6 +457,20 @@ impl Model {
     }
 
     /// The rule groups (sub-scores) in order of first appearance in the rules.
+    /// What the model says about its decayed event rules, one sentence per source: "pricing_page_view
+    /// events lose half their value in 14 days (learnt from the data)".
+    pub fn half_life_sentences(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.rules.iter().filter_map(|r| r.event.as_ref()) {
+            if let Some(text) = s.half_life_sentence() {
+                if !out.contains(&text) {
+                    out.push(text);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether scoring needs a reference date ("as of"): some rule counts days.
     pub fn needs_as_of(&self) -> bool {
         self.rules.iter().any(|r| r.rule().needs_as_of())
@@ -460,9 +488,16 @@ impl Model {
         self.rules.iter().map(|r| r.points).collect()
     }
 
-    /// The columns a lead must have for this model.
+    /// The columns a lead must have for this model (in the leads file; an event rule's
+    /// column comes from the activity log).
     pub fn columns(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = self.rules.iter().flat_map(|r| r.rule_columns()).collect();
+        // An event rule's column is computed from the activity log, not read from the leads.
+        let mut cols: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|r| r.event.is_none())
+            .flat_map(|r| r.rule_columns())
+            .collect();
         cols.sort_unstable();
         cols.dedup();
         cols

@@ -1223,6 +1223,7 @@ fn fit_groups(
                 .filter(|e| !e.is_utf8())
                 .map(|e| e.name().to_string()),
             interactions: input.interactions,
+            events: None,
         },
         profile,
         warnings,
@@ -1297,6 +1298,7 @@ fn resolve_rules(
             let file = RulesFile {
                 id: params.id.clone(),
                 target: Some(params.target.clone()),
+                events: None,
                 rules: rules.iter().map(Rule::to_spec).collect(),
             };
             Ok((rules, Some(file)))
@@ -1425,6 +1427,7 @@ fn model_rules(
                 column: r.column.clone(),
                 condition: r.condition.clone(),
                 group: r.group.clone(),
+                event: r.event.clone(),
                 points: points[j],
                 weight: weights.coef[j],
                 support: support as f64 / n,

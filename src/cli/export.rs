@@ -200,6 +200,13 @@ fn counts(args: &Args) -> anyhow::Result<()> {
     let (rules, target, na, na_ignore_case, id) = match (&args.model, &args.rules) {
         (Some(path), _) => {
             let model = Model::load(path)?;
+            mqlcal::export::no_event_rules(
+                model
+                    .rules
+                    .iter()
+                    .map(|r| (r.name.as_str(), r.event.is_some())),
+                "sql-counts",
+            )?;
             let rules: Vec<_> = model
                 .rules
                 .iter()
@@ -220,7 +227,12 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                 .map_err(|message| mqlcal::Error::Rules {
                     path: path.clone(),
                     message,
-                })?
+                })?;
+            mqlcal::export::no_event_rules(
+                rules.iter().map(|r| (r.name.as_str(), r.event.is_some())),
+                "sql-counts",
+            )?;
+            let rules = rules
                 .into_iter()
                 .map(|r| (r.name, r.column, r.condition))
                 .collect();

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t.seed
     );
     print_outcome(&model);
+    print_events(&model);
     print_points(&model);
     print_interactions(&model);
     print_threshold(&model);
@@ -164,7 +165,46 @@ pub fn print_points(model: &Model) {
             pct(r.support),
             pct(r.conversion_rate),
             r.name,
-            r.condition.describe(&r.column)
+            r.describe()
+        );
+    }
+}
+
+/// Point-in-time training with an activity log: what was read, the snapshots, and what each
+/// decayed source's half-life is (with the losses of the half-lives tried when it was learnt).
+pub fn print_events(model: &Model) {
+    let Some(e) = &model.training.events else {
+        return;
+    };
+    say!(
+        "events: {} from {} ({} of the leads have some); point in time, {} snapshots: {} \
+         training rows",
+        e.events,
+        e.input,
+        e.leads_with_events,
+        e.snapshots,
+        e.snapshot_rows
+    );
+    for sentence in model.half_life_sentences() {
+        say!("  {sentence}");
+    }
+    for s in &e.half_life_search {
+        let tried: Vec<String> = s
+            .scores
+            .iter()
+            .map(|x| {
+                format!(
+                    "{}: {:.4}",
+                    mqlcal::rules::format_number(x.half_life_days),
+                    x.cv_log_loss
+                )
+            })
+            .collect();
+        say!(
+            "  '{}': half-life {} days, by cross-validated log loss ({})",
+            s.column,
+            mqlcal::rules::format_number(s.half_life_days),
+            tried.join(", ")
         );
     }
 }

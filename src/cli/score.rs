@@ -39,6 +39,16 @@ pub struct Args {
     /// Extra texts that mean "no value", on top of those the model was trained with.
     #[arg(long, value_delimiter = ',', value_name = "TEXT,...")]
     na: Vec<String>,
+    /// The activity log, for a model with event rules (`event = "..."`): .csv or .parquet, one
+    /// row per event, its columns as in training (the model records them) unless
+    /// --events-columns says otherwise. Each lead's events up to --as-of count.
+    ///   --events events.parquet --as-of 2026-12-01
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    events: Option<PathBuf>,
+    /// The events file's lead id, type and time columns:
+    ///   --events-columns "Lead ID,Activity Type,Activity Date"
+    #[arg(long, value_name = "ID,TYPE,AT", requires = "events", value_parser = super::train::parse_event_columns, verbatim_doc_comment)]
+    events_columns: Option<mqlcal::events::EventColumns>,
     /// The date scoring is relative to, for rules on dates and activity logs ("within 7
     /// days"), e.g. --as-of 2026-12-01. Default: today (UTC); said on stderr and in --json
     /// when the model has such rules.
@@ -94,13 +104,72 @@ pub(crate) fn load_leads(
     // The columns the rules read only as numbers are parsed while reading (never the id,
     // which is written out as it was read).
     let mut numeric = number_columns(&model.rules());
-    numeric.retain(|c| model.id_column.as_ref() != Some(c));
+    let file_columns = model.columns();
+    numeric.retain(|c| model.id_column.as_ref() != Some(c) && file_columns.contains(&c.as_str()));
     Ok(
         bars.spin(&format!("reading {}", data.display()), || match columns {
             Some(columns) => Table::load_columns_numeric(data, &load, columns, &numeric),
             None => Table::load(data, &load),
         })?,
     )
+}
+
+/// `table` with the model's event columns as of `as_of`, from `--events` (the table as it is
+/// when the model has no event rules).
+fn with_events(
+    args: &Args,
+    model: &Model,
+    table: Table,
+    as_of: chrono::NaiveDate,
+    bars: &Bars,
+) -> anyhow::Result<Table> {
+    let rules = model.rules();
+    let (rule, path) = match (mqlcal::events::first_event_rule(&rules), &args.events) {
+        (None, None) => return Ok(table),
+        (None, Some(_)) => {
+            return Err(mqlcal::Error::Option {
+                option: "--events",
+                message: "the model has no event rules; leave out --events".into(),
+            }
+            .into())
+        }
+        (Some(r), None) => {
+            return Err(mqlcal::Error::Option {
+                option: "--events",
+                message: format!(
+                    "rule '{}' counts events of an activity log: pass the log with --events \
+                     FILE",
+                    r.name
+                ),
+            }
+            .into())
+        }
+        (Some(r), Some(path)) => (r, path),
+    };
+    let id = model.id_column.as_deref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "rule '{}' counts events, which are joined to leads by id, but the model has no id \
+             column; retrain with --id",
+            rule.name
+        )
+    })?;
+    if !table.has_column(id) {
+        return Err(table
+            .missing_column(id, "events are joined to the leads by this id")
+            .into());
+    }
+    let columns = args
+        .events_columns
+        .clone()
+        .or_else(|| model.training.events.as_ref().map(|e| e.columns.clone()))
+        .unwrap_or_default();
+    let load = args.read.load_options(Some(&model.training))?;
+    let events = bars.spin(&format!("reading {}", path.display()), || {
+        mqlcal::events::Events::load(path, &columns, &load, None)
+    })?;
+    Ok(mqlcal::events::with_event_columns(
+        &table, &events, &rules, id, as_of,
+    )?)
 }
 
 pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
@@ -127,6 +196,13 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         &args.na,
         &args.read,
         Some(&wanted),
+        bars,
+    )?;
+    let table = with_events(
+        &args,
+        &model,
+        table,
+        as_of.unwrap_or_else(|| as_of_or_today(args.as_of)),
         bars,
     )?;
     let (patterns, lead_pattern) = bars.spin("scoring", || score_patterns(&model, &table))?;

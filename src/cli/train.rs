@@ -93,6 +93,35 @@ pub struct Args {
     ///   --date-format "%d-%m-%Y"   --date-format "%m/%d/%Y"
     #[arg(long, value_name = "FORMAT", verbatim_doc_comment)]
     date_format: Option<String>,
+    /// An activity log for the rules' event rules (`event = "..."`): .csv or .parquet, one
+    /// row per event (lead id, event type, date or timestamp; timestamps with an offset are
+    /// taken in UTC, those without one as UTC). Its columns are named in the rules file's
+    /// `[events]` table (default lead_id, event, at) or by --events-columns. Training is then
+    /// point in time (see --snapshots); needs --id, --date, dated outcomes and --window.
+    ///   --events events.parquet
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "counts",
+        verbatim_doc_comment
+    )]
+    events: Option<PathBuf>,
+    /// The events file's lead id, type and time columns, over the rules file's `[events]`:
+    ///   --events-columns "Lead ID,Activity Type,Activity Date"
+    #[arg(long, value_name = "ID,TYPE,AT", requires = "events", value_parser = parse_event_columns, verbatim_doc_comment)]
+    events_columns: Option<mqlcal::events::EventColumns>,
+    /// With --events, when training examples are taken: each lead gives one row per snapshot
+    /// date at which it was open (created, not yet an opportunity), with only the events on or
+    /// before that date, and the outcome an opportunity within --window after it. monthly
+    /// (the 1st of each month), weekly (Mondays) or dates:
+    ///   --snapshots weekly   --snapshots 2026-01-01,2026-04-01,2026-07-01
+    #[arg(
+        long,
+        value_name = "CADENCE",
+        requires = "events",
+        verbatim_doc_comment
+    )]
+    snapshots: Option<mqlcal::events::snapshots::Cadence>,
     /// Lead id column, carried into scored output. Overrides `id` in the rules file.
     #[arg(long)]
     id: Option<String>,
@@ -279,6 +308,76 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     }
     params.check()?;
 
+    let event_rule = params
+        .rules
+        .as_deref()
+        .and_then(mqlcal::events::first_event_rule)
+        .map(|r| r.name.clone());
+    match (&event_rule, &args.events) {
+        (Some(name), None) => {
+            return Err(mqlcal::Error::Rules {
+                path: args.rules.clone().unwrap_or_default(),
+                message: format!(
+                    "rule '{name}' counts events of an activity log: pass the log with \
+                     --events FILE{}",
+                    if args.counts.is_some() {
+                        " and --data (counts of rule patterns have no events)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            .into())
+        }
+        (None, Some(_)) => {
+            return Err(mqlcal::Error::Option {
+                option: "--events",
+                message: "no rule counts events; add event rules to the rules file, e.g. \
+                          event = \"pricing_page_view\" with within_days = 30 or decay = \
+                          \"learn\""
+                    .into(),
+            }
+            .into())
+        }
+        _ => {}
+    }
+    if let Some(events) = &args.events {
+        let data = args
+            .data
+            .as_ref()
+            .expect("clap requires --data without --counts");
+        let columns = args
+            .events_columns
+            .clone()
+            .or_else(|| rules_file.as_ref().and_then(|f| f.events.clone()))
+            .unwrap_or_default();
+        let table = bars.spin(&format!("reading {}", data.display()), || {
+            Table::load(data, &load)
+        })?;
+        let log = bars.spin(&format!("reading {}", events.display()), || {
+            mqlcal::events::Events::load(events, &columns, &load, args.date_format.as_deref())
+        })?;
+        let name = events
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (trained, rows) = mqlcal::events::train_with_events(
+            &table,
+            &log,
+            (&name, &columns),
+            args.snapshots
+                .clone()
+                .unwrap_or(mqlcal::events::snapshots::Cadence::Monthly),
+            &params,
+            bars,
+        )?;
+        finish(&args, &trained.model, None, &trained.notes)?;
+        if let Some(dir) = &args.report {
+            write_report(&args, &params, &rows, &trained, dir, bars)?;
+        }
+        return written(&args, &trained.model);
+    }
+
     if let Some(counts) = &args.counts {
         let table = bars.spin(&format!("reading {}", counts.display()), || {
             Table::load(counts, &read)
@@ -363,6 +462,7 @@ fn finish(
         let file = proposed.cloned().flatten().unwrap_or_else(|| RulesFile {
             id: model.id_column.clone(),
             target: Some(model.target.clone()),
+            events: model.training.events.as_ref().map(|e| e.columns.clone()),
             rules: model.rules().iter().map(|r| r.to_spec()).collect(),
         });
         let text = format!(
@@ -379,9 +479,12 @@ fn finish(
         eprintln!("mqlcal: note: {note}");
     }
     let t = &model.training;
+    let rows = match &t.events {
+        Some(e) => format!("{} lead snapshots ({})", t.rows, e.snapshots),
+        None => format!("{} leads", t.rows),
+    };
     say!(
-        "trained on {} leads from {} ({} converted, {})",
-        t.rows,
+        "trained on {rows} from {} ({} converted, {})",
         t.input,
         t.conversions,
         pct(t.conversion_rate)
@@ -404,6 +507,7 @@ fn finish(
         );
     }
     super::inspect::print_outcome(model);
+    super::inspect::print_events(model);
     super::inspect::print_points(model);
     super::inspect::print_interactions(model);
     super::inspect::print_threshold(model);
@@ -520,6 +624,23 @@ fn outcome_spec(args: &Args) -> anyhow::Result<Option<OutcomeSpec>> {
 }
 
 /// `--as-of YYYY-MM-DD`.
+/// `ID,TYPE,AT`: the events file's three columns.
+pub(super) fn parse_event_columns(s: &str) -> Result<mqlcal::events::EventColumns, String> {
+    match s.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
+        [id, kind, at] if !id.is_empty() && !kind.is_empty() && !at.is_empty() => {
+            Ok(mqlcal::events::EventColumns {
+                id: id.to_string(),
+                kind: kind.to_string(),
+                at: at.to_string(),
+            })
+        }
+        _ => Err(format!(
+            "'{s}' is not three column names; give the lead id, type and time columns, e.g. \
+             --events-columns \"Lead ID,Activity Type,Activity Date\""
+        )),
+    }
+}
+
 pub(super) fn parse_as_of(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| format!("'{s}' is not a date; write YYYY-MM-DD, e.g. 2026-11-30"))

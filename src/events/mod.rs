@@ -19,25 +19,9 @@ use chrono::NaiveDate;
 use crate::data::{LoadOptions, Table};
 use crate::error::{Error, Result};
 
-/// The events file's columns: the lead id (as in the leads file), the event type, the time.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventColumns {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub at: String,
-}
-
-impl Default for EventColumns {
-    fn default() -> Self {
-        EventColumns {
-            id: "lead_id".into(),
-            kind: "event".into(),
-            at: "at".into(),
-        }
-    }
-}
+use crate::rules::events::EventSource;
+pub use crate::rules::events::{EventColumns, EventsTraining, HalfLifeScore, HalfLifeSearch};
+use crate::rules::Rule;
 
 /// Days counted as dated outcomes count them ([`crate::data::outcomes::day`]), in 4 bytes:
 /// an activity log has many events.
@@ -423,13 +407,6 @@ pub fn half_life_scores(
     Ok(scores)
 }
 
-/// One half-life tried by `decay = "learn"`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HalfLifeScore {
-    pub half_life_days: f64,
-    pub cv_log_loss: f64,
-}
-
 /// The half-life of the lowest loss (the first on a tie).
 pub fn best_half_life(scores: &[HalfLifeScore]) -> Option<f64> {
     scores
@@ -439,6 +416,148 @@ pub fn best_half_life(scores: &[HalfLifeScore]) -> Option<f64> {
             _ => Some(s),
         })
         .map(|s| s.half_life_days)
+}
+
+/// The half-life a `decay = "learn"` source starts from before it is learnt (and keeps for
+/// the other sources while one is being learnt): the middle of [`HALF_LIFE_GRID`].
+pub const START_HALF_LIFE: f64 = 14.0;
+
+impl EventSource {
+    /// How the source's events become a number.
+    pub fn aggregate(&self) -> Aggregate {
+        match (self.within_days, self.half_life_days) {
+            (Some(days), _) => Aggregate::Within { days },
+            (None, h) => Aggregate::Decay {
+                half_life_days: h.unwrap_or(START_HALF_LIFE),
+            },
+        }
+    }
+
+    fn event_column(&self) -> EventColumn {
+        EventColumn {
+            name: self.column_name(),
+            types: self.types.clone(),
+            aggregate: self.aggregate(),
+        }
+    }
+}
+
+/// The event columns `rules` read, each once, in rule order.
+pub fn event_columns(rules: &[Rule]) -> Vec<EventColumn> {
+    let mut out: Vec<EventColumn> = Vec::new();
+    for source in rules.iter().filter_map(|r| r.event.as_ref()) {
+        let c = source.event_column();
+        if !out.iter().any(|o| o.name == c.name) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first event rule of `rules`, for messages.
+pub fn first_event_rule(rules: &[Rule]) -> Option<&Rule> {
+    rules.iter().find(|r| r.event.is_some())
+}
+
+/// `table` with the columns of `rules`' event sources as of `as_of` for every lead (found by
+/// its id in column `id`; a lead without events has 0), for scoring.
+pub fn with_event_columns(
+    table: &Table,
+    events: &Events,
+    rules: &[Rule],
+    id: &str,
+    as_of: NaiveDate,
+) -> Result<Table> {
+    let ids = table.texts(id)?;
+    let ids: Vec<Option<&str>> = ids.iter().map(|s| s.as_deref()).collect();
+    let at = vec![day_of(as_of); ids.len()];
+    let mut out = table.clone();
+    for c in event_columns(rules) {
+        out = out.with_column(polars::prelude::Column::new(
+            c.name.as_str().into(),
+            c.values(events, &ids, &at),
+        ))?;
+    }
+    Ok(out)
+}
+
+/// Point-in-time training with the event rules of `params.rules` (see [`snapshot_rows`]).
+/// Each source with `decay = "learn"` gets its half-life from [`HALF_LIFE_GRID`] by
+/// [`half_life_scores`], one source after the other in rule order (the sources not yet learnt
+/// at [`START_HALF_LIFE`]); the rules carry the chosen half-lives into the model, and the
+/// model's `training.events` records `input` (the events file's name), the columns read and
+/// the search. Gives the trained model and the snapshot rows it was trained on (the rows the
+/// per-row vectors of [`crate::train::Trained`] are of).
+pub fn train_with_events(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(crate::train::Trained, Table)> {
+    let rules = params.rules.clone().unwrap_or_default();
+    let mut design = PointInTime {
+        cadence: cadence.clone(),
+        columns: event_columns(&rules),
+    };
+    let mut searches = Vec::new();
+    for j in 0..design.columns.len() {
+        let learn = rules
+            .iter()
+            .filter_map(|r| r.event.as_ref())
+            .any(|s| s.learn && s.column_name() == design.columns[j].name);
+        if !learn {
+            continue;
+        }
+        let scores = half_life_scores(table, events, &design, j, params, &HALF_LIFE_GRID)?;
+        let chosen = best_half_life(&scores).expect("the grid is not empty");
+        tracing::info!(
+            column = design.columns[j].name.as_str(),
+            half_life_days = chosen,
+            "half-life chosen"
+        );
+        design.columns[j].aggregate = Aggregate::Decay {
+            half_life_days: chosen,
+        };
+        searches.push(HalfLifeSearch {
+            column: design.columns[j].name.clone(),
+            half_life_days: chosen,
+            scores,
+        });
+    }
+    let mut params = params.clone();
+    params.rules = Some(
+        rules
+            .into_iter()
+            .map(|mut r| {
+                if let Some(s) = r.event.as_mut() {
+                    if let Some(search) = searches.iter().find(|x| x.column == r.column) {
+                        s.half_life_days = Some(search.half_life_days);
+                    }
+                }
+                r
+            })
+            .collect(),
+    );
+    let (rows, row_params) = snapshot_rows(table, events, &design, &params)?;
+    let mut trained = crate::train::train_with(&rows, &row_params, progress)?;
+    let id = params.id.as_deref().expect("snapshot_rows checked the id");
+    let leads_with_events = table
+        .texts(id)?
+        .iter()
+        .filter(|i| i.as_deref().is_some_and(|i| !events.of(i).is_empty()))
+        .count();
+    trained.model.training.events = Some(EventsTraining {
+        input: input.0.to_string(),
+        columns: input.1.clone(),
+        events: events.len(),
+        leads_with_events,
+        snapshots: cadence.to_string(),
+        snapshot_rows: rows.n_rows(),
+        half_life_search: searches,
+    });
+    Ok((trained, rows))
 }
 
 #[cfg(test)]

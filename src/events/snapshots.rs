@@ -51,6 +51,19 @@ impl FromStr for Cadence {
     }
 }
 
+impl std::fmt::Display for Cadence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cadence::Monthly => f.write_str("monthly"),
+            Cadence::Weekly => f.write_str("weekly"),
+            Cadence::Dates(dates) => {
+                let dates: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
+                f.write_str(&dates.join(","))
+            }
+        }
+    }
+}
+
 impl Cadence {
     /// The snapshot dates after `first` (the oldest lead's creation) up to `as_of`, inclusive.
     pub fn dates(&self, first: NaiveDate, as_of: NaiveDate) -> Vec<NaiveDate> {

@@ -54,6 +54,22 @@ pub(crate) fn score_threshold_only(model: &Model, format: &str) -> Result<()> {
     }
 }
 
+/// Event rules read an activity log, which this export does not join yet: refused, naming the
+/// first such rule, rather than written as a query on a column the warehouse does not have.
+pub fn no_event_rules<'a>(
+    mut rules: impl Iterator<Item = (&'a str, bool)>,
+    format: &str,
+) -> Result<()> {
+    match rules.find(|(_, event)| *event) {
+        Some((name, _)) => Err(Error::Export(format!(
+            "{format}: rule '{name}' counts events of an activity log, which this export cannot \
+             compute yet (it reads one row per lead); score with `mqlcal score --events`, or \
+             export the points sheet"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The characters Rust's `str::trim` removes (Unicode `White_Space`), which is how
 /// `mqlcal score` trims cells. The exports trim the same set, not just spaces.
 pub const WHITE_SPACE: &[char] = &[

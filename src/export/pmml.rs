@@ -137,6 +137,13 @@ fn check_xml(what: &str, text: &str) -> Result<()> {
 const OUTPUTS: [&str; 3] = ["score", "probability", "mql"];
 
 fn document(model: &Model) -> Result<String> {
+    super::no_event_rules(
+        model
+            .rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.event.is_some())),
+        "PMML",
+    )?;
     check_model_texts(model)?;
     let columns = rule_columns(model);
     for r in &model.rules {

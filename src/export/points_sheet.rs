@@ -62,7 +62,7 @@ impl Exporter for PointsSheet {
         }
         let na = placeholders(model);
         for r in &model.rules {
-            let mut condition = r.condition.describe(&r.column);
+            let mut condition = r.describe();
             let missing = r
                 .condition
                 .atoms(&r.column)

@@ -248,6 +248,13 @@ impl Sql {
     /// The statement, ending in `;` and a line break.
     pub fn query(&self, model: &Model) -> Result<String> {
         super::score_threshold_only(model, "SQL")?;
+        super::no_event_rules(
+            model
+                .rules
+                .iter()
+                .map(|r| (r.name.as_str(), r.event.is_some())),
+            "SQL",
+        )?;
         check_model_texts(model)?;
         let d = self.dialect;
         if let Some(id) = &model.id_column {

@@ -122,6 +122,7 @@ pub fn propose_with_outcome(
         if missing >= min_count && missing < n {
             rules.push(Rule {
                 group: None,
+                event: None,
                 name: format!("{column} is missing"),
                 column: column.clone(),
                 condition: Condition::IsMissing,
@@ -169,6 +170,7 @@ fn numeric_rules(
         if ones >= min_count && present.len() - ones >= min_count {
             rules.push(Rule {
                 group: None,
+                event: None,
                 name: format!("{column} = 1"),
                 column: column.to_string(),
                 condition: Condition::Range {
@@ -211,6 +213,7 @@ fn numeric_rules(
         };
         rules.push(Rule {
             group: None,
+            event: None,
             name,
             column: column.to_string(),
             condition: Condition::Range {
@@ -298,6 +301,7 @@ fn text_rules(
 fn one_of_rule(column: &str, name: String, values: &[&str]) -> Rule {
     Rule {
         group: None,
+        event: None,
         name,
         column: column.to_string(),
         condition: Condition::OneOf {

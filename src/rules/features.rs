@@ -451,6 +451,7 @@ impl Atoms {
                     column: column.to_string(),
                     condition: condition.clone(),
                     group: None,
+                    event: None,
                 });
             }
             spans.push((start..atoms.len(), rule.clone()));
@@ -603,6 +604,7 @@ per_unit = true
         let mut large = capped.clone();
         large.push(Rule {
             group: None,
+            event: None,
             name: "Opens up to 60,000".into(),
             column: "opens".into(),
             condition: crate::rules::Condition::PerUnit { cap: Some(60000.0) },
@@ -672,6 +674,7 @@ per_unit = true
         assert_eq!(number_columns(&rules), ["visits", "size", "opens"]);
         rules.push(Rule {
             group: None,
+            event: None,
             name: "Three visits as written".into(),
             column: "visits".into(),
             condition: crate::rules::Condition::OneOf {

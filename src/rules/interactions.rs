@@ -97,8 +97,12 @@ pub struct Proposed {
 }
 
 /// The parts a rule contributes to an AND: itself as one part, or an `all` rule's parts;
-/// `None` for rules that cannot be a part (per-unit, `any`).
+/// `None` for rules that cannot be a part (per-unit, `any`, event rules: a part reads a column
+/// of the leads file, which an event rule's number is not).
 fn parts_of(rule: &Rule) -> Option<Vec<Part>> {
+    if rule.event.is_some() {
+        return None;
+    }
     match &rule.condition {
         Condition::Range { .. } | Condition::OneOf { .. } | Condition::IsMissing => {
             Some(vec![Part {
@@ -149,6 +153,7 @@ pub fn and_rule(a: &Rule, b: &Rule, taken: &[&str]) -> Option<Rule> {
         } else {
             None
         },
+        event: None,
     })
 }
 
@@ -552,6 +557,7 @@ mod tests {
             column: column.into(),
             condition,
             group: None,
+            event: None,
         }
     }
 

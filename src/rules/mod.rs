@@ -9,6 +9,7 @@
 pub mod auto;
 #[cfg(feature = "data")]
 pub mod binning;
+pub mod events;
 pub mod features;
 pub mod interactions;
 #[cfg(feature = "data")]
@@ -53,6 +54,18 @@ pub struct RuleSpec {
     /// The sub-score the rule counts in (`behaviour`, `profile`, any name); none: only the total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// An event rule: the events of this type in the activity log (`--events`), not a column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// An event rule on the events of any of these types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_one_of: Option<Vec<String>>,
+    /// An event rule's window: the events at most this many days old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_days: Option<u32>,
+    /// An event rule's decay: `{ half_life_days = 14 }` or `"learn"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<events::DecaySpec>,
 }
 
 /// One part of a compound rule as written: a column and one condition on it. `per_unit`,
@@ -87,6 +100,9 @@ pub struct RulesFile {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The activity log's columns, for event rules (`[events]`: `id`, `type`, `at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<events::EventColumns>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleSpec>,
 }
@@ -238,6 +254,10 @@ pub struct Rule {
     /// The sub-score the rule counts in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// For an event rule, the events its number counts; `column` is then that number's column
+    /// ([`events::EventSource::column_name`]), computed from the activity log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<events::EventSource>,
 }
 
 /// The value of one cell, as the rules see it.
@@ -477,6 +497,15 @@ impl Rule {
                  `group` out"
             ));
         }
+        if spec.event.is_some() || spec.event_one_of.is_some() {
+            return Rule::event_from_spec(spec, &who);
+        }
+        if spec.within_days.is_some() || spec.decay.is_some() {
+            return Err(format!(
+                "{who}: `within_days` and `decay` belong to event rules; add event = \"TYPE\" \
+                 (a type of the --events file)"
+            ));
+        }
         let ignore_case = spec.ignore_case == Some(true);
         let compound = match (&spec.all, &spec.any) {
             (Some(_), Some(_)) => {
@@ -536,6 +565,7 @@ impl Rule {
                 column: String::new(),
                 condition,
                 group: spec.group.clone(),
+                event: None,
             });
         }
         if spec.column.trim().is_empty() {
@@ -596,7 +626,49 @@ impl Rule {
             column: spec.column.clone(),
             condition,
             group: spec.group.clone(),
+            event: None,
         })
+    }
+
+    /// An event rule: its source, and a numeric condition on the source's number (`at_least`
+    /// 1 when none is written: "at least one such event").
+    fn event_from_spec(spec: &RuleSpec, who: &str) -> std::result::Result<Rule, String> {
+        if !spec.column.trim().is_empty() || spec.all.is_some() || spec.any.is_some() {
+            return Err(format!(
+                "{who} counts events of the activity log; it has no `column` or `all`/`any` \
+                 (write a separate rule on the column)"
+            ));
+        }
+        if spec.one_of.is_some() || spec.is_missing.is_some() || spec.ignore_case.is_some() {
+            return Err(format!(
+                "{who} counts events: its condition is on a number, `at_least`/`below` or \
+                 `per_unit = true` (with optional `cap`), not `one_of`/`is_missing`"
+            ));
+        }
+        let source = events::EventSource::from_spec(
+            who,
+            spec.event.as_ref(),
+            spec.event_one_of.as_ref(),
+            spec.within_days,
+            spec.decay.as_ref(),
+        )?;
+        let column = source.column_name();
+        let mut plain = RuleSpec {
+            name: spec.name.clone(),
+            column: column.clone(),
+            per_unit: spec.per_unit,
+            cap: spec.cap,
+            at_least: spec.at_least,
+            below: spec.below,
+            group: spec.group.clone(),
+            ..RuleSpec::default()
+        };
+        if plain.per_unit.is_none() && plain.at_least.is_none() && plain.below.is_none() {
+            plain.at_least = Some(1.0);
+        }
+        let mut rule = Rule::from_spec(&plain)?;
+        rule.event = Some(source);
+        Ok(rule)
     }
 
     /// The rule as it is written in a rules file.
@@ -607,6 +679,19 @@ impl Rule {
             group: self.group.clone(),
             ..RuleSpec::default()
         };
+        if let Some(source) = &self.event {
+            spec.column = String::new();
+            match source.types.as_slice() {
+                [one] => spec.event = Some(one.clone()),
+                many => spec.event_one_of = Some(many.to_vec()),
+            }
+            spec.within_days = source.within_days;
+            spec.decay = match (source.learn, source.half_life_days) {
+                (true, _) => Some(events::DecaySpec::Learn("learn".into())),
+                (false, Some(h)) => Some(events::DecaySpec::HalfLife { half_life_days: h }),
+                (false, None) => None,
+            };
+        }
         match &self.condition {
             Condition::PerUnit { cap } => {
                 spec.per_unit = Some(true);
@@ -640,7 +725,7 @@ impl Rule {
     /// Whether the rule counts days from a reference date (a date rule or an event rule), so
     /// that scoring needs one.
     pub fn needs_as_of(&self) -> bool {
-        false
+        self.event.is_some()
     }
 
     /// The columns the rule reads, each once, in order.
@@ -665,7 +750,10 @@ impl Rule {
 
     /// The condition in plain words: `company_size >= 100 and downloads >= 2`.
     pub fn describe(&self) -> String {
-        self.condition.describe(&self.column)
+        match &self.event {
+            Some(source) => self.condition.describe(&source.label()),
+            None => self.condition.describe(&self.column),
+        }
     }
 
     /// The rule's columns for a message: `'company_size'`, or `'a' and 'b'`.
@@ -1002,6 +1090,7 @@ any = [ { column = "level", one_of = ["VP"] }, { column = "budget", is_missing =
     fn specs_round_trip() {
         let rule = Rule {
             group: None,
+            event: None,
             name: "band".into(),
             column: "x".into(),
             condition: Condition::Range {

@@ -252,7 +252,7 @@ async fn model(State(s): State<Arc<Shared>>) -> Response {
                 "name": r.name,
                 "column": r.column,
                 "condition": r.condition,
-                "describe": r.condition.describe(&r.column),
+                "describe": r.describe(),
                 "points": r.points,
             })
         })

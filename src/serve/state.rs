@@ -68,9 +68,23 @@ impl Current {
     }
 }
 
+/// The model, unless it has event rules: a request carries no activity log yet, so the
+/// service could not compute them (refused with the rule's name, the old model serving on).
+fn servable(model: Model, path: &Path) -> Result<Model, String> {
+    match model.rules.iter().find(|r| r.event.is_some()) {
+        Some(r) => Err(format!(
+            "{}: rule '{}' counts events of an activity log, which the service cannot take in \
+             a request yet; score such models with `mqlcal score --events`",
+            path.display(),
+            r.name
+        )),
+        None => Ok(model),
+    }
+}
+
 /// Loads a model file; the version is its content's name, as the model directory would give it.
 pub fn load_file(path: &Path) -> Result<Loaded, String> {
-    let model = Model::load(path).map_err(|e| e.to_string())?;
+    let model = servable(Model::load(path).map_err(|e| e.to_string())?, path)?;
     let version = version_name(&model);
     Ok(Loaded::new(model, version, path.to_path_buf()))
 }
@@ -132,7 +146,7 @@ pub fn load_current(dir: &ModelDir, stamp: &Stamp) -> Result<Loaded, String> {
             } else {
                 dir.root().join(target)
             };
-            let model = Model::load(&path).map_err(|e| e.to_string())?;
+            let model = servable(Model::load(&path).map_err(|e| e.to_string())?, &path)?;
             let version = path
                 .file_stem()
                 .and_then(|s| s.to_str())

@@ -353,3 +353,403 @@ fn events_files_with_gaps_are_errors_naming_the_row() {
     let err = load_error(&wd.write("events3.csv", "lead_id,event,at\nL1,pricing,soon\n"));
     assert!(err.contains("row 1") && err.contains("'at'"), "{err}");
 }
+
+/// The rules file of the command-line tests: decayed pricing visits in three bands (one
+/// learnt half-life, shared), recent visits per unit, and the demos that follow conversion.
+const CLI_RULES: &str = r#"
+id = "lead_id"
+
+[events]
+id = "lead_id"
+type = "event"
+at = "at"
+
+[[rule]]
+name = "Pricing, some"
+event = "pricing_page_view"
+decay = "learn"
+at_least = 0.5
+
+[[rule]]
+name = "Pricing, more"
+event = "pricing_page_view"
+decay = "learn"
+at_least = 1.5
+
+[[rule]]
+name = "Pricing, a lot"
+event = "pricing_page_view"
+decay = "learn"
+at_least = 3
+
+[[rule]]
+name = "Pricing this week"
+event_one_of = ["pricing_page_view"]
+within_days = 7
+per_unit = true
+cap = 3
+
+[[rule]]
+name = "Demo booked"
+event = "demo_booked"
+within_days = 100000
+"#;
+
+fn cli_train(wd: &Workdir, extra: &[&str]) -> std::process::Output {
+    wd.cmd()
+        .args([
+            "train",
+            "--data",
+            "leads.csv",
+            "--events",
+            "events.csv",
+            "--rules",
+            "rules.toml",
+            "--outcome-date",
+            "opportunity_date",
+            "--date",
+            "created_at",
+            "--window",
+            "60d",
+            "--as-of",
+            "2026-02-28",
+            "--out",
+            "m.json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The rule's points per unit, from the model file.
+fn points(model: &serde_json::Value, rule: &str) -> i64 {
+    model["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == rule)
+        .unwrap()["points"]
+        .as_i64()
+        .unwrap()
+}
+
+/// `mqlcal train --events` learns the half-life, records it, says it; `mqlcal score --events`
+/// gives each lead the points of its events as of the date, recomputed here from the events
+/// file by the rules' stated meaning (a decayed sum rounded to 0.1; a count within N days).
+#[test]
+fn the_cli_trains_in_time_and_scores_with_the_activity_log() {
+    let wd = Workdir::new();
+    simulate(&wd, 3000, 11);
+    wd.write("rules.toml", CLI_RULES);
+    let out = cli_train(&wd, &["--write-rules", "written.toml"]);
+    let (said, err) = (crate::stdout(&out), crate::stderr(&out));
+    assert!(out.status.success(), "{err}");
+    eprintln!("{said}");
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.path("m.json")).unwrap()).unwrap();
+    let events = &model["training"]["events"];
+    assert_eq!(events["input"], "events.csv");
+    assert_eq!(events["snapshots"], "monthly");
+    assert!(events["snapshot_rows"].as_u64().unwrap() > 3000, "{events}");
+    let search = events["half_life_search"].as_array().unwrap();
+    assert_eq!(search.len(), 1, "one shared source is learnt: {events}");
+    assert_eq!(
+        search[0]["scores"].as_array().unwrap().len(),
+        HALF_LIFE_GRID.len()
+    );
+    let learnt = search[0]["half_life_days"].as_f64().unwrap();
+    assert!(
+        (TRUE_HALF_LIFE / 2.0..=TRUE_HALF_LIFE * 2.0).contains(&learnt),
+        "{learnt}"
+    );
+    for rule in ["Pricing, some", "Pricing, more", "Pricing, a lot"] {
+        let r = model["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == rule)
+            .unwrap();
+        assert_eq!(r["event"]["half_life_days"].as_f64(), Some(learnt), "{r}");
+        assert_eq!(r["event"]["learn"], true);
+    }
+    let demo = model["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Demo booked")
+        .unwrap();
+    assert!(demo["weight"].as_f64().unwrap().abs() < 0.05, "{demo}");
+    let sentence = format!(
+        "pricing_page_view events lose half their value in {} days (learnt from the data)",
+        mqlcal::rules::format_number(learnt)
+    );
+    assert!(said.contains(&sentence), "{said}");
+    let inspect = wd
+        .cmd()
+        .args(["inspect", "--model", "m.json"])
+        .output()
+        .unwrap();
+    assert!(crate::stdout(&inspect).contains(&sentence));
+    // Written back: the rules as they were given, learning again next time.
+    let written = std::fs::read_to_string(wd.path("written.toml")).unwrap();
+    let file: RulesFile = toml::from_str(&written).unwrap();
+    let given: RulesFile = toml::from_str(CLI_RULES).unwrap();
+    assert_eq!(file.events, given.events);
+    assert_eq!(
+        file.checked_rules().unwrap(),
+        given.checked_rules().unwrap(),
+        "{written}"
+    );
+
+    // Scored as of a date: every lead's score from its events up to that date.
+    let as_of = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let out = wd
+        .cmd()
+        .args([
+            "--json",
+            "score",
+            "--model",
+            "m.json",
+            "--data",
+            "leads.csv",
+            "--events",
+            "events.csv",
+            "--as-of",
+            "2026-01-15",
+            "--out",
+            "scored.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&crate::stdout(&out)).unwrap();
+    assert_eq!(summary["as_of"], "2026-01-15");
+    let mut by_lead: std::collections::HashMap<String, Vec<(String, NaiveDate)>> =
+        Default::default();
+    let log = std::fs::read_to_string(wd.path("events.csv")).unwrap();
+    for line in log.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let day = NaiveDate::parse_from_str(&f[2][..10], "%Y-%m-%d").unwrap();
+        by_lead
+            .entry(f[0].to_string())
+            .or_default()
+            .push((f[1].to_string(), day));
+    }
+    let scored = crate::read_csv(&wd.path("scored.csv"));
+    let ids = scored.column("lead_id").unwrap().str().unwrap().clone();
+    let scores = scored.column("score").unwrap().i64().unwrap().clone();
+    let p = |r| points(&model, r);
+    let points_of_events = |id: &str| -> i64 {
+        let none = Vec::new();
+        let ev = by_lead.get(id).unwrap_or(&none);
+        let ages = |kind: &'static str| {
+            ev.iter()
+                .filter(move |(k, d)| k == kind && *d <= as_of)
+                .map(move |(_, d)| (as_of - *d).num_days())
+        };
+        let decayed: f64 = ages("pricing_page_view")
+            .map(|a| 0.5f64.powf(a as f64 / learnt))
+            .sum();
+        let decayed = (decayed * 10.0).round() / 10.0;
+        let week = ages("pricing_page_view").filter(|&a| a <= 7).count() as i64;
+        let demos = ages("demo_booked").count();
+        let mut s = 0;
+        for (rule, at) in [
+            ("Pricing, some", 0.5),
+            ("Pricing, more", 1.5),
+            ("Pricing, a lot", 3.0),
+        ] {
+            if decayed >= at {
+                s += p(rule);
+            }
+        }
+        s + week.min(3) * p("Pricing this week") + i64::from(demos >= 1) * p("Demo booked")
+    };
+    let mut checked = 0;
+    let mut with_events = 0;
+    for (id, score) in ids.into_iter().zip(scores) {
+        let (id, score) = (id.unwrap(), score.unwrap());
+        let expected = points_of_events(id);
+        assert_eq!(score, expected, "lead {id}");
+        checked += 1;
+        with_events += usize::from(expected != 0);
+    }
+    assert_eq!(checked, 3000);
+    assert!(
+        with_events > 300,
+        "{with_events} leads with points from events"
+    );
+}
+
+#[test]
+fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors() {
+    let wd = Workdir::new();
+    simulate(&wd, 200, 5);
+    wd.write("rules.toml", CLI_RULES);
+    // Training: the log is needed, and only for event rules.
+    let out = wd
+        .cmd()
+        .args([
+            "train",
+            "--data",
+            "leads.csv",
+            "--rules",
+            "rules.toml",
+            "--outcome-date",
+            "opportunity_date",
+            "--date",
+            "created_at",
+            "--window",
+            "60d",
+            "--out",
+            "x.json",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("'Pricing, some'") && err.contains("--events"),
+        "{err}"
+    );
+    wd.write(
+        "plain.toml",
+        "id = \"lead_id\"\n[[rule]]\nname = \"Big\"\ncolumn = \"company_size\"\nat_least = 100\n",
+    );
+    let out = wd
+        .cmd()
+        .args([
+            "train",
+            "--data",
+            "leads.csv",
+            "--events",
+            "events.csv",
+            "--rules",
+            "plain.toml",
+            "--outcome-date",
+            "opportunity_date",
+            "--date",
+            "created_at",
+            "--window",
+            "60d",
+            "--out",
+            "x.json",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--events") && err.contains("no rule counts events"),
+        "{err}"
+    );
+    // Bad event rules name the rule.
+    for (rule, says) in [
+        (
+            "event = \"x\"\ncolumn = \"company_size\"",
+            "has no `column`",
+        ),
+        (
+            "event = \"x\"\nwithin_days = 7\ndecay = \"learn\"",
+            "both `within_days` and `decay`",
+        ),
+        ("event = \"x\"", "add within_days = 30"),
+        ("event = \"x\"\ndecay = \"fast\"", "decay = \"fast\""),
+        (
+            "event = \"x\"\nwithin_days = 7\none_of = [\"a\"]",
+            "not `one_of`",
+        ),
+        (
+            "column = \"company_size\"\nwithin_days = 7\nat_least = 1",
+            "add event = ",
+        ),
+    ] {
+        wd.write("bad.toml", &format!("[[rule]]\nname = \"Odd\"\n{rule}\n"));
+        let out = wd
+            .cmd()
+            .args([
+                "train",
+                "--data",
+                "leads.csv",
+                "--rules",
+                "bad.toml",
+                "--target",
+                "x",
+                "--out",
+                "x.json",
+            ])
+            .output()
+            .unwrap();
+        let err = crate::stderr(&out);
+        assert!(!out.status.success(), "{rule}");
+        assert!(
+            err.contains("rule 'Odd'") && err.contains(says),
+            "{rule}: {err}"
+        );
+    }
+    // A model with event rules: scoring needs the log, exports refuse with the rule's name.
+    assert!(cli_train(&wd, &[]).status.success());
+    let out = wd
+        .cmd()
+        .args([
+            "score",
+            "--model",
+            "m.json",
+            "--data",
+            "leads.csv",
+            "--out",
+            "s.csv",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--events") && err.contains("rule 'Pricing, some'"),
+        "{err}"
+    );
+    assert!(!wd.path("s.csv").exists());
+    for args in [
+        vec![
+            "--format",
+            "sql",
+            "--dialect",
+            "postgres",
+            "--table",
+            "leads",
+        ],
+        vec!["--format", "pmml"],
+        vec![
+            "--format",
+            "sql-counts",
+            "--dialect",
+            "duckdb",
+            "--table",
+            "leads",
+        ],
+    ] {
+        let out = wd
+            .cmd()
+            .args(["export", "--model", "m.json", "--out", "x.out"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = crate::stderr(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            err.contains("rule 'Pricing, some' counts events"),
+            "{args:?}: {err}"
+        );
+        assert!(!wd.path("x.out").exists());
+    }
+    // The service will not load it (and says why) rather than score without events.
+    let out = wd
+        .cmd()
+        .args(["serve", "--model", "m.json", "--listen", "127.0.0.1:0"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let err = crate::stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("counts events"), "{err}");
+}

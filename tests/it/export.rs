@@ -244,6 +244,7 @@ fn profile_per_rule(model: &mut Model) {
 fn rule(name: &str, column: &str, condition: Condition, points: i64) -> ModelRule {
     ModelRule {
         group: None,
+        event: None,
         name: name.into(),
         column: column.into(),
         condition,
