@@ -567,7 +567,7 @@ fn the_cli_trains_in_time_and_scores_with_the_activity_log() {
     };
     let mut checked = 0;
     let mut with_events = 0;
-    for (id, score) in ids.into_iter().zip(scores) {
+    for (id, score) in ids.iter().zip(scores.iter()) {
         let (id, score) = (id.unwrap(), score.unwrap());
         let expected = points_of_events(id);
         assert_eq!(score, expected, "lead {id}");
