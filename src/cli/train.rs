@@ -404,6 +404,7 @@ fn finish(
         );
     }
     super::inspect::print_outcome(model);
+    super::inspect::print_date_rules(model);
     super::inspect::print_points(model);
     super::inspect::print_interactions(model);
     super::inspect::print_threshold(model);

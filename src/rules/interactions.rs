@@ -100,12 +100,14 @@ pub struct Proposed {
 /// `None` for rules that cannot be a part (per-unit, `any`).
 fn parts_of(rule: &Rule) -> Option<Vec<Part>> {
     match &rule.condition {
-        Condition::Range { .. } | Condition::OneOf { .. } | Condition::IsMissing => {
-            Some(vec![Part {
-                column: rule.column.clone(),
-                condition: rule.condition.clone(),
-            }])
-        }
+        Condition::Range { .. }
+        | Condition::OneOf { .. }
+        | Condition::IsMissing
+        | Condition::WithinDays { .. }
+        | Condition::OlderThanDays { .. } => Some(vec![Part {
+            column: rule.column.clone(),
+            condition: rule.condition.clone(),
+        }]),
         Condition::All { parts } => Some(parts.clone()),
         Condition::PerUnit { .. } | Condition::Any { .. } => None,
     }
