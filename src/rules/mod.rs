@@ -756,9 +756,6 @@ impl Rule {
         };
         finite(spec.cap, "cap")?;
         let per_unit = spec.per_unit == Some(true);
-        if spec.cap.is_some() && !per_unit {
-            return Err(format!("{who}: `cap` only applies with `per_unit = true`"));
-        }
         let date_key = match (spec.within_days, spec.older_than_days) {
             (Some(_), _) => Some("within_days"),
             (None, Some(_)) => Some("older_than_days"),
@@ -770,6 +767,9 @@ impl Rule {
                  of a number and cannot go with it: drop `per_unit`/`cap`, or write a rule of \
                  its own on a number column"
             ));
+        }
+        if spec.cap.is_some() && !per_unit {
+            return Err(format!("{who}: `cap` only applies with `per_unit = true`"));
         }
         let condition = if per_unit {
             let kinds = [
