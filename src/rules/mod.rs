@@ -623,7 +623,7 @@ fn utc_day_shift(time: &str) -> i64 {
         Some(b'-') => -1,
         _ => return 0,
     };
-    let o = offset[1..].as_bytes();
+    let o = &offset.as_bytes()[1..];
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
         let d = o.get(r)?;
         d.iter()
