@@ -72,6 +72,18 @@ impl ModelRule {
         self.rule().describe()
     }
 
+    /// [`ModelRule::eval_read`] with the as-of date date rules count back from
+    /// ([`Condition::eval_lead_as_of`]).
+    pub fn eval_read_as_of<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+        decimal_comma: bool,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> std::result::Result<f64, String> {
+        self.condition
+            .eval_lead_as_of(&self.column, value, decimal_comma, as_of)
+    }
+
     pub fn rule(&self) -> Rule {
         Rule {
             name: self.name.clone(),
@@ -134,6 +146,15 @@ pub struct Training {
     /// The date the data was taken (`YYYY-MM-DD`), with a conversion window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
+    /// The date date rules (`within_days`, `older_than_days`) counted back from in training
+    /// (`YYYY-MM-DD`): `--as-of`, else the training's as-of, else the newest date in their
+    /// columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_rules_as_of: Option<String>,
+    /// The layout of date rules' dates when not ISO (`--date-format`), so scoring reads them
+    /// the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_rules_format: Option<String>,
     /// The conversion window: the probability is that of an opportunity within this many days
     /// of the lead's creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -456,7 +477,6 @@ impl Model {
         crate::atomic::write_bytes(path, self.to_json().as_bytes(), force)
     }
 
-    /// The rule groups (sub-scores) in order of first appearance in the rules.
     /// What the model says about its decayed event rules, one sentence per source: "pricing_page_view
     /// events lose half their value in 14 days (learnt from the data)".
     pub fn half_life_sentences(&self) -> Vec<String> {
@@ -476,6 +496,7 @@ impl Model {
         self.rules.iter().any(|r| r.rule().needs_as_of())
     }
 
+    /// The rule groups (sub-scores) in order of first appearance in the rules.
     pub fn group_names(&self) -> Vec<String> {
         crate::grades::group_names(self.rules.iter().map(|r| r.group.as_deref()))
     }
@@ -585,13 +606,26 @@ impl Model {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// Date rules count days back from today (UTC); [`Model::score_lead_as_of`] takes the date.
     pub fn score_lead<'a>(
         &self,
         value: impl Fn(&str) -> Value<'a>,
     ) -> std::result::Result<Scored, String> {
+        self.score_lead_as_of(value, crate::rules::today_utc())
+    }
+
+    /// [`Model::score_lead`] as of `as_of`: date rules (`within_days`, `older_than_days`)
+    /// count days back from it. Date cells are text: `YYYY-MM-DD`, or a timestamp after it (on
+    /// its UTC day when it has an offset; taken as UTC when it has none).
+    pub fn score_lead_as_of<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+        as_of: chrono::NaiveDate,
+    ) -> std::result::Result<Scored, String> {
         let mut features = Vec::with_capacity(self.rules.len());
         for r in &self.rules {
-            features.push(r.eval_read(&value, self.training.decimal_comma)?);
+            features.push(r.eval_read_as_of(&value, self.training.decimal_comma, Some(as_of))?);
         }
         self.score_features(features)
             .map_err(|e| self.overflow_text(&e))

@@ -242,10 +242,16 @@ impl TrainParams {
             }
             _ => {}
         }
-        if !dated && self.time.as_of.is_some() {
+        let date_rules = self
+            .rules
+            .as_ref()
+            .is_some_and(|r| r.iter().any(Rule::needs_as_of));
+        if !dated && !date_rules && self.time.as_of.is_some() {
             return Err(Error::Option {
                 option: "--as-of",
-                message: "an as-of date only matters with opportunity dates and a --window".into(),
+                message: "an as-of date only matters with opportunity dates and a --window, or \
+                      with date rules (`within_days`, `older_than_days`)"
+                    .into(),
             });
         }
         Ok(())
@@ -459,6 +465,8 @@ pub struct Input {
     pub encoding: Option<Encoding>,
     /// The search for AND rules, with `--propose-interactions`.
     pub interactions: Option<InteractionSearch>,
+    /// The date date rules counted back from.
+    pub dates_as_of: Option<chrono::NaiveDate>,
 }
 
 impl Input {
@@ -476,6 +484,7 @@ impl Input {
             na_ignore_case: false,
             encoding: None,
             interactions: None,
+            dates_as_of: None,
         }
     }
 
@@ -491,6 +500,49 @@ impl Input {
     }
 }
 
+/// The as-of date of `params`' date rules, `None` without any: `--as-of` if given, else the
+/// training's as-of (dated outcomes), else the newest date in the date rules' columns.
+fn dates_as_of(
+    table: &Table,
+    params: &TrainParams,
+    clock: Option<&crate::data::outcomes::Clock>,
+) -> Result<Option<chrono::NaiveDate>> {
+    let Some(rules) = params
+        .rules
+        .as_ref()
+        .filter(|r| r.iter().any(Rule::needs_as_of))
+    else {
+        return Ok(None);
+    };
+    if let Some(d) = params.time.as_of {
+        return Ok(Some(d));
+    }
+    if let Some(c) = clock {
+        return Ok(Some(crate::data::outcomes::date_of(c.as_of)));
+    }
+    let mut reading = table.clone();
+    reading.set_dates_as_of(chrono::NaiveDate::MIN, params.time.date_format.as_deref());
+    let mut newest: Option<chrono::NaiveDate> = None;
+    let mut columns: Vec<&str> = Vec::new();
+    for rule in rules {
+        for (c, cond) in rule.atoms() {
+            if cond.is_date() && !columns.contains(&c) {
+                columns.push(c);
+                newest = newest.max(reading.rule_dates(c)?.into_iter().flatten().max());
+            }
+        }
+    }
+    newest.map(Some).ok_or_else(|| Error::Option {
+        option: "--as-of",
+        message: format!(
+            "the date rules' column{} {} hold no date, so there is no newest date to count \
+             days back from; pass --as-of",
+            if columns.len() == 1 { "" } else { "s" },
+            crate::rules::columns_text(&columns)
+        ),
+    })
+}
+
 /// Trains a model on `table`: rule features per lead, grouped by pattern, then
 /// [`train_groups`]. The per-lead out-of-fold scores are kept for the report.
 pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
@@ -503,6 +555,17 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let mut notes = table.notes.clone();
     let observed = observed(table, params)?;
     let mut warnings = observed.warnings.clone();
+    // Date rules count days back from one as-of date, set on the table they read.
+    let dated_table;
+    let table = match dates_as_of(table, params, observed.clock.as_ref())? {
+        Some(as_of) => {
+            let mut t = table.clone();
+            t.set_dates_as_of(as_of, params.time.date_format.as_deref());
+            dated_table = t;
+            &dated_table
+        }
+        None => table,
+    };
     // With `--immature drop`, the leads kept are the mature ones; with `weight`, every lead
     // with its exposure.
     let keep = observed.kept(params.time.immature);
@@ -529,6 +592,11 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         near.add(table)?;
         warnings.extend(near.warnings(&rules));
     }
+    warnings.extend(crate::rules::features::future_dates(
+        table,
+        &rules,
+        params.id.as_deref(),
+    )?);
     progress.begin("rule features", None);
     let mut x = rule_features(table, &rules)?;
     let mut y = y;
@@ -570,6 +638,9 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         "leads grouped by rule pattern"
     );
     let mut input = Input::of_table(table);
+    input.dates_as_of = table
+        .dates_as_of()
+        .filter(|_| rules.iter().any(Rule::needs_as_of));
     if let Some(column) = &params.date {
         input.newest_lead = table
             .dates_as(column, params.time.date_format.as_deref(), "")?
@@ -673,6 +744,24 @@ pub fn train_file(
             .into(),
     })?;
     check_given_rules(&rules, params)?;
+    let dated_load;
+    let load = if rules.iter().any(Rule::needs_as_of) {
+        let as_of = params.time.as_of.ok_or(Error::Option {
+            option: "--as-of",
+            message: "training from a stream with date rules (`within_days`, \
+                      `older_than_days`) needs the date they count back from: pass --as-of \
+                      (the newest date of the file is not known before the stream ends)"
+                .into(),
+        })?;
+        dated_load = LoadOptions {
+            dates_as_of: Some(as_of),
+            date_format: params.time.date_format.clone(),
+            ..load.clone()
+        };
+        &dated_load
+    } else {
+        load
+    };
     let mut columns = params.outcome_columns();
     for r in &rules {
         columns.extend(r.columns().into_iter().map(String::from));
@@ -749,6 +838,7 @@ pub fn train_file(
     input.decimal_comma = load.decimal_comma;
     input.na_ignore_case = load.na_ignore_case;
     input.encoding = load.encoding;
+    input.dates_as_of = load.dates_as_of;
     let (rules, groups, _) = add_interactions(rules, groups, params, &mut input, progress)?;
     let fitted = fit_groups(
         &groups, None, &rules, params, input, "file", warnings, progress,
@@ -1224,6 +1314,8 @@ fn fit_groups(
                 .map(|e| e.name().to_string()),
             interactions: input.interactions,
             events: None,
+            date_rules_as_of: input.dates_as_of.map(|d| d.to_string()),
+            date_rules_format: input.dates_as_of.and(params.time.date_format.clone()),
         },
         profile,
         warnings,

@@ -53,6 +53,13 @@ pub struct Args {
     /// (a query counting leads and conversions per rule pattern, for `train --counts`).
     #[arg(long, value_enum)]
     format: Format,
+    /// The date date rules (`within_days`, `older_than_days`) count back from in the SQL
+    /// export, e.g. --as-of 2026-12-01. Default: the warehouse's CURRENT_DATE when the query
+    /// runs. The SQL reads the first ten characters of the date column as text (YYYY-MM-DD):
+    /// a DATE, a TIMESTAMP (its date as stored; convert one with a time zone to UTC first) or
+    /// ISO text.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
     /// SQL dialect (with --format sql or sql-counts): postgres, sqlite, duckdb, bigquery,
     /// snowflake or spark. It sets the quoting and the few spellings that differ.
     #[arg(long, value_enum, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]))]
@@ -171,6 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     dialect,
                     table,
                     view: args.view.clone(),
+                    as_of: args.as_of,
                 }),
                 what,
             )

@@ -65,6 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     print_outcome(&model);
     print_events(&model);
+    print_date_rules(&model);
     print_points(&model);
     print_interactions(&model);
     print_threshold(&model);
@@ -136,6 +137,16 @@ pub fn print_outcome(model: &Model) {
         if let Some(late) = t.late_conversions.filter(|&l| l > 0) {
             say!("  {late} opportunities came after the window and count as not converted");
         }
+    }
+}
+
+/// The as-of date date rules counted back from in training, when the model has date rules.
+pub fn print_date_rules(model: &Model) {
+    if let Some(d) = &model.training.date_rules_as_of {
+        say!(
+            "date rules: trained counting days back from {d}; `mqlcal score` counts back from \
+             --as-of (default today, UTC)"
+        );
     }
 }
 

@@ -51,7 +51,8 @@ pub struct Args {
     events_columns: Option<mqlcal::events::EventColumns>,
     /// The date scoring is relative to, for rules on dates and activity logs ("within 7
     /// days"), e.g. --as-of 2026-12-01. Default: today (UTC); said on stderr and in --json
-    /// when the model has such rules.
+    /// when the model has such rules. A date rule's cells are YYYY-MM-DD, or a timestamp after
+    /// it: one with a UTC offset counts on its UTC day, one without is taken as UTC.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
     as_of: Option<chrono::NaiveDate>,
     #[command(flatten)]
@@ -190,7 +191,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     // Only the columns the model reads (and the id) are parsed.
     let mut wanted: Vec<String> = model.columns().into_iter().map(String::from).collect();
     wanted.extend(model.id_column.clone());
-    let table = load_leads(
+    let mut table = load_leads(
         &model,
         &args.data,
         &args.na,
@@ -198,6 +199,16 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         Some(&wanted),
         bars,
     )?;
+    if let Some(d) = as_of {
+        table.set_dates_as_of(d, model.training.date_rules_format.as_deref());
+        for w in mqlcal::rules::features::future_dates(
+            &table,
+            &model.rules(),
+            model.id_column.as_deref(),
+        )? {
+            eprintln!("mqlcal: warning: {w}");
+        }
+    }
     let table = with_events(
         &args,
         &model,

@@ -427,9 +427,14 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         .data
         .as_ref()
         .expect("clap requires --data or --counts");
-    if params.rules.is_some() && args.report.is_none() {
+    let date_rules = params
+        .rules
+        .as_ref()
+        .is_some_and(|r| r.iter().any(|r| r.needs_as_of()));
+    if params.rules.is_some() && args.report.is_none() && !date_rules {
         // Given rules and no per-lead report: stream the file, whatever its size (the same
-        // model as loading it whole).
+        // model as loading it whole). Date rules load it whole: their default as-of is the
+        // newest date of the file, and their future-date warning counts every lead.
         let streamed = train_file(data, &load, &params, BATCH_ROWS, bars)?;
         finish(&args, &streamed.model, None, &streamed.notes)?;
         return written(&args, &streamed.model);
@@ -508,6 +513,7 @@ fn finish(
     }
     super::inspect::print_outcome(model);
     super::inspect::print_events(model);
+    super::inspect::print_date_rules(model);
     super::inspect::print_points(model);
     super::inspect::print_interactions(model);
     super::inspect::print_threshold(model);

@@ -50,6 +50,12 @@ pub struct LoadOptions {
     /// The text encoding of a CSV file that is not UTF-8 (`None`: UTF-8). The file is decoded
     /// to a UTF-8 copy in the temporary directory, which polars then reads.
     pub encoding: Option<Encoding>,
+    /// The day date rules (`within_days`, `older_than_days`) count back from; a table read
+    /// without one cannot evaluate them (the error says so).
+    pub dates_as_of: Option<chrono::NaiveDate>,
+    /// The layout of the date part of date rules' cells when they are not ISO (as
+    /// `--date-format`).
+    pub date_format: Option<String>,
 }
 
 /// The file formats `--data` and `--out` accept.

@@ -76,6 +76,8 @@ pub(super) struct ReadWith {
     pub encoding: Option<Encoding>,
     pub decimal_comma: bool,
     pub na_ignore_case: bool,
+    pub dates_as_of: Option<chrono::NaiveDate>,
+    pub date_format: Option<String>,
 }
 
 impl ReadWith {
@@ -85,6 +87,8 @@ impl ReadWith {
             encoding: options.encoding,
             decimal_comma: options.decimal_comma,
             na_ignore_case: options.na_ignore_case,
+            dates_as_of: options.dates_as_of,
+            date_format: options.date_format.clone(),
         }
     }
 }
@@ -495,6 +499,71 @@ impl Table {
             out.append_option(self.cell(v));
         }
         Ok(out.finish())
+    }
+
+    /// The as-of date date rules count back from, if set.
+    pub fn dates_as_of(&self) -> Option<chrono::NaiveDate> {
+        self.read_with.dates_as_of
+    }
+
+    /// Sets the as-of date of date rules (and the layout of their dates when not ISO).
+    pub fn set_dates_as_of(&mut self, as_of: chrono::NaiveDate, format: Option<&str>) {
+        self.read_with.dates_as_of = Some(as_of);
+        self.read_with.date_format = format.map(String::from);
+    }
+
+    /// The column's dates as date rules read them ([`crate::rules::parse_date_utc`]: a
+    /// timestamp with a UTC offset on its UTC day, one without taken as UTC); empty cells
+    /// and placeholders are `None`, anything else is an error naming the row.
+    pub fn rule_dates(&self, name: &str) -> Result<Vec<Option<chrono::NaiveDate>>> {
+        let format = self.read_with.date_format.as_deref();
+        let cells = self.raw_texts(name)?;
+        let mut out = Vec::with_capacity(cells.len());
+        for (i, v) in cells.iter().enumerate() {
+            let Some(s) = self.cell(v) else {
+                out.push(None);
+                continue;
+            };
+            match crate::rules::parse_date_utc(s, format) {
+                Some(d) => out.push(Some(d)),
+                None => {
+                    return Err(self.bad_value(
+                        i,
+                        name,
+                        &match format {
+                            Some(f) => format!(
+                                "'{s}' is not a date in the format '{f}' (--date-format); a \
+                                 date rule reads dates"
+                            ),
+                            None => format!(
+                                "'{s}' is not a date; a date rule reads YYYY-MM-DD (a time part \
+                                 after it is fine), or pass --date-format"
+                            ),
+                        },
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The column's dates as ages in whole days before the table's as-of date (negative after
+    /// it), what date rules' features are computed from. Without an as-of date, an error.
+    pub fn date_ages(&self, name: &str) -> Result<Float64Chunked> {
+        let as_of = self.read_with.dates_as_of.ok_or_else(|| Error::Option {
+            option: "--as-of",
+            message: format!(
+                "column '{name}' is read by a date rule, which counts days before an as-of \
+                 date; none was set"
+            ),
+        })?;
+        let dates = self.rule_dates(name)?;
+        Ok(Float64Chunked::from_iter_options(
+            name.into(),
+            dates
+                .into_iter()
+                .map(|d| d.map(|d| crate::rules::age_days(d, as_of) as f64)),
+        ))
     }
 
     /// The column as [`Table::numbers`] reads it, as a polars column: the cells themselves when

@@ -145,6 +145,15 @@ fn document(model: &Model) -> Result<String> {
         "PMML",
     )?;
     check_model_texts(model)?;
+    if let Some(r) = model.rules.iter().find(|r| r.condition.has_date()) {
+        return Err(Error::Export(format!(
+            "rule '{}' is a date rule (`within_days`/`older_than_days`), which this PMML export \
+             does not offer yet: it would need the as-of date as an input field and the date \
+             cells read as dates, and no PMML evaluator has checked that; score with mqlcal, \
+             the service or the SQL export",
+            r.name
+        )));
+    }
     let columns = rule_columns(model);
     for r in &model.rules {
         super::check_rule_texts(&r.name, r.condition.atoms(&r.column), check_xml)?;
@@ -662,8 +671,13 @@ fn predicate(x: &mut Xml, fields: &Fields, condition: &Condition) {
                 &[("field", &fields.cell), ("operator", "isMissing")],
             );
         }
-        // Per-unit rules are scored by a ComplexPartialScore, and parts are never compound.
-        Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => {
+        // Per-unit rules are scored by a ComplexPartialScore, parts are never compound, and
+        // date rules are refused before (see `document`).
+        Condition::PerUnit { .. }
+        | Condition::All { .. }
+        | Condition::Any { .. }
+        | Condition::WithinDays { .. }
+        | Condition::OlderThanDays { .. } => {
             x.empty("False", &[]);
         }
     }

@@ -118,6 +118,29 @@ impl Dialect {
         }
     }
 
+    /// Whole days from the date in the trimmed text cell `cell` (its first ten characters,
+    /// `YYYY-MM-DD`: a DATE or TIMESTAMP column cast to text starts so too) to `as_of`, or to
+    /// the warehouse's `CURRENT_DATE` without one: NULL when the cell is NULL.
+    fn age_days(self, cell: &str, as_of: Option<chrono::NaiveDate>) -> String {
+        let date = format!("CAST(SUBSTR({cell}, 1, 10) AS DATE)");
+        let day = match (self, as_of) {
+            (Dialect::Sqlite, Some(a)) => format!("'{a}'"),
+            (_, Some(a)) => format!("DATE '{a}'"),
+            (_, None) => "CURRENT_DATE".into(),
+        };
+        match self {
+            Dialect::Postgres => format!("({day} - {date})"),
+            Dialect::Duckdb => format!("DATE_DIFF('day', {date}, {day})"),
+            Dialect::Bigquery => format!("DATE_DIFF({day}, {date}, DAY)"),
+            Dialect::Snowflake => format!("DATEDIFF(day, {date}, {day})"),
+            Dialect::Spark => format!("DATEDIFF({day}, {date})"),
+            // Julian day numbers of two dates differ by whole days.
+            Dialect::Sqlite => {
+                format!("CAST(julianday({day}) - julianday(SUBSTR({cell}, 1, 10)) AS INTEGER)")
+            }
+        }
+    }
+
     /// The whole part of a number known to be at least 1, as an integer.
     fn whole(self, expr: &str) -> String {
         match self {
@@ -233,6 +256,8 @@ pub struct Sql {
     pub dialect: Dialect,
     pub table: TableName,
     pub view: Option<TableName>,
+    /// The day date rules count back from: `None` is the warehouse's `CURRENT_DATE`.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 /// The output columns, besides the id.
@@ -281,7 +306,7 @@ impl Sql {
         let FeatureLayers {
             layers: mut feature_layers,
             features,
-        } = feature_layers(d, &p, &rules, &placeholders(model), &id, &id);
+        } = feature_layers(d, &p, &rules, &placeholders(model), &id, &id, self.as_of)?;
         let with_id = |mut items: Vec<String>| -> String {
             let mut all = id.clone();
             all.append(&mut items);
@@ -481,7 +506,8 @@ pub(super) fn feature_layers(
     na: &Placeholders,
     carry_first: &[String],
     carry: &[String],
-) -> FeatureLayers {
+    as_of: Option<chrono::NaiveDate>,
+) -> Result<FeatureLayers> {
     let atoms: Vec<(&str, &Condition)> = rules.iter().flat_map(|(c, cond)| cond.atoms(c)).collect();
     let mut columns: Vec<&str> = Vec::new();
     for (c, _) in &atoms {
@@ -497,6 +523,18 @@ pub(super) fn feature_layers(
                 .any(|(rc, cond)| rc == c && cond.needs_numbers())
         })
         .collect();
+    // Columns date rules read: their age in days before as-of takes the place of a number.
+    let dated: Vec<bool> = columns
+        .iter()
+        .map(|c| atoms.iter().any(|(rc, cond)| rc == c && cond.is_date()))
+        .collect();
+    if let Some(k) = (0..columns.len()).find(|&k| dated[k] && numeric[k]) {
+        return Err(Error::Export(format!(
+            "column '{}' is read both by a date rule and by a numeric rule; the SQL export \
+             reads a column one way: give the numbers a column of their own",
+            columns[k]
+        )));
+    }
     let with = |first: bool, mut items: Vec<String>| -> String {
         let mut all = if first {
             carry_first.to_vec()
@@ -532,6 +570,13 @@ pub(super) fn feature_layers(
     let mut values = Vec::new();
     for (k, &is_numeric) in numeric.iter().enumerate() {
         values.push(format!("{p}c{k}"));
+        if dated[k] {
+            values.push(format!(
+                "{} AS {p}n{k}",
+                d.age_days(&format!("{p}c{k}"), as_of)
+            ));
+            continue;
+        }
         if !is_numeric {
             continue;
         }
@@ -609,14 +654,14 @@ pub(super) fn feature_layers(
         };
         features.push(feature);
     }
-    FeatureLayers {
+    Ok(FeatureLayers {
         layers: vec![
             (with(true, trimmed), format!("{p}trimmed")),
             (with(false, cells), format!("{p}cells")),
             (with(false, values), format!("{p}values")),
         ],
         features,
-    }
+    })
 }
 
 /// The test of a simple condition on a cell (`cell`, text) or its number (`num`), as SQL
@@ -651,6 +696,9 @@ fn predicate(d: Dialect, condition: &Condition, cell: &str, num: &str) -> String
             format!("{} IN ({})", d.fold_ascii(cell), list.join(", "))
         }
         Condition::IsMissing => format!("{cell} IS NULL"),
+        // `num` is the date's age in days before as-of (NULL when missing).
+        Condition::WithinDays { days } => format!("{num} >= 0 AND {num} <= {days}"),
+        Condition::OlderThanDays { days } => format!("{num} > {days}"),
         // Per-unit rules have a feature of their own, and parts are never compound.
         Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => "1 = 0".into(),
     }

@@ -60,6 +60,14 @@ pub fn count_rule_column(j: usize) -> String {
 impl SqlCounts {
     /// The statement, ending in `;` and a line break.
     pub fn query(&self) -> Result<String> {
+        if let Some((name, _, _)) = self.rules.iter().find(|(_, _, c)| c.has_date()) {
+            return Err(Error::Export(format!(
+                "rule '{name}' is a date rule (`within_days`/`older_than_days`); counts of \
+                 patterns are not offered for date rules: which leads a date rule fires on \
+                 changes with the as-of date, which a counts table does not keep. Train on the \
+                 leads' rows instead (mqlcal train --data)"
+            )));
+        }
         if let Some(dated) = &self.dated {
             return self.dated_query(dated);
         }
@@ -98,7 +106,7 @@ impl SqlCounts {
         let FeatureLayers {
             mut layers,
             features,
-        } = feature_layers(d, &p, &rules, &na, &first, std::slice::from_ref(&y));
+        } = feature_layers(d, &p, &rules, &na, &first, std::slice::from_ref(&y), None)?;
         let names: Vec<String> = (0..self.rules.len())
             .map(|j| d.ident(&count_rule_column(j)))
             .collect();
@@ -283,7 +291,7 @@ impl SqlCounts {
         let FeatureLayers {
             mut layers,
             features,
-        } = feature_layers(d, &p, &rules, &na, &first, &carry);
+        } = feature_layers(d, &p, &rules, &na, &first, &carry, None)?;
         let rule_names: Vec<String> = (0..self.rules.len())
             .map(|j| d.ident(&count_rule_column(j)))
             .collect();

@@ -2,7 +2,7 @@
 //! layout linfa-logistic's gradient reads fastest).
 
 #[cfg(feature = "data")]
-pub use from_table::{number_columns, rule_features, rule_patterns};
+pub use from_table::{future_dates, number_columns, rule_features, rule_patterns};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
@@ -41,10 +41,21 @@ mod from_table {
         // `3.0` in a file and `3` in a rule never match by accident; `is_missing` reads numbers
         // when an earlier rule made the column numeric (missingness is the same either way).
         let mut numeric_columns: Vec<&str> = Vec::new();
+        // Date rules read their column as ages in days before the table's as-of date.
+        let mut ages: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
+        for rule in rules.iter().filter(|r| r.condition.is_date()) {
+            if !ages.contains_key(rule.column.as_str()) {
+                let values = table.date_ages(&rule.column)?;
+                ages.insert(&rule.column, values.into_iter().collect());
+            }
+        }
         let numeric: Vec<bool> = rules
             .iter()
             .map(|rule| {
                 let cond = &rule.condition;
+                if cond.is_date() {
+                    return false;
+                }
                 let numeric = cond.needs_numbers()
                     || (!cond.needs_text() && numeric_columns.contains(&rule.column.as_str()));
                 if numeric && !numeric_columns.contains(&rule.column.as_str()) {
@@ -74,9 +85,15 @@ mod from_table {
                 .zip(rules.iter().zip(&numeric))
                 .map(|(mut col, (rule, &is_numeric))| {
                     let numbers = &numbers;
+                    let ages = &ages;
                     scope.spawn(move || -> Result<()> {
                         let cond = &rule.condition;
-                        if is_numeric {
+                        if cond.is_date() {
+                            let values = &ages[rule.column.as_str()];
+                            for (out, v) in col.iter_mut().zip(values) {
+                                *out = cond.eval_number(*v);
+                            }
+                        } else if is_numeric {
                             let values = &numbers[rule.column.as_str()];
                             for (out, v) in col.iter_mut().zip(values) {
                                 *out = cond.eval_number(*v);
@@ -101,6 +118,50 @@ mod from_table {
         });
         results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(x)
+    }
+
+    /// Warnings for dates after the table's as-of date in the columns date rules read (or
+    /// their parts): such a date counts as neither within nor older. One per column, naming
+    /// the first such lead (its `id`, or its row) and the count.
+    pub fn future_dates(table: &Table, rules: &[Rule], id: Option<&str>) -> Result<Vec<String>> {
+        let mut columns: Vec<&str> = Vec::new();
+        for rule in rules {
+            for (c, cond) in rule.atoms() {
+                if cond.is_date() && !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
+        }
+        let Some(as_of) = table.dates_as_of() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for c in columns {
+            let ages = table.date_ages(c)?;
+            let mut future = ages
+                .into_iter()
+                .enumerate()
+                .filter(|(_, a)| a.is_some_and(|a| a < 0.0));
+            let Some((first, _)) = future.next() else {
+                continue;
+            };
+            let n = 1 + future.count();
+            let who = match id.filter(|i| table.has_column(i)) {
+                Some(i) => match table.texts(i)?.get(first).cloned().flatten() {
+                    Some(v) => format!("lead {}", v.trim()),
+                    None => format!("row {}", table.row(first)),
+                },
+                None => format!("row {}", table.row(first)),
+            };
+            out.push(format!(
+                "{n} lead{} {} a {c} after the as-of date {as_of} (first: {who}): {} as \
+                 neither within nor older",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "has" } else { "have" },
+                if n == 1 { "it counts" } else { "they count" },
+            ));
+        }
+        Ok(out)
     }
 
     /// The columns that rules read only as numbers (some rule needs numbers, none compares
@@ -220,10 +281,19 @@ mod from_table {
         for (c, values) in numeric_columns.iter().zip(parsed) {
             numbers.insert(c, values?);
         }
+        let mut ages: BTreeMap<&str, Float64Chunked> = BTreeMap::new();
+        for rule in rules.iter().filter(|r| r.condition.is_date()) {
+            if !ages.contains_key(rule.column.as_str()) {
+                ages.insert(&rule.column, table.date_ages(&rule.column)?);
+            }
+        }
         let cells: Vec<Cells> = rules
             .iter()
             .map(|rule| {
                 let cond = &rule.condition;
+                if cond.is_date() {
+                    return Ok(Cells::Numbers(ages[rule.column.as_str()].clone()));
+                }
                 match numbers.get(rule.column.as_str()) {
                     Some(values) if !cond.needs_text() => Ok(Cells::Numbers(values.clone())),
                     _ => table.raw_texts(&rule.column).map(Cells::Text),
@@ -385,6 +455,8 @@ mod from_table {
                     Condition::Range { .. }
                     | Condition::OneOf { .. }
                     | Condition::IsMissing
+                    | Condition::WithinDays { .. }
+                    | Condition::OlderThanDays { .. }
                     | Condition::All { .. }
                     | Condition::Any { .. } => 1,
                 };

@@ -104,12 +104,14 @@ fn parts_of(rule: &Rule) -> Option<Vec<Part>> {
         return None;
     }
     match &rule.condition {
-        Condition::Range { .. } | Condition::OneOf { .. } | Condition::IsMissing => {
-            Some(vec![Part {
-                column: rule.column.clone(),
-                condition: rule.condition.clone(),
-            }])
-        }
+        Condition::Range { .. }
+        | Condition::OneOf { .. }
+        | Condition::IsMissing
+        | Condition::WithinDays { .. }
+        | Condition::OlderThanDays { .. } => Some(vec![Part {
+            column: rule.column.clone(),
+            condition: rule.condition.clone(),
+        }]),
         Condition::All { parts } => Some(parts.clone()),
         Condition::PerUnit { .. } | Condition::Any { .. } => None,
     }

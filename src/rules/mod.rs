@@ -42,6 +42,13 @@ pub struct RuleSpec {
     pub one_of: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_missing: Option<bool>,
+    /// A date rule: the column's date is at most this many days before the as-of date. With
+    /// `event`: the events at most this many days old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_days: Option<u32>,
+    /// A date rule: the column's date is more than this many days before the as-of date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_than_days: Option<u32>,
     /// `one_of` (in this rule or its parts) compares text ignoring the case of A–Z.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_case: Option<bool>,
@@ -60,9 +67,6 @@ pub struct RuleSpec {
     /// An event rule on the events of any of these types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_one_of: Option<Vec<String>>,
-    /// An event rule's window: the events at most this many days old.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within_days: Option<u32>,
     /// An event rule's decay: `{ half_life_days = 14 }` or `"learn"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decay: Option<events::DecaySpec>,
@@ -82,6 +86,10 @@ pub struct PartSpec {
     pub one_of: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_missing: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_than_days: Option<u32>,
     #[serde(default, skip_serializing)]
     pub per_unit: Option<bool>,
     #[serde(default, skip_serializing)]
@@ -221,6 +229,12 @@ pub enum Condition {
     },
     /// The cell is empty or a placeholder given with `--na`.
     IsMissing,
+    /// A date at most `days` days before the as-of date: `0 <= as_of - date <= days`. The
+    /// feature matrices hold a date column as its age in whole days ([`age_days`]), which
+    /// [`Condition::eval_number`] reads; a date after as-of fires nothing.
+    WithinDays { days: u32 },
+    /// A date more than `days` days before the as-of date: `as_of - date > days`.
+    OlderThanDays { days: u32 },
     /// Every part holds (AND): a compound rule. Its parts name their own columns, and the
     /// rule's feature is 1 or 0. One level only: a part is never compound or per-unit.
     All { parts: Vec<Part> },
@@ -279,6 +293,25 @@ impl Condition {
         matches!(self, Condition::PerUnit { .. } | Condition::Range { .. })
     }
 
+    /// A date rule (`within_days`, `older_than_days`): it reads its column as dates, held as
+    /// ages in whole days before the as-of date ([`age_days`]).
+    pub fn is_date(&self) -> bool {
+        matches!(
+            self,
+            Condition::WithinDays { .. } | Condition::OlderThanDays { .. }
+        )
+    }
+
+    /// Whether this condition, or a part of it, is a date rule.
+    pub fn has_date(&self) -> bool {
+        match self {
+            Condition::All { parts } | Condition::Any { parts } => {
+                parts.iter().any(|p| p.condition.is_date())
+            }
+            c => c.is_date(),
+        }
+    }
+
     pub fn needs_text(&self) -> bool {
         matches!(self, Condition::OneOf { .. })
     }
@@ -328,10 +361,27 @@ impl Condition {
         value: impl Fn(&str) -> Value<'a>,
         decimal_comma: bool,
     ) -> std::result::Result<f64, String> {
+        self.eval_lead_as_of(column, value, decimal_comma, None)
+    }
+
+    /// [`Condition::eval_lead`] with the as-of date date rules count days back from (`None`:
+    /// a date rule is an error saying it needs one). Date cells are ISO dates or timestamps
+    /// ([`parse_date_utc`]).
+    pub fn eval_lead_as_of<'a>(
+        &self,
+        column: &str,
+        value: impl Fn(&str) -> Value<'a>,
+        decimal_comma: bool,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> std::result::Result<f64, String> {
         let read = |c: &str, condition: &Condition| {
-            condition
-                .eval_read(value(c), decimal_comma)
-                .map_err(|e| format!("column '{c}': {e}"))
+            let v = value(c);
+            let result = if condition.is_date() {
+                condition.eval_date_value(v, as_of)
+            } else {
+                condition.eval_read(v, decimal_comma)
+            };
+            result.map_err(|e| format!("column '{c}': {e}"))
         };
         match self {
             Condition::All { parts } | Condition::Any { parts } => {
@@ -361,8 +411,40 @@ impl Condition {
                 (lo && hi) as u8 as f64
             }
             (Condition::OneOf { .. }, Some(x)) => self.eval_text(Some(&format_number(x))),
+            // The number is the date's age in days (as_of - date); negative: after as-of.
+            (Condition::WithinDays { days }, Some(age)) => {
+                (age >= 0.0 && age <= f64::from(*days)) as u8 as f64
+            }
+            (Condition::OlderThanDays { days }, Some(age)) => (age > f64::from(*days)) as u8 as f64,
             (Condition::All { .. } | Condition::Any { .. }, Some(_)) => compound_on_one_cell(),
         }
+    }
+
+    /// A date rule's feature for one cell: an ISO date or timestamp (text), counted back
+    /// from `as_of`. Anything but a date is an error.
+    pub fn eval_date_value(
+        &self,
+        v: Value<'_>,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> std::result::Result<f64, String> {
+        let date = match v {
+            Value::Missing => return Ok(self.eval_number(None)),
+            Value::Text(s) => parse_date_utc(s, None).ok_or_else(|| {
+                format!(
+                    "'{s}' is not a date; a date rule reads YYYY-MM-DD, a timestamp after it \
+                     (UTC when it has no offset) is fine"
+                )
+            })?,
+            Value::Number(x) => {
+                return Err(format!(
+                    "{x} is a number; a date rule reads dates (YYYY-MM-DD)"
+                ))
+            }
+        };
+        let as_of = as_of.ok_or_else(|| {
+            "a date rule counts days before an as-of date, and none was given".to_string()
+        })?;
+        Ok(self.eval_number(Some(age_days(date, as_of) as f64)))
     }
 
     /// The feature for a text cell (`None` = missing). Numeric conditions are never asked
@@ -450,10 +532,131 @@ impl Condition {
                 ignore_case: true,
             } => format!("{column} is one of {values:?} (any case)"),
             Condition::IsMissing => format!("{column} is missing"),
+            Condition::WithinDays { days } => {
+                format!("{column} within {days} {}", plural_days(*days))
+            }
+            Condition::OlderThanDays { days } => {
+                format!("{column} more than {days} {} ago", plural_days(*days))
+            }
             Condition::All { parts } => describe_parts(parts, " and "),
             Condition::Any { parts } => describe_parts(parts, " or "),
         }
     }
+}
+
+fn plural_days(days: u32) -> &'static str {
+    if days == 1 {
+        "day"
+    } else {
+        "days"
+    }
+}
+
+/// Today's date in UTC, from the system clock.
+pub fn today_utc() -> chrono::NaiveDate {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")
+        + chrono::Duration::days((secs / 86_400) as i64)
+}
+
+/// Whole days from `date` to `as_of`: positive for a date before as-of, negative after it.
+pub fn age_days(date: chrono::NaiveDate, as_of: chrono::NaiveDate) -> i64 {
+    (as_of - date).num_days()
+}
+
+/// The UTC day of a date cell: the date part (ISO, or in `format`), moved to the UTC day when
+/// a time with a UTC offset follows (`2026-07-31T23:30:00-05:00` is 2026-08-01 in UTC). A
+/// time without an offset is taken as UTC; `Z` is UTC. `None` when the cell is not a date.
+pub fn parse_date_utc(s: &str, format: Option<&str>) -> Option<chrono::NaiveDate> {
+    let s = s.trim();
+    let (date, rest) = match format {
+        None => {
+            let d = s.get(..10)?;
+            (
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?,
+                &s[10..],
+            )
+        }
+        Some(f) => {
+            let items = chrono::format::StrftimeItems::new(f);
+            let mut parsed = chrono::format::Parsed::new();
+            let rest = chrono::format::parse_and_remainder(&mut parsed, s, items).ok()?;
+            (parsed.to_naive_date().ok()?, rest)
+        }
+    };
+    if format.is_none()
+        && !s.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+    {
+        return None;
+    }
+    if rest.is_empty() {
+        return Some(date);
+    }
+    if !((rest.starts_with(' ') || rest.starts_with('T'))
+        && rest[1..].starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    Some(date + chrono::Duration::days(utc_day_shift(&rest[1..])))
+}
+
+/// Days to add to a local date for its UTC date, from the time part after it: `HH:MM[:SS[.f]]`
+/// then an offset (`+02:00`, `-0500`, `+02`; `Z` or none is UTC). Any other time part (e.g.
+/// `2:58 PM`) is read past as before: 0.
+fn utc_day_shift(time: &str) -> i64 {
+    let b = time.as_bytes();
+    let two = |i: usize| -> Option<i64> {
+        let d = b.get(i..i + 2)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i64::from(d[0] - b'0') * 10 + i64::from(d[1] - b'0'))
+    };
+    let (Some(h), Some(m)) = (two(0), two(3)) else {
+        return 0;
+    };
+    if b.get(2) != Some(&b':') {
+        return 0;
+    }
+    let mut i = 5;
+    if b.get(i) == Some(&b':') && two(i + 1).is_some() {
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+    }
+    let offset = &time[i..];
+    let sign = match offset.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return 0,
+    };
+    let o = &offset.as_bytes()[1..];
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = o.get(r)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i64::from(d[0] - b'0') * 10 + i64::from(d[1] - b'0'))
+    };
+    let Some(oh) = digits(0..2) else { return 0 };
+    let om = match o.len() {
+        2 => 0,
+        4 => digits(2..4).unwrap_or(0),
+        5 if o[2] == b':' => digits(3..5).unwrap_or(0),
+        _ => return 0,
+    };
+    let utc_minutes = h * 60 + m - sign * (oh * 60 + om);
+    utc_minutes.div_euclid(24 * 60)
 }
 
 /// The parts of a compound condition in words: `company_size >= 100 and downloads >= 2`.
@@ -500,10 +703,10 @@ impl Rule {
         if spec.event.is_some() || spec.event_one_of.is_some() {
             return Rule::event_from_spec(spec, &who);
         }
-        if spec.within_days.is_some() || spec.decay.is_some() {
+        if spec.decay.is_some() {
             return Err(format!(
-                "{who}: `within_days` and `decay` belong to event rules; add event = \"TYPE\" \
-                 (a type of the --events file)"
+                "{who}: `decay` belongs to event rules; add event = \"TYPE\" (a type of the \
+                 --events file)"
             ));
         }
         let ignore_case = spec.ignore_case == Some(true);
@@ -524,7 +727,9 @@ impl Rule {
                 || spec.at_least.is_some()
                 || spec.below.is_some()
                 || spec.one_of.is_some()
-                || spec.is_missing.is_some();
+                || spec.is_missing.is_some()
+                || spec.within_days.is_some()
+                || spec.older_than_days.is_some();
             if !spec.column.is_empty() || simple {
                 return Err(format!(
                     "{who}: a rule with `{key}` has its conditions in its parts only; move \
@@ -579,6 +784,18 @@ impl Rule {
         };
         finite(spec.cap, "cap")?;
         let per_unit = spec.per_unit == Some(true);
+        let date_key = match (spec.within_days, spec.older_than_days) {
+            (Some(_), _) => Some("within_days"),
+            (None, Some(_)) => Some("older_than_days"),
+            (None, None) => None,
+        };
+        if let (Some(key), true) = (date_key, per_unit || spec.cap.is_some()) {
+            return Err(format!(
+                "{who}: `{key}` is a date rule, which fires 1 or 0; `per_unit`/`cap` count units \
+                 of a number and cannot go with it: drop `per_unit`/`cap`, or write a rule of \
+                 its own on a number column"
+            ));
+        }
         if spec.cap.is_some() && !per_unit {
             return Err(format!("{who}: `cap` only applies with `per_unit = true`"));
         }
@@ -591,7 +808,8 @@ impl Rule {
             if kinds.iter().any(|&k| k) {
                 return Err(format!(
                     "{who} must have exactly one condition: `per_unit = true` (with optional \
-                     `cap`), `at_least`/`below`, `one_of` or `is_missing = true`; it has {}",
+                     `cap`), `at_least`/`below`, `one_of`, `is_missing = true`, `within_days` \
+                     or `older_than_days`; it has {}",
                     1 + kinds.iter().filter(|&&k| k).count()
                 ));
             }
@@ -611,10 +829,14 @@ impl Rule {
         } else {
             simple_condition(
                 &who,
-                spec.at_least,
-                spec.below,
-                spec.one_of.as_ref(),
-                spec.is_missing,
+                Simple {
+                    at_least: spec.at_least,
+                    below: spec.below,
+                    one_of: spec.one_of.as_ref(),
+                    is_missing: spec.is_missing,
+                    within_days: spec.within_days,
+                    older_than_days: spec.older_than_days,
+                },
                 ignore_case,
             )?
         };
@@ -709,6 +931,8 @@ impl Rule {
                 spec.below = part.below;
                 spec.one_of = part.one_of;
                 spec.is_missing = part.is_missing;
+                spec.within_days = part.within_days;
+                spec.older_than_days = part.older_than_days;
             }
         }
         if has_ignore_case(&self.condition) {
@@ -725,7 +949,7 @@ impl Rule {
     /// Whether the rule counts days from a reference date (a date rule or an event rule), so
     /// that scoring needs one.
     pub fn needs_as_of(&self) -> bool {
-        self.event.is_some()
+        self.event.is_some() || self.condition.has_date()
     }
 
     /// The columns the rule reads, each once, in order.
@@ -794,10 +1018,14 @@ impl Part {
         }
         let condition = simple_condition(
             who,
-            spec.at_least,
-            spec.below,
-            spec.one_of.as_ref(),
-            spec.is_missing,
+            Simple {
+                at_least: spec.at_least,
+                below: spec.below,
+                one_of: spec.one_of.as_ref(),
+                is_missing: spec.is_missing,
+                within_days: spec.within_days,
+                older_than_days: spec.older_than_days,
+            },
             ignore_case,
         )?;
         Ok(Part {
@@ -818,6 +1046,8 @@ impl Part {
             }
             Condition::OneOf { values, .. } => spec.one_of = Some(values.clone()),
             Condition::IsMissing => spec.is_missing = Some(true),
+            Condition::WithinDays { days } => spec.within_days = Some(*days),
+            Condition::OlderThanDays { days } => spec.older_than_days = Some(*days),
             // Parts are never per-unit or compound (checked when read).
             Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => {}
         }
@@ -825,15 +1055,30 @@ impl Part {
     }
 }
 
-/// A range, `one_of` or `is_missing` condition, checked; exactly one must be given.
-fn simple_condition(
-    who: &str,
+/// The keys of a simple condition as written.
+struct Simple<'a> {
     at_least: Option<f64>,
     below: Option<f64>,
-    one_of: Option<&Vec<String>>,
+    one_of: Option<&'a Vec<String>>,
     is_missing: Option<bool>,
+    within_days: Option<u32>,
+    older_than_days: Option<u32>,
+}
+
+/// A range, `one_of`, `is_missing` or date condition, checked; exactly one must be given.
+fn simple_condition(
+    who: &str,
+    keys: Simple<'_>,
     ignore_case: bool,
 ) -> std::result::Result<Condition, String> {
+    let Simple {
+        at_least,
+        below,
+        one_of,
+        is_missing,
+        within_days,
+        older_than_days,
+    } = keys;
     for (x, key) in [(at_least, "at_least"), (below, "below")] {
         if x.is_some_and(|v| !v.is_finite()) {
             return Err(format!("{who}: `{key}` must be a finite number"));
@@ -841,15 +1086,28 @@ fn simple_condition(
     }
     let range = at_least.is_some() || below.is_some();
     let missing = is_missing == Some(true);
-    let kinds = [range, one_of.is_some(), missing]
-        .iter()
-        .filter(|&&k| k)
-        .count();
+    let kinds = [
+        range,
+        one_of.is_some(),
+        missing,
+        within_days.is_some(),
+        older_than_days.is_some(),
+    ]
+    .iter()
+    .filter(|&&k| k)
+    .count();
     if kinds != 1 {
         return Err(format!(
             "{who} must have exactly one condition: `per_unit = true` (with optional `cap`), \
-             `at_least`/`below`, `one_of` or `is_missing = true`; it has {kinds}"
+             `at_least`/`below`, `one_of`, `is_missing = true`, `within_days` or \
+             `older_than_days`; it has {kinds}"
         ));
+    }
+    if let Some(days) = within_days {
+        return Ok(Condition::WithinDays { days });
+    }
+    if let Some(days) = older_than_days {
+        return Ok(Condition::OlderThanDays { days });
     }
     if range {
         if let (Some(a), Some(b)) = (at_least, below) {

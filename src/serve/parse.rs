@@ -110,6 +110,8 @@ pub struct Leads<'de> {
     pub width: usize,
     /// How many leads (also when `width` is 0: a model whose rules read no column).
     pub count: usize,
+    /// The request's `as_of` as sent (checked when scoring), if any.
+    pub as_of: Option<serde_json::Value>,
 }
 
 impl<'de> Leads<'de> {
@@ -175,18 +177,26 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Leads<'de>, A::Error> {
-        let mut leads = None;
+        let mut leads: Option<Leads<'de>> = None;
+        let mut as_of = None;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key == "leads" {
                 if leads.is_some() {
                     return Err(de::Error::duplicate_field("leads"));
                 }
                 leads = Some(map.next_value_seed(self.leads())?);
+            } else if key == "as_of" {
+                if as_of.is_some() {
+                    return Err(de::Error::duplicate_field("as_of"));
+                }
+                as_of = Some(map.next_value::<serde_json::Value>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        leads.ok_or_else(|| de::Error::missing_field("leads"))
+        let mut leads = leads.ok_or_else(|| de::Error::missing_field("leads"))?;
+        leads.as_of = as_of;
+        Ok(leads)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Leads<'de>, A::Error> {
@@ -247,6 +257,7 @@ impl<'de> Visitor<'de> for LeadsSeed<'_> {
             }
         }
         Ok(Leads {
+            as_of: None,
             fields,
             width,
             count,

@@ -86,6 +86,7 @@ fn score_leads(
     }
     let model = &loaded.model;
     let layout = &loaded.layout;
+    let as_of = request_as_of(leads.as_of.as_ref())?;
     let groups = model.group_names();
     let mut patterns = Patterns::default();
     let mut features = Vec::with_capacity(model.rules.len());
@@ -93,6 +94,16 @@ fn score_leads(
     let mut out = Vec::with_capacity(64 + leads.count * 160);
     out.extend_from_slice(b"{\"model\":");
     write(&mut out, loaded.version.as_str());
+    // The day date rules counted back from, when the model has them (or one was sent).
+    let as_of = match (as_of, model.needs_as_of()) {
+        (Some(d), _) => Some(d),
+        (None, true) => Some(crate::rules::today_utc()),
+        (None, false) => None,
+    };
+    if let Some(d) = as_of {
+        out.extend_from_slice(b",\"as_of\":");
+        write(&mut out, d.to_string().as_str());
+    }
     out.extend_from_slice(b",\"results\":[");
     for (i, row) in leads.rows().enumerate() {
         let bad = |column: &str, message: String| Problem {
@@ -116,7 +127,7 @@ fn score_leads(
         let value = |column: &str| cell(model, layout.field(column).map(|f| &row[f]));
         features.clear();
         let read = model.rules.iter().try_for_each(|r| {
-            features.push(r.eval_read(value, model.training.decimal_comma)?);
+            features.push(r.eval_read_as_of(value, model.training.decimal_comma, as_of)?);
             Ok(())
         });
         let fragment = read
@@ -148,6 +159,30 @@ fn score_leads(
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+/// The request's `"as_of": "YYYY-MM-DD"`, checked: `None` when absent or null.
+fn request_as_of(v: Option<&serde_json::Value>) -> Result<Option<chrono::NaiveDate>, Problem> {
+    let bad = |shown: String| Problem {
+        column: Some("as_of".into()),
+        ..Problem::new(
+            422,
+            format!(
+                "as_of: {shown} is not a date; send \"as_of\": \"YYYY-MM-DD\" (the day date \
+                 rules count back from; default today, UTC) or leave it out"
+            ),
+        )
+    };
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => {
+            let d = (s.len() == 10)
+                .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .flatten();
+            d.map(Some).ok_or_else(|| bad(format!("'{s}'")))
+        }
+        Some(other) => Err(bad(other.to_string())),
+    }
 }
 
 /// The distinct feature patterns of one request, each with its result's JSON.

@@ -660,7 +660,7 @@ fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors()
             "not `one_of`",
         ),
         (
-            "column = \"company_size\"\nwithin_days = 7\nat_least = 1",
+            "column = \"company_size\"\ndecay = \"learn\"",
             "add event = ",
         ),
     ] {

@@ -127,6 +127,8 @@ struct Case {
     typed: bool,
     /// By lead id, from `mqlcal score`.
     expected: BTreeMap<String, Expected>,
+    /// `mqlcal score --as-of` and `export --as-of`, for a model with date rules.
+    as_of: Option<chrono::NaiveDate>,
 }
 
 impl Case {
@@ -144,7 +146,19 @@ impl Case {
 }
 
 /// Builds a case: writes the model and the leads into `wd` and scores them with the binary.
-fn case(wd: &Workdir, name: &'static str, mut model: Model, leads: Leads, typed: bool) -> Case {
+fn case(wd: &Workdir, name: &'static str, model: Model, leads: Leads, typed: bool) -> Case {
+    case_as_of(wd, name, model, leads, typed, None)
+}
+
+/// [`case`] scored (and exported) as of a date, for date rules.
+fn case_as_of(
+    wd: &Workdir,
+    name: &'static str,
+    mut model: Model,
+    leads: Leads,
+    typed: bool,
+    as_of: Option<chrono::NaiveDate>,
+) -> Case {
     // A model file holds one training histogram per rule (checked on load); the hand-made
     // models here add and replace rules without training, so any valid histogram does.
     model.profile.rules.resize(
@@ -178,16 +192,17 @@ fn case(wd: &Workdir, name: &'static str, mut model: Model, leads: Leads, typed:
         data
     };
     let scored = wd.path(&format!("{name}-scored.parquet"));
-    let out = wd
-        .cmd()
-        .args(["score", "--reasons", "20", "--model"])
+    let mut cmd = wd.cmd();
+    cmd.args(["score", "--reasons", "20", "--model"])
         .arg(&model_path)
         .arg("--data")
         .arg(&data)
         .arg("--out")
-        .arg(&scored)
-        .output()
-        .unwrap();
+        .arg(&scored);
+    if let Some(d) = as_of {
+        cmd.arg("--as-of").arg(d.to_string());
+    }
+    let out = cmd.output().unwrap();
     assert!(out.status.success(), "mqlcal score: {}", stderr(&out));
     let df = ParquetReader::new(std::fs::File::open(&scored).unwrap())
         .finish()
@@ -216,6 +231,7 @@ fn case(wd: &Workdir, name: &'static str, mut model: Model, leads: Leads, typed:
         leads,
         typed,
         expected,
+        as_of,
     };
     // A case that cannot tell right from wrong is no test.
     let scores: std::collections::BTreeSet<i64> = c.expected.values().map(|e| e.score).collect();
@@ -563,6 +579,101 @@ fn compound(wd: &Workdir) -> Case {
     c
 }
 
+/// Date rules (`within_days`, `older_than_days`, and one as a part of an AND) on the example
+/// leads with dates at every boundary as of 2026-12-01: 0, 7 and 8 days, 60 and 61 days,
+/// missing, after as-of, naive timestamps (taken as UTC; the SQL reads their first ten
+/// characters) and a placeholder. Offsets are not in the SQL cases: the SQL reads the date as
+/// written (see the README), `mqlcal` moves it to its UTC day.
+fn dated(wd: &Workdir) -> Case {
+    let mut model = example_model();
+    model.training.na = vec!["Select".into()];
+    model.rules.extend([
+        rule(
+            "Active in the last week",
+            "last_activity",
+            Condition::WithinDays { days: 7 },
+            25,
+        ),
+        rule(
+            "Quiet for two months",
+            "last_activity",
+            Condition::OlderThanDays { days: 60 },
+            -30,
+        ),
+        rule(
+            "Signed up over a year ago",
+            "signup_date",
+            Condition::OlderThanDays { days: 365 },
+            10,
+        ),
+        rule(
+            "Recent and big",
+            "",
+            Condition::All {
+                parts: vec![
+                    Part {
+                        column: "signup_date".into(),
+                        condition: Condition::WithinDays { days: 30 },
+                    },
+                    Part {
+                        column: "company_size".into(),
+                        condition: Condition::Range {
+                            at_least: Some(50.0),
+                            below: None,
+                        },
+                    },
+                ],
+            },
+            15,
+        ),
+    ]);
+    profile_per_rule(&mut model);
+    let mut leads = Leads::read(&repo().join("data/new_leads.csv"));
+    let activity = [
+        "2026-12-01",
+        "2026-11-24",
+        "2026-11-23",
+        "2026-10-02",
+        "2026-10-01",
+        "",
+        "2026-12-05",
+        "2026-11-24 23:59:59",
+        "2026-11-23T00:00:00",
+        "Select",
+        " 2026-09-01 ",
+        "2026-12-02 00:00",
+    ];
+    let signup = [
+        "2025-12-01",
+        "2025-11-30",
+        "2026-11-01",
+        "2026-11-02",
+        "",
+        "2027-01-01",
+        "2024-02-29",
+    ];
+    leads.columns.push("last_activity".into());
+    leads.columns.push("signup_date".into());
+    for (i, row) in leads.rows.iter_mut().enumerate() {
+        row.push(activity[i % activity.len()].into());
+        row.push(signup[(i / 3) % signup.len()].into());
+    }
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 12, 1);
+    let c = case_as_of(wd, "dated", model, leads, false, as_of);
+    let ids = c.ids();
+    let fired = |k: usize, rule: &str| has_reason(&c, &ids[k], rule);
+    // Boundaries: 0 and 7 days are within 7, 8 is not; 61 days is older than 60, 60 is not; a
+    // missing or future date fires neither.
+    assert!(fired(0, "Active in the last week") && fired(1, "Active in the last week"));
+    assert!(!fired(2, "Active in the last week") && !fired(2, "Quiet for two months"));
+    assert!(!fired(3, "Quiet for two months") && fired(4, "Quiet for two months"));
+    for k in [5, 6, 9, 11] {
+        assert!(!fired(k, "Active in the last week") && !fired(k, "Quiet for two months"));
+    }
+    assert!(fired(7, "Active in the last week") && !fired(8, "Active in the last week"));
+    c
+}
+
 fn has_reason(c: &Case, id: &str, rule: &str) -> bool {
     c.expected[id].reasons.contains(rule)
 }
@@ -680,6 +791,7 @@ fn all_cases(wd: &Workdir) -> Vec<Case> {
         edge(wd),
         compound(wd),
         nasty(wd),
+        dated(wd),
     ]
 }
 
@@ -731,6 +843,7 @@ fn sql(case: &Case, dialect: Dialect, table: &str, view: Option<&str>) -> String
         dialect,
         table: table.parse::<TableName>().unwrap(),
         view: view.map(|v| v.parse().unwrap()),
+        as_of: case.as_of,
     }
     .query(&case.model)
     .unwrap()
@@ -1114,7 +1227,11 @@ fn duckdb_scores_like_mqlcal_score() {
 #[test]
 fn pmml_scores_like_mqlcal_score_in_jpmml() {
     let wd = Workdir::new();
-    let cases = all_cases(&wd);
+    // The PMML export refuses date rules (tests/it/dates.rs checks the refusal).
+    let cases: Vec<Case> = all_cases(&wd)
+        .into_iter()
+        .filter(|c| !c.model.needs_as_of())
+        .collect();
     let mut jobs = Vec::new();
     for case in &cases {
         let path = wd.path(&format!("{}.pmml", case.name));
@@ -1404,13 +1521,23 @@ fn text_in_a_numeric_column_is_an_error_in_the_engines_too() {
 fn the_library_scores_text_cells_like_mqlcal_score() {
     let wd = Workdir::new();
     for case in all_cases(&wd) {
-        let scored = case
-            .model
-            .score_leads(&case.leads.rows, |row, column| {
-                case.model
-                    .cell(Some(row[case.leads.column(column)].as_str()))
+        // Date rules count back from the case's as-of (`score_lead` would take today).
+        let scored: Vec<_> = case
+            .leads
+            .rows
+            .iter()
+            .map(|row| {
+                let value = |column: &str| {
+                    case.model
+                        .cell(Some(row[case.leads.column(column)].as_str()))
+                };
+                match case.as_of {
+                    Some(d) => case.model.score_lead_as_of(value, d),
+                    None => case.model.score_lead(value),
+                }
+                .unwrap()
             })
-            .unwrap();
+            .collect();
         for (id, s) in case.ids().iter().zip(&scored) {
             let want = &case.expected[id];
             assert_eq!(s.score, want.score, "{}, lead {id}", case.name);
@@ -1555,6 +1682,7 @@ fn names_the_pmml_cannot_hold_are_clear_errors() {
         dialect: Dialect::Postgres,
         table: "leads".parse().unwrap(),
         view: None,
+        as_of: None,
     }
     .export(&model)
     .unwrap_err()

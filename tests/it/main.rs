@@ -6,6 +6,7 @@ mod caps;
 mod cli;
 mod compound;
 mod counts;
+mod dates;
 mod engines;
 mod events;
 mod export;

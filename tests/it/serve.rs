@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::Workdir;
 
 /// A running `mqlcal serve`; killed when dropped (a test that failed leaves no process).
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     /// Everything it wrote on stderr, collected by a thread.
@@ -27,7 +27,7 @@ struct Server {
 
 impl Server {
     /// Starts `mqlcal serve ARGS`, on a free loopback port unless ARGS say `--listen`.
-    fn start(wd: &Workdir, args: &[&str]) -> Server {
+    pub(crate) fn start(wd: &Workdir, args: &[&str]) -> Server {
         let listen: &[&str] = if args.contains(&"--listen") {
             &[]
         } else {
@@ -98,7 +98,7 @@ impl Server {
     }
 
     /// POSTs `body` to `path`: the status and the answer's JSON (errors included).
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         answer(ureq::post(&self.url(path)).send_json(body))
     }
 
