@@ -931,7 +931,8 @@ impl Rule {
                 spec.below = part.below;
                 spec.one_of = part.one_of;
                 spec.is_missing = part.is_missing;
-                spec.within_days = part.within_days;
+                // An event rule's window was set above; its condition is on a count.
+                spec.within_days = spec.within_days.or(part.within_days);
                 spec.older_than_days = part.older_than_days;
             }
         }
