@@ -53,6 +53,19 @@ $bin train --data target/example/dated-leads.csv --rules target/example/dated-ru
   --date created_at --outcomes target/example/opportunities.csv --outcome-date opportunity_date \
   --window 90d --out target/example/dated-model.json --force
 
+# Behaviour in time: an activity log, event rules with a learnt half-life, snapshots (see
+# "Behaviour in time").
+echo
+echo "== behaviour in time: an activity log, decay learnt from the data, monthly snapshots"
+$bin synth --rows 3000 --seed 7 --events target/example/events.csv \
+  --out target/example/activity-leads.csv --force >/dev/null
+$bin train --data target/example/activity-leads.csv --events target/example/events.csv \
+  --rules data/events-rules.toml --outcome-date opportunity_date --date created_at --window 60d \
+  --snapshots monthly --out target/example/events-model.json --force
+$bin score --model target/example/events-model.json --data target/example/activity-leads.csv \
+  --events target/example/events.csv --as-of 2026-02-28 --out target/example/events-scored.csv \
+  --force
+
 echo
 echo "first scored leads (target/example/scored.csv):"
 head -n 6 target/example/scored.csv

@@ -17,6 +17,11 @@ pub const RATE_HIGH: f64 = 0.97;
 pub const RATE_LOW: f64 = 0.005;
 /// A column that alone separates outcomes this well is suspicious.
 pub const COLUMN_AUC: f64 = 0.95;
+/// A date column later than the opportunity for this share of converted leads records what
+/// happened after conversion (a date as it was when the lead was scored is never later)...
+pub const DATE_AFTER_OPPORTUNITY: f64 = 0.25;
+/// ...among at least this many converted leads with both dates.
+pub const DATE_MIN_CONVERTERS: usize = 20;
 
 /// Warnings, one per suspicious column (naming the rule or the AUC that raised it).
 pub fn scan(rules: &[Rule], x: ArrayView2<f64>, y: &[bool]) -> Vec<String> {
@@ -88,6 +93,37 @@ pub fn scan_groups(rules: &[Rule], groups: &Groups) -> Vec<String> {
         .collect()
 }
 
+/// A warning when the date column `column` (days, as [`crate::data::outcomes::day`] counts
+/// them) is later than the lead's opportunity day for [`DATE_AFTER_OPPORTUNITY`] of the
+/// converted leads that have both: a CRM's "last activity date" exported after the deal moves
+/// on with the deal, and a date rule on it learns that talking to sales predicts talking to
+/// sales.
+pub fn date_after_opportunity(
+    column: &str,
+    dates: &[Option<i64>],
+    opportunity: &[Option<i64>],
+    converted: &[bool],
+) -> Option<String> {
+    let (mut both, mut later) = (0usize, 0usize);
+    for ((d, o), &c) in dates.iter().zip(opportunity).zip(converted) {
+        if let (Some(d), Some(o), true) = (d, o, c) {
+            both += 1;
+            later += usize::from(d > o);
+        }
+    }
+    let share = later as f64 / both.max(1) as f64;
+    (both >= DATE_MIN_CONVERTERS && share >= DATE_AFTER_OPPORTUNITY).then(|| {
+        format!(
+            "possible leakage in column '{column}': it is later than the opportunity for \
+             {:.0}% of converted leads ({later} of {both}): it records what happened after \
+             conversion, and a rule on it learns that talking to sales predicts talking to \
+             sales. Use the date as it was before the opportunity (an activity log with \
+             --events and --snapshots trains in time), or retrain with --exclude \"{column}\"",
+            100.0 * share
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use ndarray::Array2;
@@ -128,6 +164,32 @@ mod tests {
             (false, true, rest / 10),
             (false, false, rest - rest / 10),
         ])
+    }
+
+    #[test]
+    fn a_date_after_the_opportunity_flags_at_its_share_and_support() {
+        // 20 converters with both dates; `later` of them have the date after the opportunity
+        // (the others on the day itself, which is not later), plus leads that do not count: a
+        // non-converter with a late date, and converters missing one of the dates.
+        let case = |later: usize, converters: usize| {
+            let mut dates = vec![Some(120), Some(500), None];
+            let mut opportunity = vec![None, Some(100), Some(100)];
+            let mut converted = vec![false, false, true];
+            for i in 0..converters {
+                dates.push(Some(if i < later { 101 } else { 100 }));
+                opportunity.push(Some(100));
+                converted.push(true);
+            }
+            date_after_opportunity("Last Activity Date", &dates, &opportunity, &converted)
+        };
+        // 5 of 20 is exactly 25%: flagged, with the numbers.
+        let w = case(5, 20).expect("25% is flagged");
+        assert!(
+            w.contains("'Last Activity Date'") && w.contains("25% of converted leads (5 of 20)"),
+            "{w}"
+        );
+        assert!(case(4, 20).is_none(), "20% is not");
+        assert!(case(19, 19).is_none(), "19 converters are too few");
     }
 
     #[test]

@@ -398,6 +398,8 @@ pub struct Trained {
 pub struct Observed {
     pub y: Vec<bool>,
     pub created: Option<Vec<i64>>,
+    /// Each lead's opportunity day (none when no opportunity is known), with dated outcomes.
+    pub opportunity: Option<Vec<Option<i64>>>,
     pub clock: Option<Clock>,
     /// The join's and the dates' warnings.
     pub warnings: Vec<String>,
@@ -441,6 +443,7 @@ pub fn observed(table: &Table, params: &TrainParams) -> Result<Observed> {
     }
     Ok(Observed {
         y,
+        opportunity: dates.as_ref().map(|d| d.opportunity.clone()),
         created: dates.map(|d| d.created),
         clock,
         warnings,
@@ -597,6 +600,21 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
         &rules,
         params.id.as_deref(),
     )?);
+    if let Some(opportunity) = &observed.opportunity {
+        for column in crate::rules::features::date_columns(&rules) {
+            let days: Vec<Option<i64>> = table
+                .rule_dates(column)?
+                .into_iter()
+                .map(|d| d.map(crate::data::outcomes::day))
+                .collect();
+            warnings.extend(crate::leakage::date_after_opportunity(
+                column,
+                &days,
+                opportunity,
+                &observed.y,
+            ));
+        }
+    }
     progress.begin("rule features", None);
     let mut x = rule_features(table, &rules)?;
     let mut y = y;

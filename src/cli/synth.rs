@@ -59,7 +59,19 @@ pub struct Args {
     /// The true log-odds weight of the campaign.
     #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
     campaign_weight: f64,
-    /// Replace --out (and --opportunities) if they exist.
+    /// Leads with an activity log instead: write the events (lead_id, event, at) to this file
+    /// and the leads (created_at, opportunity_date, last_activity_date, company_size) to --out.
+    /// Pricing visits drive conversion and lose half their effect every --half-life days;
+    /// demos are booked only after an opportunity. Train on both with `mqlcal train --events`.
+    ///   mqlcal synth --rows 3000 --events events.csv --out leads.csv
+    #[arg(long, value_name = "FILE", verbatim_doc_comment,
+          conflicts_with_all = ["dated", "opportunities", "campaign_days", "weight", "intercept"])]
+    events: Option<PathBuf>,
+    /// With --events: the true half-life of a pricing visit's effect, in days.
+    ///   mqlcal synth --events events.csv --half-life 30 --out leads.csv
+    #[arg(long, value_name = "DAYS", requires = "events", verbatim_doc_comment)]
+    half_life: Option<f64>,
+    /// Replace --out (and --opportunities or --events) if they exist.
     #[arg(long)]
     force: bool,
 }
@@ -76,6 +88,9 @@ fn parse_weight(s: &str) -> Result<(String, f64), String> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     mqlcal::atomic::check_writable(&args.out, args.force)?;
+    if let Some(events) = &args.events {
+        return run_activity(&args, events);
+    }
     let mut params = SynthParams {
         rows: args.rows,
         seed: args.seed,
@@ -180,5 +195,52 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "leads": args.rows,
         "converted": converted,
         "true_rules": truth,
+    }))
+}
+
+/// `--events`: the activity world of [`mqlcal::synth::activity`].
+fn run_activity(args: &Args, events: &std::path::Path) -> anyhow::Result<()> {
+    use mqlcal::synth::activity::{self, ActivityParams, DEMO, PRICING};
+    mqlcal::atomic::check_writable(events, args.force)?;
+    let defaults = ActivityParams::default();
+    let params = ActivityParams {
+        leads: args.rows,
+        seed: args.seed,
+        half_life_days: args.half_life.unwrap_or(defaults.half_life_days),
+        first_day: args.first_day,
+        days: args.days,
+        as_of: args
+            .as_of
+            .unwrap_or_else(|| activity::default_as_of(args.first_day, args.days)),
+    };
+    let mut made = activity::activity(&params)?;
+    let converted = made.leads.height() - made.leads.column("opportunity_date")?.null_count();
+    mqlcal::data::write_frame(&mut made.events, events, args.force)?;
+    mqlcal::data::write_frame(&mut made.leads, &args.out, args.force)?;
+    say!(
+        "wrote {} leads ({converted} with an opportunity by the export date {}) to {}",
+        params.leads,
+        params.as_of,
+        args.out.display()
+    );
+    say!(
+        "wrote {} events to {}",
+        made.events.height(),
+        events.display()
+    );
+    say!(
+        "truth: {PRICING} events lose half their effect in {} days; {DEMO} happens only after \
+         an opportunity (it must get no points); last_activity_date includes what happened \
+         after the opportunity (leakage)",
+        params.half_life_days
+    );
+    super::ui::summary(&serde_json::json!({
+        "out": args.out,
+        "events_file": events,
+        "leads": params.leads,
+        "events": made.events.height(),
+        "converted": converted,
+        "as_of": params.as_of.to_string(),
+        "true_half_life_days": params.half_life_days,
     }))
 }

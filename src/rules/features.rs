@@ -2,7 +2,7 @@
 //! layout linfa-logistic's gradient reads fastest).
 
 #[cfg(feature = "data")]
-pub use from_table::{future_dates, number_columns, rule_features, rule_patterns};
+pub use from_table::{date_columns, future_dates, number_columns, rule_features, rule_patterns};
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
@@ -124,14 +124,7 @@ mod from_table {
     /// their parts): such a date counts as neither within nor older. One per column, naming
     /// the first such lead (its `id`, or its row) and the count.
     pub fn future_dates(table: &Table, rules: &[Rule], id: Option<&str>) -> Result<Vec<String>> {
-        let mut columns: Vec<&str> = Vec::new();
-        for rule in rules {
-            for (c, cond) in rule.atoms() {
-                if cond.is_date() && !columns.contains(&c) {
-                    columns.push(c);
-                }
-            }
-        }
+        let columns = date_columns(rules);
         let Some(as_of) = table.dates_as_of() else {
             return Ok(Vec::new());
         };
@@ -162,6 +155,19 @@ mod from_table {
             ));
         }
         Ok(out)
+    }
+
+    /// The columns date rules read, in rule order.
+    pub fn date_columns(rules: &[Rule]) -> Vec<&str> {
+        let mut columns: Vec<&str> = Vec::new();
+        for rule in rules {
+            for (c, cond) in rule.atoms() {
+                if cond.is_date() && !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
+        }
+        columns
     }
 
     /// The columns that rules read only as numbers (some rule needs numbers, none compares

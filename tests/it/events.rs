@@ -3,7 +3,7 @@
 //! 14 days, and demos happen only after the opportunity (as in a CRM export, where the
 //! account executive books them).
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use mqlcal::data::outcomes::{OutcomeSpec, TimeParams};
 use mqlcal::data::{LoadOptions, Table};
 use mqlcal::events::snapshots::Cadence;
@@ -13,9 +13,8 @@ use mqlcal::events::{
 };
 use mqlcal::outcome::{Immature, Window};
 use mqlcal::rules::RulesFile;
+use mqlcal::synth::activity::ActivityParams;
 use mqlcal::train::TrainParams;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use crate::Workdir;
 
@@ -30,66 +29,25 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()
 }
 
-/// Leads created over 2025, each with bursts of pricing visits; each day the chance of an
-/// opportunity the next day is 1 − exp(−exp(−7 + 0.9·D)), D the visits decayed with the true
-/// half-life. After an opportunity: two demos within 5 days and a burst of pricing visits
-/// (negotiation). Returns the leads file and the events file (timestamps in UTC).
+/// `mqlcal synth --events`'s world ([`mqlcal::synth::activity`]): leads created over 2025,
+/// each with bursts of pricing visits; each day the chance of an opportunity the next day is
+/// 1 − exp(−exp(−7 + 0.9·D)), D the visits decayed with the true half-life. After an
+/// opportunity: two demos within 5 days and a burst of pricing visits (negotiation). Returns
+/// the leads file and the events file (timestamps in UTC).
 fn simulate(wd: &Workdir, leads: usize, seed: u64) -> (std::path::PathBuf, std::path::PathBuf) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let end = (as_of() - day0()).num_days();
-    let keep = 0.5f64.powf(1.0 / TRUE_HALF_LIFE);
-    let mut lead_rows = String::from("lead_id,created_at,opportunity_date,company_size\n");
-    let mut event_rows = String::from("lead_id,event,at\n");
-    for i in 0..leads {
-        let id = format!("L{i:05}");
-        let created = rng.gen_range(0..365);
-        let mut burst = 0;
-        let mut decayed = 0.0;
-        let mut opportunity = None;
-        for d in created..=end {
-            if burst == 0 && rng.gen_bool(0.012) {
-                burst = rng.gen_range(4..12);
-            }
-            let rate = match (opportunity, burst > 0) {
-                (Some(o), _) if d - o < 20 => 0.3,
-                (_, true) => 0.45,
-                _ => 0.01,
-            };
-            burst = (burst - 1).max(0);
-            let visits = u32::from(rng.gen_bool(rate));
-            decayed = decayed * keep + f64::from(visits);
-            for _ in 0..visits {
-                let at = day0() + Days::new(d as u64);
-                event_rows.push_str(&format!(
-                    "{id},pricing_page_view,{at}T{:02}:{:02}:00Z\n",
-                    rng.gen_range(0..24),
-                    rng.gen_range(0..60)
-                ));
-            }
-            if opportunity.is_none() {
-                let p = 1.0 - (-(-7.0f64 + 0.9 * decayed).exp()).exp();
-                if rng.gen_bool(p.min(1.0)) && d < end {
-                    let o = d + 1;
-                    opportunity = Some(o);
-                    for _ in 0..2 {
-                        let at = day0() + Days::new((o + rng.gen_range(0..5)).min(end) as u64);
-                        event_rows.push_str(&format!("{id},demo_booked,{at}T10:00:00Z\n"));
-                    }
-                }
-            }
-        }
-        let date = |d: i64| (day0() + Days::new(d as u64)).to_string();
-        lead_rows.push_str(&format!(
-            "{id},{},{},{}\n",
-            date(created),
-            opportunity.map(date).unwrap_or_default(),
-            rng.gen_range(5..5000)
-        ));
-    }
-    (
-        wd.write("leads.csv", &lead_rows),
-        wd.write("events.csv", &event_rows),
-    )
+    let params = ActivityParams {
+        leads,
+        seed,
+        half_life_days: TRUE_HALF_LIFE,
+        first_day: day0(),
+        days: 365,
+        as_of: as_of(),
+    };
+    let mut made = mqlcal::synth::activity::activity(&params).unwrap();
+    let (l, e) = (wd.path("leads.csv"), wd.path("events.csv"));
+    mqlcal::data::write_frame(&mut made.leads, &l, true).unwrap();
+    mqlcal::data::write_frame(&mut made.events, &e, true).unwrap();
+    (l, e)
 }
 
 const RULES: &str = r#"
@@ -752,4 +710,92 @@ fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors()
     let err = crate::stderr(&out);
     assert!(!out.status.success());
     assert!(err.contains("counts events"), "{err}");
+}
+
+/// `mqlcal synth --events` writes the world of [`simulate`] (the same leads and events as the
+/// library makes); a date rule on its `last_activity_date`, which a CRM moves on after the
+/// deal, gets the leakage guard's warning with the share of converted leads recomputed here.
+#[test]
+fn synth_writes_an_activity_log_and_the_guard_names_a_date_after_the_opportunity() {
+    let wd = Workdir::new();
+    let out = wd
+        .cmd()
+        .args(["--json", "synth", "--rows", "1500", "--seed", "4"])
+        .args(["--events", "events.csv", "--out", "leads.csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&crate::stdout(&out)).unwrap();
+    let made = mqlcal::synth::activity::activity(&ActivityParams {
+        leads: 1500,
+        seed: 4,
+        ..ActivityParams::default()
+    })
+    .unwrap();
+    assert_eq!(summary["events"], made.events.height());
+    assert_eq!(summary["as_of"], "2026-02-28");
+    let leads = Table::load(&wd.path("leads.csv"), &LoadOptions::default()).unwrap();
+    let events = Table::load(&wd.path("events.csv"), &LoadOptions::default()).unwrap();
+    assert_eq!(leads.n_rows(), 1500);
+    assert_eq!(events.n_rows(), made.events.height());
+    // Both files exist now: a second run without --force refuses, naming one.
+    let again = wd
+        .cmd()
+        .args(["synth", "--rows", "10", "--events", "events.csv"])
+        .args(["--out", "leads.csv"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        crate::stderr(&again).contains("leads.csv"),
+        "{}",
+        crate::stderr(&again)
+    );
+
+    // Converted within the 60-day window; of them, those whose last activity is later.
+    let text = |c: &str| leads.texts(c).unwrap();
+    let (created, opportunity, last) = (
+        text("created_at"),
+        text("opportunity_date"),
+        text("last_activity_date"),
+    );
+    let date = |s: &Option<String>| s.as_deref().map(|s| s.parse::<NaiveDate>().unwrap());
+    let (mut both, mut later) = (0, 0);
+    for i in 0..leads.n_rows() {
+        let (c, o, l) = (date(&created[i]), date(&opportunity[i]), date(&last[i]));
+        if let (Some(c), Some(o), Some(l)) = (c, o, l) {
+            if (o - c).num_days() <= i64::from(WINDOW) {
+                both += 1;
+                later += usize::from(l > o);
+            }
+        }
+    }
+    assert!(both >= 20 && later * 4 >= both, "{later} of {both}");
+    wd.write(
+        "dates.toml",
+        "[[rule]]\nname = \"Active this week\"\ncolumn = \"last_activity_date\"\n\
+         within_days = 7\n",
+    );
+    let out = wd
+        .cmd()
+        .args(["train", "--data", "leads.csv", "--rules", "dates.toml"])
+        .args(["--outcome-date", "opportunity_date", "--date", "created_at"])
+        .args([
+            "--window",
+            "60d",
+            "--as-of",
+            "2026-02-28",
+            "--out",
+            "d.json",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let wanted = format!(
+        "possible leakage in column 'last_activity_date': it is later than the opportunity \
+         for {:.0}% of converted leads ({later} of {both})",
+        100.0 * later as f64 / both as f64
+    );
+    assert!(err.contains(&wanted), "{wanted}\n{err}");
 }

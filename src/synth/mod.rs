@@ -1,6 +1,9 @@
 //! Realistic example leads with known true weights. Each lead's conversion is drawn from a
 //! logistic model over the rules in [`truth`] (the same rules as `data/rules.toml`), so a
-//! trainer run on the output should recover those weights.
+//! trainer run on the output should recover those weights. [`activity`] makes leads with an
+//! activity log instead, whose engagement decays with a known half-life.
+
+pub mod activity;
 
 use polars::prelude::*;
 use rand::Rng;
@@ -11,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::rules::{Rule, RulesFile};
 
 /// The rules file the example data is built around (identical to `data/rules.toml`).
-pub const RULES_TOML: &str = include_str!("../data/rules.toml");
+pub const RULES_TOML: &str = include_str!("../../data/rules.toml");
 
 /// Log-odds of a lead that meets no rule, unless overridden (≈ 11% of leads convert).
 pub const DEFAULT_INTERCEPT: f64 = -3.3;
