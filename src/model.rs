@@ -608,6 +608,7 @@ impl Model {
     /// ```
     ///
     /// Date rules count days back from today (UTC); [`Model::score_lead_as_of`] takes the date.
+    /// Event rules read no column: [`Model::score_lead_with_events`] takes the lead's events.
     pub fn score_lead<'a>(
         &self,
         value: impl Fn(&str) -> Value<'a>,
@@ -629,6 +630,64 @@ impl Model {
         }
         self.score_features(features)
             .map_err(|e| self.overflow_text(&e))
+    }
+
+    /// [`Model::score_lead_as_of`] for a model with event rules (`event`/`event_one_of`
+    /// counted `within_days` or decayed by a half-life): `events` are the lead's activity,
+    /// (event type, UTC day; [`crate::rules::events::event_day`] reads a timestamp text), and each
+    /// event rule's number is computed as `mqlcal score --events FILE --as-of` computes it
+    /// ([`Model::event_values`]): events after `as_of` do not count, and a lead without
+    /// events has none. `value` gives the other columns, as for [`Model::score_lead`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use mqlcal::rules::events::event_day;
+    /// use mqlcal::model::Model;
+    /// use mqlcal::rules::Value;
+    /// let model = Model::load(std::path::Path::new("models/lead-model.json"))?;
+    /// let as_of = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    /// let day = event_day("2026-11-30T23:30:00-05:00").unwrap(); // 2026-12-01 in UTC
+    /// let scored = model.score_lead_with_events(
+    ///     |column| match column {
+    ///         "job_level" => Value::Text("VP"),
+    ///         _ => Value::Missing,
+    ///     },
+    ///     &[("pricing_page_view", day)],
+    ///     as_of,
+    /// )?;
+    /// assert!(scored.probability.0 > 0.0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn score_lead_with_events<'a>(
+        &self,
+        value: impl Fn(&str) -> Value<'a>,
+        events: &[(&str, chrono::NaiveDate)],
+        as_of: chrono::NaiveDate,
+    ) -> std::result::Result<Scored, String> {
+        let numbers = self.event_values(events, as_of);
+        self.score_lead_as_of(
+            |column| match numbers.iter().find(|(c, _)| c == column) {
+                Some(&(_, v)) => Value::Number(v),
+                None => value(column),
+            },
+            as_of,
+        )
+    }
+
+    /// The numbers the model's event rules read for a lead whose events are `events` (type,
+    /// UTC day), as of `as_of`: (column, value), each event column once
+    /// ([`crate::rules::events::lead_event_values`]). Empty for a model without event rules.
+    pub fn event_values(
+        &self,
+        events: &[(&str, chrono::NaiveDate)],
+        as_of: chrono::NaiveDate,
+    ) -> Vec<(String, f64)> {
+        crate::rules::events::lead_event_values(
+            self.rules.iter().filter_map(|r| r.event.as_ref()),
+            events,
+            as_of,
+        )
     }
 
     /// One cell as `mqlcal score` reads it from a file: surrounding spaces trimmed, and an empty

@@ -57,7 +57,7 @@ pub struct Args {
     /// export, e.g. --as-of 2026-12-01. Default: the warehouse's CURRENT_DATE when the query
     /// runs. The SQL reads the first ten characters of the date column as text (YYYY-MM-DD):
     /// a DATE, a TIMESTAMP (its date as stored; convert one with a time zone to UTC first) or
-    /// ISO text.
+    /// ISO text. (The PMML takes the date with each lead, as its input field `as_of`.)
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
     as_of: Option<chrono::NaiveDate>,
     /// SQL dialect (with --format sql or sql-counts): postgres, sqlite, duckdb, bigquery,
@@ -117,6 +117,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (given, flag, applies, when) in [
         (args.dialect.is_some(), "--dialect", sql_like, sql_or_counts),
         (args.table.is_some(), "--table", sql_like, sql_or_counts),
+        (
+            args.as_of.is_some(),
+            "--as-of",
+            args.format == Format::Sql,
+            "--format sql (the PMML takes the as-of date with each lead, as its input field \
+             as_of)",
+        ),
         (
             args.view.is_some(),
             "--view",

@@ -29,6 +29,28 @@ impl Table {
         format: Option<&str>,
         hint: &str,
     ) -> Result<Vec<Option<chrono::NaiveDate>>> {
+        self.read_dates(name, format, hint, Day::Written)
+    }
+
+    /// [`Table::dates_as`], but a timestamp with a UTC offset on its UTC day (as date rules
+    /// read dates, [`crate::rules::parse_date_utc`]): `2026-11-30T23:30:00-05:00` is
+    /// 2026-12-01. An activity log's events are read so.
+    pub fn utc_dates_as(
+        &self,
+        name: &str,
+        format: Option<&str>,
+        hint: &str,
+    ) -> Result<Vec<Option<chrono::NaiveDate>>> {
+        self.read_dates(name, format, hint, Day::Utc)
+    }
+
+    fn read_dates(
+        &self,
+        name: &str,
+        format: Option<&str>,
+        hint: &str,
+        day: Day,
+    ) -> Result<Vec<Option<chrono::NaiveDate>>> {
         let col = self.column(name, hint)?;
         let typed = matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _));
         let parser = DateParser::new(if typed { None } else { format })?;
@@ -39,7 +61,11 @@ impl Table {
                 out.push(None);
                 continue;
             };
-            match parser.parse(s) {
+            let date = match day {
+                Day::Written => parser.parse(s),
+                Day::Utc => parser.parse_utc(s),
+            };
+            match date {
                 Some(d) => out.push(Some(d)),
                 None => {
                     return Err(Error::BadValue {
@@ -122,6 +148,20 @@ impl<'f> DateParser<'f> {
     }
 
     pub(crate) fn parse(&self, s: &str) -> Option<chrono::NaiveDate> {
+        self.parse_parts(s).map(|(date, _)| date)
+    }
+
+    /// [`DateParser::parse`], moved to the UTC day when a time with an offset follows.
+    pub(crate) fn parse_utc(&self, s: &str) -> Option<chrono::NaiveDate> {
+        let (date, rest) = self.parse_parts(s)?;
+        Some(match rest.get(1..) {
+            Some(time) => date + chrono::Duration::days(crate::rules::utc_day_shift(time)),
+            None => date,
+        })
+    }
+
+    /// The date and what follows it (empty, or a space or `T` and a time).
+    fn parse_parts<'s>(&self, s: &'s str) -> Option<(chrono::NaiveDate, &'s str)> {
         let s = s.trim();
         let (date, rest) = match self.format {
             None => (iso_date(s.get(..10)?)?, &s[10..]),
@@ -135,8 +175,15 @@ impl<'f> DateParser<'f> {
         let time_part = rest.is_empty()
             || ((rest.starts_with(' ') || rest.starts_with('T'))
                 && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
-        time_part.then_some(date)
+        time_part.then_some((date, rest))
     }
+}
+
+/// Which day a timestamp is on: as written, or its UTC day.
+#[derive(Clone, Copy)]
+enum Day {
+    Written,
+    Utc,
 }
 
 /// `YYYY-MM-DD`, digits exactly where they belong (what chrono's `%Y-%m-%d` reads from ten

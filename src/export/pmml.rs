@@ -9,6 +9,10 @@
 //!   `ComplexPartialScore` (points × whole units, capped); the others give the rule's points
 //!   when their predicate holds and 0 otherwise (a missing value makes every predicate but
 //!   `isMissing` unknown, so the 0 applies, as in mqlcal).
+//! - Date rules (`within_days`, `older_than_days`) count back from the input field `as_of`
+//!   (a PMML `date`, required: PMML has no "today"). A date cell's age in days is computed as
+//!   mqlcal computes it: its first ten characters as a date, moved to its UTC day when a time
+//!   with an offset follows, subtracted from as-of with `dateDaysSinceYear` (see [`date_age`]).
 //! - Outputs: `score` (the points), `probability` (the calibration, as an expression or
 //!   `NormContinuous` for isotonic knots), `mql` (score >= threshold) and `reason_1`…`reason_3`.
 //!
@@ -136,6 +140,25 @@ fn check_xml(what: &str, text: &str) -> Result<()> {
 /// The output fields' names, besides the reasons.
 const OUTPUTS: [&str; 3] = ["score", "probability", "mql"];
 
+/// The input field holding the date date rules count days back from (`mqlcal score --as-of`).
+pub const AS_OF: &str = "as_of";
+
+/// `--date-format`s that read what this export reads: `YYYY-MM-DD` (see [`DATE_PATTERN`]).
+const ISO_FORMATS: [&str; 2] = ["%Y-%m-%d", "%F"];
+
+/// A date cell `parse_date_utc` reads: `YYYY-MM-DD`, alone or before a space or `T` and a
+/// digit (a time). Anything else is not a date.
+const DATE_PATTERN: &str = "(?s)^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9].*)?$";
+
+/// A timestamp whose UTC day may differ from its written date, as `utc_day_shift` reads it:
+/// `HH:MM`, optional `:SS` and `.fraction`, then an offset `±HH`, `±HHMM` or `±HH:MM`. The
+/// groups: 1 hours, 2 minutes, 3 the sign, 4 the offset's hours, 5 or 6 its minutes. Like
+/// mqlcal, two other ASCII characters after `±HH` (or `:` and two) count as 0 minutes. Any
+/// other time (none, `Z`, no offset, text after the offset) is on its written day.
+const ZONE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([0-9]{2}):([0-9]{2})\
+    (?::[0-9]{2}(?:\\.[0-9]*)?)?([+-])([0-9]{2})\
+    (?:([0-9]{2})|:([0-9]{2})|[\\x00-\\x7F]{2}|:[\\x00-\\x7F]{2})?$";
+
 fn document(model: &Model) -> Result<String> {
     super::no_event_rules(
         model
@@ -145,14 +168,16 @@ fn document(model: &Model) -> Result<String> {
         "PMML",
     )?;
     check_model_texts(model)?;
-    if let Some(r) = model.rules.iter().find(|r| r.condition.has_date()) {
-        return Err(Error::Export(format!(
-            "rule '{}' is a date rule (`within_days`/`older_than_days`), which this PMML export \
-             does not offer yet: it would need the as-of date as an input field and the date \
-             cells read as dates, and no PMML evaluator has checked that; score with mqlcal, \
-             the service or the SQL export",
-            r.name
-        )));
+    let dated_model = model.rules.iter().any(|r| r.condition.has_date());
+    if let (true, Some(format)) = (dated_model, &model.training.date_rules_format) {
+        if !ISO_FORMATS.contains(&format.as_str()) {
+            return Err(Error::Export(format!(
+                "the model's date rules read dates written as --date-format {format}, which \
+                 this PMML export cannot read: it reads date cells as YYYY-MM-DD (a timestamp \
+                 after it is fine); convert the dates to YYYY-MM-DD and train again, or score \
+                 with mqlcal or the service"
+            )));
+        }
     }
     let columns = rule_columns(model);
     for r in &model.rules {
@@ -173,6 +198,12 @@ fn document(model: &Model) -> Result<String> {
             )));
         }
     }
+    if dated_model && columns.contains(&AS_OF) {
+        return Err(Error::Export(format!(
+            "column '{AS_OF}' has the name of the PMML input field that takes the as-of date of \
+             the date rules; rename the column in the data and the rules file, and train again"
+        )));
+    }
     // Derived fields share one namespace with the data fields: pick a prefix no column has.
     let mut p = String::from("mqlcal.");
     while columns.iter().any(|c| c.starts_with(&p)) {
@@ -184,6 +215,13 @@ fn document(model: &Model) -> Result<String> {
             .iter()
             .flat_map(|r| r.condition.atoms(&r.column))
             .any(|(column, condition)| column == c && condition.needs_numbers())
+    };
+    let dated = |c: &str| {
+        model
+            .rules
+            .iter()
+            .flat_map(|r| r.condition.atoms(&r.column))
+            .any(|(column, condition)| column == c && condition.is_date())
     };
     let k_of = |c: &str| columns.iter().position(|x| *x == c).expect("rule column");
 
@@ -216,12 +254,21 @@ fn document(model: &Model) -> Result<String> {
     let note = format!(
         "Exported by mqlcal export from a model written by {}, trained on {} ({} leads, \
          {} converted). Feed every column as text, as in the CSV file; cells are trimmed, and \
-         empty cells and the placeholders {} are missing, as in mqlcal score.",
+         empty cells and the placeholders {} are missing, as in mqlcal score.{}",
         model.generator,
         t.input,
         t.rows,
         t.conversions,
-        na.describe()
+        na.describe(),
+        if dated_model {
+            format!(
+                " Date rules count whole days back from the input field {AS_OF} (a date, \
+                 YYYY-MM-DD; required), as mqlcal score --as-of: date cells are YYYY-MM-DD, or \
+                 a timestamp after it, counted on its UTC day (without an offset: UTC)."
+            )
+        } else {
+            String::new()
+        }
     );
     check_xml("training file name", &note)?;
     x.text("Annotation", &[], &note);
@@ -229,7 +276,10 @@ fn document(model: &Model) -> Result<String> {
 
     x.open(
         "DataDictionary",
-        &[("numberOfFields", &columns.len().to_string())],
+        &[(
+            "numberOfFields",
+            &(columns.len() + dated_model as usize).to_string(),
+        )],
     );
     for c in &columns {
         x.empty(
@@ -238,6 +288,16 @@ fn document(model: &Model) -> Result<String> {
                 ("name", c),
                 ("optype", "categorical"),
                 ("dataType", "string"),
+            ],
+        );
+    }
+    if dated_model {
+        x.empty(
+            "DataField",
+            &[
+                ("name", AS_OF),
+                ("optype", "continuous"),
+                ("dataType", "date"),
             ],
         );
     }
@@ -319,6 +379,9 @@ fn document(model: &Model) -> Result<String> {
             );
             x.field_ref(&cell);
             x.close("DerivedField");
+        }
+        if dated(c) {
+            date_age(&mut x, &p, k);
         }
     }
     // Whole units of per-unit rules: floor, at least 0, at most the cap; 0 when missing.
@@ -406,6 +469,13 @@ fn document(model: &Model) -> Result<String> {
     x.open("MiningSchema", &[]);
     for c in &columns {
         x.empty("MiningField", &[("name", c)]);
+    }
+    if dated_model {
+        // Required: PMML has no "today", and a default would silently age every lead.
+        x.empty(
+            "MiningField",
+            &[("name", AS_OF), ("missingValueTreatment", "returnInvalid")],
+        );
     }
     x.close("MiningSchema");
 
@@ -585,6 +655,7 @@ fn document(model: &Model) -> Result<String> {
                     cell: format!("{p}cell.{k}"),
                     number: format!("{p}number.{k}"),
                     matched: format!("{p}match.{j}.{a}"),
+                    age: format!("{p}age.{k}"),
                 };
                 predicate(&mut x, &fields, condition);
             }
@@ -610,6 +681,8 @@ struct Fields {
     number: String,
     /// Whether the cell matches an ignore-case `one_of` (see the match fields).
     matched: String,
+    /// The date cell's age in whole days before as-of, where date rules read the column.
+    age: String,
 }
 
 /// The predicate of a simple condition (a range, `one_of` or `is_missing`).
@@ -671,16 +744,195 @@ fn predicate(x: &mut Xml, fields: &Fields, condition: &Condition) {
                 &[("field", &fields.cell), ("operator", "isMissing")],
             );
         }
-        // Per-unit rules are scored by a ComplexPartialScore, parts are never compound, and
-        // date rules are refused before (see `document`).
-        Condition::PerUnit { .. }
-        | Condition::All { .. }
-        | Condition::Any { .. }
-        | Condition::WithinDays { .. }
-        | Condition::OlderThanDays { .. } => {
+        // 0 <= age <= days; a missing age (missing cell) is unknown, so 0 points.
+        Condition::WithinDays { days } => {
+            x.open("CompoundPredicate", &[("booleanOperator", "and")]);
+            for (op, v) in [("greaterOrEqual", 0), ("lessOrEqual", *days)] {
+                x.empty(
+                    "SimplePredicate",
+                    &[
+                        ("field", &fields.age),
+                        ("operator", op),
+                        ("value", &v.to_string()),
+                    ],
+                );
+            }
+            x.close("CompoundPredicate");
+        }
+        Condition::OlderThanDays { days } => {
+            x.empty(
+                "SimplePredicate",
+                &[
+                    ("field", &fields.age),
+                    ("operator", "greaterThan"),
+                    ("value", &days.to_string()),
+                ],
+            );
+        }
+        // Per-unit rules are scored by a ComplexPartialScore, and parts are never compound.
+        Condition::PerUnit { .. } | Condition::All { .. } | Condition::Any { .. } => {
             x.empty("False", &[]);
         }
     }
+}
+
+/// The derived fields of date column `k`, from its cell (`{p}cell.{k}`) to its age in whole
+/// days before the as-of date (`{p}age.{k}`), as [`crate::rules::parse_date_utc`] and
+/// [`crate::rules::age_days`] compute it:
+///
+/// - the date: the first ten characters when the cell is a date ([`DATE_PATTERN`]), read as
+///   a PMML `date`; a cell that is not a date is text no date reads, so the evaluator stops
+///   with an error, as mqlcal score does;
+/// - the UTC day's shift (−1, 0 or +1) of a timestamp with an offset ([`ZONE_PATTERN`]):
+///   floor((60·hours + minutes − offset in minutes) / 1440), from four numbers the pattern's
+///   groups give (0 where it does not match);
+/// - age = days since 1970 of as-of − days since 1970 of the date − shift. Missing when the
+///   cell is.
+fn date_age(x: &mut Xml, p: &str, k: usize) {
+    let cell = format!("{p}cell.{k}");
+    // if the cell is not missing: `then` (which may read the cell), else missing.
+    let when_present = |x: &mut Xml, then: &dyn Fn(&mut Xml)| {
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "isNotMissing")]);
+        x.field_ref(&cell);
+        x.close("Apply");
+        then(x);
+        x.close("Apply");
+    };
+    let text = format!("{p}datetext.{k}");
+    x.open(
+        "DerivedField",
+        &[
+            ("name", &text),
+            ("optype", "categorical"),
+            ("dataType", "string"),
+        ],
+    );
+    when_present(x, &|x| {
+        x.open("Apply", &[("function", "if")]);
+        x.open("Apply", &[("function", "matches")]);
+        x.field_ref(&cell);
+        x.string(DATE_PATTERN);
+        x.close("Apply");
+        x.open("Apply", &[("function", "substring")]);
+        x.field_ref(&cell);
+        x.text("Constant", &[("dataType", "integer")], "1");
+        x.text("Constant", &[("dataType", "integer")], "10");
+        x.close("Apply");
+        x.open("Apply", &[("function", "concat")]);
+        x.string("not a date (a date rule reads YYYY-MM-DD): ");
+        x.field_ref(&cell);
+        x.close("Apply");
+        x.close("Apply");
+    });
+    x.close("DerivedField");
+    let date = format!("{p}date.{k}");
+    x.open(
+        "DerivedField",
+        &[
+            ("name", &date),
+            ("optype", "continuous"),
+            ("dataType", "date"),
+        ],
+    );
+    x.field_ref(&text);
+    x.close("DerivedField");
+
+    // Hours, minutes, and the offset's signed hours and minutes.
+    // `$30` is group 3 then a 0: there are only six groups.
+    let parts = [
+        ("hours", "$1"),
+        ("minutes", "$2"),
+        ("offset_hours", "$3$4"),
+        ("offset_minutes", "$30$5$6"),
+    ];
+    let mut names = Vec::new();
+    for (name, replacement) in parts {
+        let field = format!("{p}{name}.{k}");
+        x.open(
+            "DerivedField",
+            &[
+                ("name", &field),
+                ("optype", "continuous"),
+                ("dataType", "double"),
+            ],
+        );
+        when_present(x, &|x| {
+            x.open("Apply", &[("function", "if")]);
+            x.open("Apply", &[("function", "matches")]);
+            x.field_ref(&cell);
+            x.string(ZONE_PATTERN);
+            x.close("Apply");
+            x.open("Apply", &[("function", "replace")]);
+            x.field_ref(&cell);
+            x.string(ZONE_PATTERN);
+            x.string(replacement);
+            x.close("Apply");
+            x.string("0");
+            x.close("Apply");
+        });
+        x.close("DerivedField");
+        names.push(field);
+    }
+    let shift = format!("{p}shift.{k}");
+    x.open(
+        "DerivedField",
+        &[
+            ("name", &shift),
+            ("optype", "continuous"),
+            ("dataType", "double"),
+        ],
+    );
+    x.open("Apply", &[("function", "floor")]);
+    x.open("Apply", &[("function", "/")]);
+    // 60·h + m − (60·oh + om)
+    x.open("Apply", &[("function", "-")]);
+    x.open("Apply", &[("function", "+")]);
+    x.open("Apply", &[("function", "*")]);
+    x.double(60.0);
+    x.field_ref(&names[0]);
+    x.close("Apply");
+    x.field_ref(&names[1]);
+    x.close("Apply");
+    x.open("Apply", &[("function", "+")]);
+    x.open("Apply", &[("function", "*")]);
+    x.double(60.0);
+    x.field_ref(&names[2]);
+    x.close("Apply");
+    x.field_ref(&names[3]);
+    x.close("Apply");
+    x.close("Apply");
+    x.double(1440.0);
+    x.close("Apply");
+    x.close("Apply");
+    x.close("DerivedField");
+
+    x.open(
+        "DerivedField",
+        &[
+            ("name", &format!("{p}age.{k}")),
+            ("optype", "continuous"),
+            ("dataType", "double"),
+        ],
+    );
+    // `dateDaysSinceYear` cannot take a missing value: guarded as the trimming is.
+    x.open("Apply", &[("function", "if")]);
+    x.open("Apply", &[("function", "isNotMissing")]);
+    x.field_ref(&date);
+    x.close("Apply");
+    x.open("Apply", &[("function", "-")]);
+    x.open("Apply", &[("function", "-")]);
+    for field in [AS_OF, date.as_str()] {
+        x.open("Apply", &[("function", "dateDaysSinceYear")]);
+        x.field_ref(field);
+        x.text("Constant", &[("dataType", "integer")], "1970");
+        x.close("Apply");
+    }
+    x.close("Apply");
+    x.field_ref(&shift);
+    x.close("Apply");
+    x.close("Apply");
+    x.close("DerivedField");
 }
 
 /// A whole-text regular expression for `values` ignoring the case of A–Z: letters as `[aA]`,

@@ -6,7 +6,15 @@
 //! ([`EventSource::column_name`]), which the rule's ordinary numeric condition then reads, so
 //! training, scoring, points and reasons treat it as any other numeric rule. Rules with the
 //! same source share that column (and a learnt half-life).
+//!
+//! The numbers themselves are computed here, without polars, so that a program embedding the
+//! library scores a lead with its events ([`lead_event_values`],
+//! `Model::score_lead_with_events`) by the same code `mqlcal score --events` runs on a whole
+//! log ([`Events`], [`Aggregate::value`]; `crate::events` reads the log and builds snapshots).
 
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// The events file's columns: the lead id (as in the leads file), the event type, the time.
@@ -217,4 +225,262 @@ pub struct EventsTraining {
     pub snapshot_rows: usize,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub half_life_search: Vec<HalfLifeSearch>,
+}
+
+/// Days counted as dated outcomes count them (days from the common era,
+/// `crate::data::outcomes::day`), in 4 bytes: an activity log has many events.
+pub type Day = i32;
+
+pub fn day_of(date: NaiveDate) -> Day {
+    date.num_days_from_ce()
+}
+
+/// One event of a lead: its type (an index into [`Events::types`]) and its day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    pub day: Day,
+    pub kind: u32,
+}
+
+/// Every lead's events, ordered by day (then type), and the event types by name. Compact, for
+/// logs of hundreds of millions of events: each lead id once, and 8 bytes per event, in one
+/// array sorted by lead (a lead's events are a slice of it).
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    types: Vec<String>,
+    lead_index: HashMap<Box<str>, u32>,
+    /// Lead `l`'s events are `events[start[l]..start[l + 1]]` once finished.
+    start: Vec<usize>,
+    events: Vec<Event>,
+    /// While reading: each event's lead, in file order (dropped by `finish`).
+    leads_read: Vec<u32>,
+}
+
+impl Events {
+    /// Events from memory: (lead id, type, date) in any order.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, NaiveDate)>) -> Events {
+        let mut events = Events::default();
+        for (id, kind, date) in rows {
+            events.push(id, kind, date);
+        }
+        events.finish();
+        events
+    }
+
+    pub(crate) fn push(&mut self, id: &str, kind: &str, date: NaiveDate) {
+        // Few types: a linear search beats hashing.
+        let k = match self.types.iter().position(|t| t == kind) {
+            Some(k) => k,
+            None => {
+                self.types.push(kind.to_string());
+                self.types.len() - 1
+            }
+        };
+        let next = self.lead_index.len() as u32;
+        let lead = match self.lead_index.get(id) {
+            Some(&l) => l,
+            None => {
+                self.lead_index.insert(id.into(), next);
+                next
+            }
+        };
+        self.leads_read.push(lead);
+        self.events.push(Event {
+            day: day_of(date),
+            kind: k as u32,
+        });
+    }
+
+    /// Groups the events by lead (a counting sort: no second copy of the events beyond one
+    /// array), each lead's by day.
+    pub(crate) fn finish(&mut self) {
+        let leads = self.lead_index.len();
+        let mut start = vec![0usize; leads + 1];
+        for &l in &self.leads_read {
+            start[l as usize + 1] += 1;
+        }
+        for l in 0..leads {
+            start[l + 1] += start[l];
+        }
+        let mut next = start.clone();
+        let mut sorted = vec![Event { day: 0, kind: 0 }; self.events.len()];
+        for (&l, &e) in self.leads_read.iter().zip(&self.events) {
+            sorted[next[l as usize]] = e;
+            next[l as usize] += 1;
+        }
+        self.leads_read = Vec::new();
+        for l in 0..leads {
+            sorted[start[l]..start[l + 1]].sort_unstable();
+        }
+        self.events = sorted;
+        self.start = start;
+    }
+
+    /// The event types seen, in order of first appearance.
+    pub fn types(&self) -> &[String] {
+        &self.types
+    }
+
+    /// How many events were read.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// How many leads have events.
+    pub fn leads(&self) -> usize {
+        self.lead_index.len()
+    }
+
+    /// The lead's events by day (none for a lead without events, or an unknown id).
+    pub fn of(&self, id: &str) -> &[Event] {
+        match self.lead_index.get(id) {
+            Some(&l) => &self.events[self.start[l as usize]..self.start[l as usize + 1]],
+            None => &[],
+        }
+    }
+
+    /// The type indices of `names` (names never seen are left out: no event has them).
+    pub fn kinds(&self, names: &[String]) -> Vec<u32> {
+        names
+            .iter()
+            .filter_map(|n| self.types.iter().position(|t| t == n))
+            .map(|k| k as u32)
+            .collect()
+    }
+}
+
+/// How a lead's events of some types become one number at a reference date.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    /// The number of events at most `days` days old (age 0 ..= days).
+    Within { days: u32 },
+    /// The sum over events of 0.5^(age / half-life), rounded to [`DECAY_RESOLUTION`].
+    Decay { half_life_days: f64 },
+}
+
+/// Decayed sums are rounded to this step, so that leads still fall into few distinct rule
+/// patterns (the fit works on pattern counts): a lead with one event 3 days ago under a
+/// 14-day half-life has 0.862 → 0.9. The rounding moves a feature by at most 0.05 events.
+pub const DECAY_RESOLUTION: f64 = 0.1;
+
+/// The half-lives `decay = "learn"` chooses from, in days.
+pub const HALF_LIFE_GRID: [f64; 9] = [3.0, 5.0, 7.0, 10.0, 14.0, 21.0, 30.0, 60.0, 120.0];
+
+impl Aggregate {
+    /// The value of the lead's `events` of types `kinds` at day `reference`.
+    pub fn value(&self, events: &[Event], kinds: &[u32], reference: Day) -> f64 {
+        let seen = events
+            .iter()
+            .take_while(|e| e.day <= reference)
+            .filter(|e| kinds.contains(&e.kind));
+        match *self {
+            Aggregate::Within { days } => {
+                seen.filter(|e| reference - e.day <= days as Day).count() as f64
+            }
+            Aggregate::Decay { half_life_days } => {
+                let sum: f64 = seen
+                    .map(|e| 0.5f64.powf(f64::from(reference - e.day) / half_life_days))
+                    .sum();
+                (sum / DECAY_RESOLUTION).round() * DECAY_RESOLUTION
+            }
+        }
+    }
+}
+
+/// An event feature as a column of the training rows: a rule reads it as any numeric column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventColumn {
+    /// The column's name in the rows (and in the rules that read it).
+    pub name: String,
+    /// The event types it counts.
+    pub types: Vec<String>,
+    pub aggregate: Aggregate,
+}
+
+impl EventColumn {
+    /// The column's values for leads `ids` at days `reference` (one per row).
+    pub fn values(&self, events: &Events, ids: &[Option<&str>], reference: &[Day]) -> Vec<f64> {
+        let kinds = events.kinds(&self.types);
+        ids.iter()
+            .zip(reference)
+            .map(|(id, &r)| match id {
+                Some(id) => self.aggregate.value(events.of(id), &kinds, r),
+                None => 0.0,
+            })
+            .collect()
+    }
+}
+
+/// The half-life a `decay = "learn"` source starts from before it is learnt (and keeps for
+/// the other sources while one is being learnt): the middle of [`HALF_LIFE_GRID`].
+pub const START_HALF_LIFE: f64 = 14.0;
+
+impl EventSource {
+    /// How the source's events become a number.
+    pub fn aggregate(&self) -> Aggregate {
+        match (self.within_days, self.half_life_days) {
+            (Some(days), _) => Aggregate::Within { days },
+            (None, h) => Aggregate::Decay {
+                half_life_days: h.unwrap_or(START_HALF_LIFE),
+            },
+        }
+    }
+
+    fn event_column(&self) -> EventColumn {
+        EventColumn {
+            name: self.column_name(),
+            types: self.types.clone(),
+            aggregate: self.aggregate(),
+        }
+    }
+}
+
+/// The event columns of `sources` (the event rules' [`EventSource`]s), each once, in order.
+pub fn event_columns_of<'a>(
+    sources: impl IntoIterator<Item = &'a EventSource>,
+) -> Vec<EventColumn> {
+    let mut out: Vec<EventColumn> = Vec::new();
+    for source in sources {
+        let c = source.event_column();
+        if !out.iter().any(|o| o.name == c.name) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The values of the event columns of `sources` (the event rules' [`EventSource`]s) as of
+/// `as_of` for one lead whose events are `events` (type, UTC day): what
+/// `crate::events::with_event_columns` puts in that lead's row when the events come from a
+/// file (`mqlcal score --events`), computed
+/// by the same code (the events grouped as [`Events`] groups a file's, types trimmed as a
+/// file's are, each column's value by [`EventColumn::values`]). Events after `as_of` do not
+/// count; a lead without events has 0 in every column. Gives (column name, value) in
+/// [`event_columns_of`] order.
+pub fn lead_event_values<'a>(
+    sources: impl IntoIterator<Item = &'a EventSource>,
+    events: &[(&str, NaiveDate)],
+    as_of: NaiveDate,
+) -> Vec<(String, f64)> {
+    const LEAD: &str = "";
+    let log = Events::from_rows(events.iter().map(|&(kind, day)| (LEAD, kind.trim(), day)));
+    let at = [day_of(as_of)];
+    event_columns_of(sources)
+        .into_iter()
+        .map(|c| {
+            let value = c.values(&log, &[Some(LEAD)], &at)[0];
+            (c.name, value)
+        })
+        .collect()
+}
+
+/// The UTC day of an event's time as an activity log gives it: `YYYY-MM-DD`, or a timestamp
+/// after it (an offset moves it to its UTC day; none is UTC), as `Events::load` reads a
+/// file's. `None` when it is not one.
+pub fn event_day(at: &str) -> Option<NaiveDate> {
+    super::parse_date_utc(at, None)
 }

@@ -611,7 +611,7 @@ pub fn parse_date_utc(s: &str, format: Option<&str>) -> Option<chrono::NaiveDate
 /// Days to add to a local date for its UTC date, from the time part after it: `HH:MM[:SS[.f]]`
 /// then an offset (`+02:00`, `-0500`, `+02`; `Z` or none is UTC). Any other time part (e.g.
 /// `2:58 PM`) is read past as before: 0.
-fn utc_day_shift(time: &str) -> i64 {
+pub(crate) fn utc_day_shift(time: &str) -> i64 {
     let b = time.as_bytes();
     let two = |i: usize| -> Option<i64> {
         let d = b.get(i..i + 2)?;

@@ -28,13 +28,15 @@ use serde_json::{Number, Value as Json};
 use crate::model::Model;
 
 /// Which key of a lead goes to which field: the columns the model's rules read (sorted, as
-/// [`Model::columns`] gives them), then the id column when no rule reads it.
+/// [`Model::columns`] gives them), then the id column when no rule reads it, then
+/// [`EVENTS`] when the model has event rules.
 #[derive(Debug)]
 pub struct Layout {
     names: Vec<String>,
     /// Fields `0..columns` are read by rules.
     columns: usize,
     id: Option<usize>,
+    events: Option<usize>,
     /// Field numbers by the length of their name: a key is found with one or two comparisons
     /// of equal-length bytes, cheaper than hashing it.
     by_len: Vec<Vec<usize>>,
@@ -50,6 +52,12 @@ impl Layout {
                 names.len() - 1
             })
         });
+        // A model whose rules or id read a column of this name is not served (see
+        // `state::servable`): the key would be ambiguous.
+        let events = model.rules.iter().any(|r| r.event.is_some()).then(|| {
+            names.push(EVENTS.into());
+            names.len() - 1
+        });
         let mut by_len: Vec<Vec<usize>> = Vec::new();
         for (i, n) in names.iter().enumerate() {
             if by_len.len() <= n.len() {
@@ -61,6 +69,7 @@ impl Layout {
             names,
             columns,
             id,
+            events,
             by_len,
         }
     }
@@ -89,7 +98,15 @@ impl Layout {
     pub fn id(&self) -> Option<usize> {
         self.id
     }
+
+    /// The field of a lead's events, when the model has event rules.
+    pub fn events(&self) -> Option<usize> {
+        self.events
+    }
 }
+
+/// The key of a lead's events: `"events": [{"event": TYPE, "at": TIME}, ...]`.
+pub const EVENTS: &str = "events";
 
 /// One field of a lead as sent.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::parse::{parse, Field, Leads, Place};
+use super::parse::{parse, Field, Leads, Place, EVENTS};
 use super::state::Loaded;
 use crate::model::Model;
 use crate::rules::Value;
@@ -122,9 +122,22 @@ fn score_leads(
                 ));
             }
         }
+        // Event rules read the numbers of the lead's events (none when it sent none), as
+        // `Model::score_lead_with_events` computes them.
+        let numbers = match layout.events() {
+            Some(f) => {
+                let events = lead_events(i, &row[f])?;
+                let as_of = as_of.expect("a model with event rules has an as-of date");
+                model.event_values(&events, as_of)
+            }
+            None => Vec::new(),
+        };
         // As `Model::score_lead` reads a lead: each rule's feature in rule order, the first
         // error returned; then the score of the features (here once per pattern).
-        let value = |column: &str| cell(model, layout.field(column).map(|f| &row[f]));
+        let value = |column: &str| match numbers.iter().find(|(c, _)| c == column) {
+            Some(&(_, v)) => Value::Number(v),
+            None => cell(model, layout.field(column).map(|f| &row[f])),
+        };
         features.clear();
         let read = model.rules.iter().try_for_each(|r| {
             features.push(r.eval_read_as_of(value, model.training.decimal_comma, as_of)?);
@@ -182,6 +195,116 @@ fn request_as_of(v: Option<&serde_json::Value>) -> Result<Option<chrono::NaiveDa
             d.map(Some).ok_or_else(|| bad(format!("'{s}'")))
         }
         Some(other) => Err(bad(other.to_string())),
+    }
+}
+
+/// Lead `i`'s `"events": [{"event": TYPE, "at": TIME}, ...]` as (type, UTC day): absent or
+/// null is no events; a type is a text (trimmed, not empty), a time `YYYY-MM-DD` or a
+/// timestamp after it, on its UTC day ([`crate::rules::events::event_day`]), as `mqlcal score
+/// --events` reads a file's. Other keys of an event are ignored. A problem names the field:
+/// `leads[3].events[2].at` (its `column` is `events[2].at`).
+fn lead_events<'f>(
+    i: usize,
+    field: &'f Field,
+) -> Result<Vec<(&'f str, chrono::NaiveDate)>, Problem> {
+    let bad = |path: String, message: String| Problem {
+        status: 422,
+        error: format!("leads[{i}].{path}: {message}"),
+        lead: Some(i),
+        column: Some(path),
+    };
+    let shape =
+        "send \"events\": [{\"event\": \"pricing_page_view\", \"at\": \"2026-11-30T10:00:00Z\"}, \
+                 ...], or leave it out (no events)";
+    let list = match field {
+        Field::Missing => return Ok(Vec::new()),
+        Field::Nested(v) => match v.as_array() {
+            Some(list) => list,
+            None => {
+                return Err(bad(
+                    EVENTS.into(),
+                    format!("an object is not a list of events; {shape}"),
+                ))
+            }
+        },
+        other => {
+            return Err(bad(
+                EVENTS.into(),
+                format!("{} is not a list; {shape}", shown(other)),
+            ))
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (j, e) in list.iter().enumerate() {
+        let at = |key: &str| format!("{EVENTS}[{j}].{key}");
+        let Some(e) = e.as_object() else {
+            return Err(bad(
+                format!("{EVENTS}[{j}]"),
+                format!("{e} is not an event; {shape}"),
+            ));
+        };
+        let kind = match e.get("event") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim(),
+            Some(serde_json::Value::String(s)) => {
+                return Err(bad(
+                    at("event"),
+                    format!("'{s}' is empty; name the event type, e.g. \"pricing_page_view\""),
+                ))
+            }
+            None | Some(serde_json::Value::Null) => {
+                return Err(bad(
+                    at("event"),
+                    "missing; every event needs a type, e.g. \"event\": \"pricing_page_view\""
+                        .into(),
+                ))
+            }
+            Some(other) => {
+                return Err(bad(
+                    at("event"),
+                    format!("{other} is not a text; send the event type as a text"),
+                ))
+            }
+        };
+        let day = match e.get("at") {
+            Some(serde_json::Value::String(s)) => {
+                crate::rules::events::event_day(s).ok_or_else(|| {
+                    bad(
+                        at("at"),
+                        format!(
+                            "'{s}' is not a date or timestamp; send \"YYYY-MM-DD\" or an ISO \
+                             timestamp such as \"2026-11-30T10:00:00Z\" (an offset moves it to \
+                             its UTC day; none is UTC)"
+                        ),
+                    )
+                })?
+            }
+            None | Some(serde_json::Value::Null) => {
+                return Err(bad(
+                    at("at"),
+                    "missing; every event needs a time, e.g. \"at\": \"2026-11-30T10:00:00Z\""
+                        .into(),
+                ))
+            }
+            Some(other) => {
+                return Err(bad(
+                    at("at"),
+                    format!("{other} is not a date; send the time as a text, YYYY-MM-DD or an ISO timestamp"),
+                ))
+            }
+        };
+        out.push((kind, day));
+    }
+    Ok(out)
+}
+
+/// A field as sent, for messages.
+fn shown(f: &Field) -> String {
+    match f {
+        Field::Missing => "null".into(),
+        Field::Bool(b) => b.to_string(),
+        Field::Number(n) => n.to_string(),
+        Field::Text(s) => format!("'{s}'"),
+        Field::Nested(v) => v.to_string(),
     }
 }
 

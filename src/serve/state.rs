@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::parse::Layout;
+use super::parse::{Layout, EVENTS};
 use crate::model::Model;
 use crate::registry::{version_name, ModelDir};
 
@@ -68,18 +68,22 @@ impl Current {
     }
 }
 
-/// The model, unless it has event rules: a request carries no activity log yet, so the
-/// service could not compute them (refused with the rule's name, the old model serving on).
+/// The model, unless it has event rules and also reads a column named `events` (as a rule's
+/// column or its id), which a lead's key `events` (its activity) would then shadow: refused
+/// naming the column, the old model serving on.
 fn servable(model: Model, path: &Path) -> Result<Model, String> {
-    match model.rules.iter().find(|r| r.event.is_some()) {
-        Some(r) => Err(format!(
-            "{}: rule '{}' counts events of an activity log, which the service cannot take in \
-             a request yet; score such models with `mqlcal score --events`",
-            path.display(),
-            r.name
-        )),
-        None => Ok(model),
+    let has_events = model.rules.iter().any(|r| r.event.is_some());
+    let reads_events =
+        model.columns().contains(&EVENTS) || model.id_column.as_deref() == Some(EVENTS);
+    if has_events && reads_events {
+        return Err(format!(
+            "{}: the model has event rules, whose events a request sends in each lead's key \
+             '{EVENTS}', and also reads a column named '{EVENTS}'; rename that column in the \
+             data and the rules file, and train again",
+            path.display()
+        ));
     }
+    Ok(model)
 }
 
 /// Loads a model file; the version is its content's name, as the model directory would give it.

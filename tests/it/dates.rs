@@ -1,8 +1,8 @@
 //! Date rules (`within_days`, `older_than_days`): boundaries, UTC offsets and naive timestamps,
 //! missing and future dates (the warning), the as-of date training records, `mqlcal score
-//! --as-of` = the library = the service, bad rules with errors naming the rule, and the exports
-//! that refuse them (PMML, sql-counts). SQL parity in every engine: the `dated` case of
-//! export.rs.
+//! --as-of` = the library = the service, bad rules with errors naming the rule, the PMML's
+//! as-of input and what it refuses, and sql-counts' refusal. SQL and PMML parity in every
+//! engine: the `dated` cases of export.rs.
 
 use chrono::NaiveDate;
 use mqlcal::model::Model;
@@ -350,7 +350,7 @@ fn bad_date_rules_get_errors_naming_the_rule() {
 }
 
 #[test]
-fn pmml_and_sql_counts_refuse_date_rules_saying_why() {
+fn pmml_takes_as_of_as_an_input_and_sql_counts_refuses_date_rules_saying_why() {
     let wd = Workdir::new();
     let (text, _) = leads(1500, 3, day(2026, 11, 30));
     wd.write("train.csv", &text);
@@ -367,21 +367,52 @@ fn pmml_and_sql_counts_refuse_date_rules_saying_why() {
         ])
         .assert()
         .success();
-    let out = wd
-        .cmd()
-        .args([
-            "export", "--model", "m.json", "--format", "pmml", "--out", "m.pmml",
-        ])
-        .output()
-        .unwrap();
+    // The PMML takes the as-of date as its input field (JPMML parity: export.rs, the `dated`
+    // cases), so `--as-of` is for the SQL only.
+    let export = |extra: &[&str]| {
+        wd.cmd()
+            .args([
+                "export", "--model", "m.json", "--format", "pmml", "--out", "m.pmml",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = export(&["--as-of", "2026-12-01"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("rule 'Active in the last week' is a date rule")
-            && stderr(&out).contains("PMML export does not offer"),
+        stderr(&out).contains("--as-of") && stderr(&out).contains("input field as_of"),
         "{}",
         stderr(&out)
     );
-    assert!(!wd.path("m.pmml").exists());
+    let out = export(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pmml = std::fs::read_to_string(wd.path("m.pmml")).unwrap();
+    assert!(
+        pmml.contains(r#"<DataField name="as_of" optype="continuous" dataType="date"/>"#)
+            && pmml
+                .contains(r#"<MiningField name="as_of" missingValueTreatment="returnInvalid"/>"#),
+        "{pmml}"
+    );
+    // What it cannot read: dates in another --date-format, and a column named as_of.
+    let mut model = Model::load(&wd.path("m.json")).unwrap();
+    model.training.date_rules_format = Some("%d/%m/%Y".into());
+    let err = mqlcal::export::Exporter::export(&mqlcal::export::Pmml, &model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--date-format %d/%m/%Y") && err.contains("reads date cells as YYYY-MM-DD"),
+        "{err}"
+    );
+    model.training.date_rules_format = Some("%Y-%m-%d".into());
+    model.rules[2].column = "as_of".into();
+    let err = mqlcal::export::Exporter::export(&mqlcal::export::Pmml, &model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column 'as_of' has the name of the PMML input field"),
+        "{err}"
+    );
     let out = wd
         .cmd()
         .args(["export", "--format", "sql-counts", "--rules", "rules.toml"])

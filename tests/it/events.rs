@@ -700,16 +700,298 @@ fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors()
         );
         assert!(!wd.path("x.out").exists());
     }
-    // The service will not load it (and says why) rather than score without events.
+}
+
+/// The rules of the service and library test: a decayed sum with a fixed half-life, a week's
+/// count per unit (capped), a 30-day window and a column rule.
+const SERVE_RULES: &str = r#"
+id = "lead_id"
+
+[[rule]]
+name = "Pricing, decayed"
+event = "pricing_page_view"
+decay = { half_life_days = 10 }
+at_least = 1
+
+[[rule]]
+name = "Pricing this week"
+event = "pricing_page_view"
+within_days = 7
+per_unit = true
+cap = 3
+
+[[rule]]
+name = "Demo booked"
+event = "demo_booked"
+within_days = 30
+
+[[rule]]
+name = "Big company"
+column = "company_size"
+at_least = 1000
+"#;
+
+/// Leads at the boundaries as of 2026-01-15, with their events (type, time as sent): exactly 7
+/// days old, 8 days, after as-of (also only by its UTC day), an offset that moves an event
+/// into the week, a decayed sum computed by hand, no events, other types only, more than the
+/// cap.
+const BOUNDARY_LEADS: [(&str, &[(&str, &str)]); 10] = [
+    ("B1", &[("pricing_page_view", "2026-01-08T10:00:00Z")]),
+    ("B2", &[("pricing_page_view", "2026-01-07T23:00:00Z")]),
+    ("B3", &[("pricing_page_view", "2026-01-16T09:00:00Z")]),
+    // 04:30 UTC on 2026-01-16: after as-of.
+    ("B4", &[("pricing_page_view", "2026-01-15T23:30:00-05:00")]),
+    // 01:00 UTC on 2026-01-09: 6 days, in the week (its written date is 7 days old too).
+    ("B5", &[("pricing_page_view", "2026-01-08T20:00:00-05:00")]),
+    // 10, 3 and 0 days old.
+    (
+        "B6",
+        &[
+            ("pricing_page_view", "2026-01-05"),
+            ("pricing_page_view", "2026-01-12 08:00"),
+            ("pricing_page_view", "2026-01-15T23:59:59Z"),
+            ("demo_booked", "2025-12-16"),
+        ],
+    ),
+    ("B7", &[]),
+    (
+        "B8",
+        &[("webinar", "2026-01-14"), ("demo_booked", "2025-12-15")],
+    ),
+    (
+        "B9",
+        &[
+            ("pricing_page_view", "2026-01-09"),
+            ("pricing_page_view", "2026-01-10"),
+            ("pricing_page_view", "2026-01-11"),
+            ("pricing_page_view", "2026-01-13"),
+        ],
+    ),
+    // 23:30 UTC on 2026-01-07: 8 days, out of the week (its written date is 7 days old).
+    ("B10", &[("pricing_page_view", "2026-01-08T01:30:00+02:00")]),
+];
+
+/// A lead of the service test: id, company size, events (type, time as sent).
+type Lead = (String, String, Vec<(String, String)>);
+
+/// A model with event rules is served: the service (events in each lead of the request) and
+/// the library (`Model::score_lead_with_events`) give the scores `mqlcal score --events
+/// --as-of` gives, on leads at the boundaries and on simulated leads with their whole logs;
+/// a lead without events has none; a bad event is a 422 naming its field.
+#[test]
+fn the_service_and_the_library_score_events_as_score_events_does() {
+    let wd = Workdir::new();
+    simulate(&wd, 1000, 23);
+    wd.write("rules.toml", SERVE_RULES);
+    let out = cli_train(&wd, &[]);
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let model = mqlcal::model::Model::load(&wd.path("m.json")).unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+
+    // The leads: the boundary ones, then 300 simulated ones with every event of theirs.
+    let mut leads: Vec<Lead> = BOUNDARY_LEADS
+        .iter()
+        .enumerate()
+        .map(|(k, (id, events))| {
+            let size = if k % 2 == 0 { "2000" } else { "10" };
+            let events = events
+                .iter()
+                .map(|(t, at)| (t.to_string(), at.to_string()))
+                .collect();
+            (id.to_string(), size.to_string(), events)
+        })
+        .collect();
+    let sim_leads = std::fs::read_to_string(wd.path("leads.csv")).unwrap();
+    let sim_events = std::fs::read_to_string(wd.path("events.csv")).unwrap();
+    let mut by_lead: std::collections::HashMap<&str, Vec<(String, String)>> = Default::default();
+    for line in sim_events.lines().skip(1) {
+        let e: Vec<&str> = line.split(',').collect();
+        by_lead
+            .entry(e[0])
+            .or_default()
+            .push((e[1].to_string(), e[2].to_string()));
+    }
+    for line in sim_leads.lines().skip(1).take(300) {
+        let f: Vec<&str> = line.split(',').collect();
+        let events = by_lead.remove(f[0]).unwrap_or_default();
+        leads.push((f[0].to_string(), f[3].to_string(), events));
+    }
+    let mut leads_csv = String::from("lead_id,company_size\n");
+    let mut events_csv = String::from("lead_id,event,at\n");
+    for (id, size, events) in &leads {
+        leads_csv.push_str(&format!("{id},{size}\n"));
+        for (t, at) in events {
+            events_csv.push_str(&format!("{id},{t},{at}\n"));
+        }
+    }
+    wd.write("mix.csv", &leads_csv);
+    wd.write("mix_events.csv", &events_csv);
     let out = wd
         .cmd()
-        .args(["serve", "--model", "m.json", "--listen", "127.0.0.1:0"])
-        .timeout(std::time::Duration::from_secs(20))
+        .args(["score", "--model", "m.json", "--data", "mix.csv"])
+        .args(["--events", "mix_events.csv", "--as-of", "2026-01-15"])
+        .args(["--out", "mix_scored.csv"])
         .output()
         .unwrap();
-    let err = crate::stderr(&out);
-    assert!(!out.status.success());
-    assert!(err.contains("counts events"), "{err}");
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let scored = crate::read_csv(&wd.path("mix_scored.csv"));
+    let cli: Vec<i64> = scored
+        .column("score")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(cli.len(), leads.len());
+
+    // The event numbers at the boundaries, by hand: the week's count and the decayed sum
+    // (0.5^(10/10) + 0.5^(3/10) + 0.5^0 = 2.312, rounded to 0.1).
+    let week = "events: pricing_page_view within 7 days";
+    let decayed = "events: pricing_page_view decayed, half-life 10 days";
+    let number = |k: usize, column: &str| -> f64 {
+        let (_, _, events) = &leads[k];
+        let events: Vec<(&str, NaiveDate)> = events
+            .iter()
+            .map(|(t, at)| (t.as_str(), mqlcal::events::event_day(at).unwrap()))
+            .collect();
+        let values = model.event_values(&events, as_of);
+        values.iter().find(|(c, _)| c == column).unwrap().1
+    };
+    for (k, want) in [
+        (0, 1.0),
+        (1, 0.0),
+        (2, 0.0),
+        (3, 0.0),
+        (4, 1.0),
+        (6, 0.0),
+        (7, 0.0),
+    ]
+    .into_iter()
+    .chain([(8, 4.0), (9, 0.0)])
+    {
+        assert_eq!(number(k, week), want, "{}", leads[k].0);
+    }
+    assert!(
+        (number(5, decayed) - 2.3).abs() < 1e-12,
+        "{}",
+        number(5, decayed)
+    );
+    assert_eq!(number(5, week), 2.0);
+    assert_eq!(number(2, decayed), 0.0);
+    let pts = |rule: &str| {
+        model
+            .rules
+            .iter()
+            .find(|r| r.name == rule)
+            .unwrap()
+            .points
+            .0
+    };
+    assert!(pts("Pricing this week") != 0 && pts("Pricing, decayed") != 0);
+
+    // The library and the service, lead for lead. Leads without events are sent without the
+    // key (B7) or with an empty list (the others).
+    let mut requests = Vec::new();
+    for (k, (id, size, events)) in leads.iter().enumerate() {
+        let days: Vec<(&str, NaiveDate)> = events
+            .iter()
+            .map(|(t, at)| (t.as_str(), mqlcal::events::event_day(at).unwrap()))
+            .collect();
+        let lib = model
+            .score_lead_with_events(
+                |c| match c {
+                    "company_size" => model.cell(Some(size.as_str())),
+                    _ => mqlcal::rules::Value::Missing,
+                },
+                &days,
+                as_of,
+            )
+            .unwrap();
+        assert_eq!(lib.score, cli[k], "library, lead {id}");
+        let mut lead = serde_json::json!({"lead_id": id, "company_size": size});
+        if id != "B7" {
+            lead["events"] = events
+                .iter()
+                .map(|(t, at)| serde_json::json!({"event": t, "at": at}))
+                .collect();
+        }
+        requests.push(lead);
+    }
+    let server = crate::serve::Server::start(&wd, &["--model", "m.json"]);
+    let (status, a) = server.post(
+        "/v1/score",
+        &serde_json::json!({"as_of": "2026-01-15", "leads": requests}),
+    );
+    assert_eq!(status, 200, "{a}");
+    let results = a["results"].as_array().unwrap();
+    assert_eq!(results.len(), leads.len());
+    for (k, r) in results.iter().enumerate() {
+        assert_eq!(r["id"], leads[k].0);
+        assert_eq!(
+            r["score"].as_i64(),
+            Some(cli[k]),
+            "service, lead {}",
+            leads[k].0
+        );
+    }
+    assert!(
+        cli[..BOUNDARY_LEADS.len()]
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            >= 4
+    );
+
+    // Bad events: 422 naming the field.
+    let good = serde_json::json!({"event": "pricing_page_view", "at": "2026-01-10"});
+    for (bad, field) in [
+        (
+            serde_json::json!({"event": "pricing_page_view", "at": "2026-13-01"}),
+            "events[2].at",
+        ),
+        (
+            serde_json::json!({"event": "pricing_page_view", "at": "last week"}),
+            "events[2].at",
+        ),
+        (
+            serde_json::json!({"event": "pricing_page_view", "at": 20260110}),
+            "events[2].at",
+        ),
+        (
+            serde_json::json!({"event": "pricing_page_view"}),
+            "events[2].at",
+        ),
+        (serde_json::json!({"at": "2026-01-10"}), "events[2].event"),
+        (
+            serde_json::json!({"event": " ", "at": "2026-01-10"}),
+            "events[2].event",
+        ),
+        (serde_json::json!("pricing_page_view"), "events[2]"),
+    ] {
+        let mut leads = vec![serde_json::json!({"lead_id": "x"}); 4];
+        leads[3]["events"] = serde_json::json!([good, good, bad]);
+        let (status, a) = server.post("/v1/score", &serde_json::json!({"leads": leads}));
+        assert_eq!(status, 422, "{a}");
+        assert_eq!(a["lead"], 3, "{a}");
+        assert_eq!(a["column"], field, "{a}");
+        assert!(
+            a["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("leads[3].{field}: ")),
+            "{a}"
+        );
+    }
+    let (status, a) = server.post(
+        "/v1/score",
+        &serde_json::json!({"leads": [{"lead_id": "x", "events": "pricing_page_view"}]}),
+    );
+    assert_eq!(
+        (status, &a["column"]),
+        (422, &serde_json::json!("events")),
+        "{a}"
+    );
 }
 
 /// `mqlcal synth --events` writes the world of [`simulate`] (the same leads and events as the

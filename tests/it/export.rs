@@ -583,8 +583,81 @@ fn compound(wd: &Workdir) -> Case {
 /// leads with dates at every boundary as of 2026-12-01: 0, 7 and 8 days, 60 and 61 days,
 /// missing, after as-of, naive timestamps (taken as UTC; the SQL reads their first ten
 /// characters) and a placeholder. Offsets are not in the SQL cases: the SQL reads the date as
-/// written (see the README), `mqlcal` moves it to its UTC day.
+/// written (see the README), `mqlcal` moves it to its UTC day; see [`dated_zoned`].
 fn dated(wd: &Workdir) -> Case {
+    let activity = [
+        "2026-12-01",
+        "2026-11-24",
+        "2026-11-23",
+        "2026-10-02",
+        "2026-10-01",
+        "",
+        "2026-12-05",
+        "2026-11-24 23:59:59",
+        "2026-11-23T00:00:00",
+        "Select",
+        " 2026-09-01 ",
+        "2026-12-02 00:00",
+    ];
+    let c = dated_case(wd, "dated", &activity);
+    let ids = c.ids();
+    let fired = |k: usize, rule: &str| has_reason(&c, &ids[k], rule);
+    // Boundaries: 0 and 7 days are within 7, 8 is not; 61 days is older than 60, 60 is not; a
+    // missing or future date fires neither.
+    assert!(fired(0, "Active in the last week") && fired(1, "Active in the last week"));
+    assert!(!fired(2, "Active in the last week") && !fired(2, "Quiet for two months"));
+    assert!(!fired(3, "Quiet for two months") && fired(4, "Quiet for two months"));
+    for k in [5, 6, 9, 11] {
+        assert!(!fired(k, "Active in the last week") && !fired(k, "Quiet for two months"));
+    }
+    assert!(fired(7, "Active in the last week") && !fired(8, "Active in the last week"));
+    c
+}
+
+/// [`dated`] with timestamps whose UTC day is not their written day, for the PMML (which
+/// moves them to their UTC day as mqlcal does; the SQL does not): as of 2026-12-01, each at a
+/// boundary once in UTC.
+fn dated_zoned(wd: &Workdir) -> Case {
+    let activity = [
+        // 04:30 UTC on 2026-11-24: 7 days, within.
+        "2026-11-23T23:30:00-05:00",
+        // 22:15 UTC on 2026-11-23: 8 days, not within.
+        "2026-11-24T01:15:00+03:00",
+        // 01:00 UTC on 2026-12-02: after as-of, neither.
+        "2026-12-01T20:00:00-05:00",
+        // 23:30 UTC on 2026-12-01: 0 days, within.
+        "2026-12-02T00:30+01",
+        // Same day in UTC, with a fraction and ±HHMM: 7 days.
+        "2026-11-24T12:00:00.5+0530",
+        // Z is UTC: 61 days, older than 60.
+        "2026-10-01T23:59:59Z",
+        // 23:30 UTC on 2026-10-01: 61 days, older.
+        "2026-10-02T02:00:00+02:30",
+        // 00:00 UTC on 2026-10-02: 60 days, not older.
+        "2026-10-01T22:00-02:00",
+        // As mqlcal reads it: ±HH then two other characters is an offset of whole hours
+        // (18:00 UTC, the same day).
+        "2026-11-24T23:00:00+05ab",
+        // Text after the offset: not an offset, the written day (8 days).
+        "2026-11-23T23:30:00-05:00 (EST)",
+        "",
+        "Select",
+        "2026-11-24 23:59:59",
+    ];
+    let c = dated_case(wd, "dated_zoned", &activity);
+    let ids = c.ids();
+    let fired = |k: usize, rule: &str| has_reason(&c, &ids[k], rule);
+    assert!(fired(0, "Active in the last week") && !fired(1, "Active in the last week"));
+    assert!(!fired(2, "Active in the last week") && fired(3, "Active in the last week"));
+    assert!(fired(4, "Active in the last week") && fired(5, "Quiet for two months"));
+    assert!(fired(6, "Quiet for two months") && !fired(7, "Quiet for two months"));
+    assert!(fired(8, "Active in the last week") && !fired(9, "Active in the last week"));
+    c
+}
+
+/// The example model with date rules, on the example leads with `activity` cells (in turn)
+/// and signup dates, scored as of 2026-12-01.
+fn dated_case(wd: &Workdir, name: &'static str, activity: &[&str]) -> Case {
     let mut model = example_model();
     model.training.na = vec!["Select".into()];
     model.rules.extend([
@@ -629,20 +702,6 @@ fn dated(wd: &Workdir) -> Case {
     ]);
     profile_per_rule(&mut model);
     let mut leads = Leads::read(&repo().join("data/new_leads.csv"));
-    let activity = [
-        "2026-12-01",
-        "2026-11-24",
-        "2026-11-23",
-        "2026-10-02",
-        "2026-10-01",
-        "",
-        "2026-12-05",
-        "2026-11-24 23:59:59",
-        "2026-11-23T00:00:00",
-        "Select",
-        " 2026-09-01 ",
-        "2026-12-02 00:00",
-    ];
     let signup = [
         "2025-12-01",
         "2025-11-30",
@@ -659,19 +718,7 @@ fn dated(wd: &Workdir) -> Case {
         row.push(signup[(i / 3) % signup.len()].into());
     }
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 12, 1);
-    let c = case_as_of(wd, "dated", model, leads, false, as_of);
-    let ids = c.ids();
-    let fired = |k: usize, rule: &str| has_reason(&c, &ids[k], rule);
-    // Boundaries: 0 and 7 days are within 7, 8 is not; 61 days is older than 60, 60 is not; a
-    // missing or future date fires neither.
-    assert!(fired(0, "Active in the last week") && fired(1, "Active in the last week"));
-    assert!(!fired(2, "Active in the last week") && !fired(2, "Quiet for two months"));
-    assert!(!fired(3, "Quiet for two months") && fired(4, "Quiet for two months"));
-    for k in [5, 6, 9, 11] {
-        assert!(!fired(k, "Active in the last week") && !fired(k, "Quiet for two months"));
-    }
-    assert!(fired(7, "Active in the last week") && !fired(8, "Active in the last week"));
-    c
+    case_as_of(wd, name, model, leads, false, as_of)
 }
 
 fn has_reason(c: &Case, id: &str, rule: &str) -> bool {
@@ -1227,32 +1274,73 @@ fn duckdb_scores_like_mqlcal_score() {
 #[test]
 fn pmml_scores_like_mqlcal_score_in_jpmml() {
     let wd = Workdir::new();
-    // The PMML export refuses date rules (tests/it/dates.rs checks the refusal).
-    let cases: Vec<Case> = all_cases(&wd)
-        .into_iter()
-        .filter(|c| !c.model.needs_as_of())
-        .collect();
+    // Date rules: the PMML also moves timestamps with offsets to their UTC day.
+    let mut cases = all_cases(&wd);
+    cases.push(dated_zoned(&wd));
     let mut jobs = Vec::new();
     for case in &cases {
         let path = wd.path(&format!("{}.pmml", case.name));
         std::fs::write(&path, Pmml.export(&case.model).unwrap()).unwrap();
-        // Only the rule columns are fed, as text (the PMML declares them as strings).
-        let columns = mqlcal_columns(&case.model);
+        // Only the rule columns are fed, as text (the PMML declares them as strings), and the
+        // as-of date of date rules, as `mqlcal score --as-of`.
+        let mut columns = mqlcal_columns(&case.model);
+        assert_eq!(
+            case.model.needs_as_of(),
+            case.as_of.is_some(),
+            "{}",
+            case.name
+        );
+        if case.as_of.is_some() {
+            columns.push(mqlcal::export::pmml::AS_OF.into());
+        }
         let rows: Vec<Vec<serde_json::Value>> = (0..case.leads.rows.len())
             .map(|i| {
                 columns
                     .iter()
-                    .map(|c| match case.leads.cell(i, case.leads.column(c)) {
-                        None => serde_json::Value::Null,
-                        Some(s) => s.into(),
+                    .map(|c| match (c.as_str(), case.as_of) {
+                        (mqlcal::export::pmml::AS_OF, Some(d)) => d.to_string().into(),
+                        _ => match case.leads.cell(i, case.leads.column(c)) {
+                            None => serde_json::Value::Null,
+                            Some(s) => s.into(),
+                        },
                     })
                     .collect()
             })
             .collect();
         jobs.push(serde_json::json!({"pmml": path, "columns": columns, "rows": rows}));
     }
+    // Without an as-of date, or with one that is not a date, a model with date rules gives
+    // no score: an error naming the field.
+    let dated = wd.path("dated.pmml");
+    jobs.push(
+        serde_json::json!({"pmml": dated, "columns": ["as_of", "last_activity"],
+        "rows": [[null, "2026-11-24"], ["12/01/2026", "2026-11-24"]]}),
+    );
+    // A date cell that is not a date is an error, as in `mqlcal score`.
+    jobs.push(
+        serde_json::json!({"pmml": dated, "columns": ["as_of", "last_activity"],
+        "rows": [["2026-12-01", "2026-13-01"], ["2026-12-01", "last week"],
+                 ["2026-12-01", "2026-11-24x"]]}),
+    );
     let answer = run_python(&wd, "pmml", &serde_json::json!({ "jobs": jobs }));
-    for (case, results) in cases.iter().zip(answer.as_array().unwrap()) {
+    let answers = answer.as_array().unwrap();
+    for r in answers[cases.len()].as_array().unwrap() {
+        let e = r["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error: {r}"));
+        assert!(e.contains("\"as_of\""), "{e}");
+    }
+    for (r, cell) in answers[cases.len() + 1].as_array().unwrap().iter().zip([
+        "2026-13-01",
+        "last week",
+        "2026-11-24x",
+    ]) {
+        let e = r["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error: {r}"));
+        assert!(e.contains(cell), "{e}");
+    }
+    for (case, results) in cases.iter().zip(answers) {
         let ids = case.ids();
         let mut got = Vec::new();
         for (id, r) in ids.iter().zip(results.as_array().unwrap()) {
@@ -1292,10 +1380,13 @@ fn check_reasons(case: &Case, id: &str, r: &serde_json::Value) {
     let row = case.ids().iter().position(|x| x == id).unwrap();
     let scored = case
         .model
-        .score_lead(|c| {
-            case.model
-                .cell(Some(case.leads.rows[row][case.leads.column(c)].as_str()))
-        })
+        .score_lead_as_of(
+            |c| {
+                case.model
+                    .cell(Some(case.leads.rows[row][case.leads.column(c)].as_str()))
+            },
+            case.as_of.unwrap_or_else(mqlcal::rules::today_utc),
+        )
         .unwrap();
     let want: Vec<(String, i64)> = scored
         .reasons
