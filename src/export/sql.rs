@@ -529,22 +529,21 @@ impl Sql {
                 Some(a) => a.to_string(),
                 None => "CURRENT_DATE".into(),
             };
-            lines.insert(
-                3,
-                format!(
-                    "Event rules count the events of {} (one row per event: {}, {}, {}),",
-                    comment(&events.plain()),
-                    comment(&c.id),
-                    comment(&c.kind),
-                    comment(&c.at)
-                ),
-            );
-            lines.insert(
-                4,
-                format!(
-                    "joined on the trimmed id; an event's day is the date its time starts with \
-                     (YYYY-MM-DD), and events up to {day} count."
-                ),
+            // After the sentence on what the query reads and returns.
+            lines.splice(
+                4..4,
+                [
+                    format!(
+                        "Event rules count the events of {} (one row per event: {}, {}, {}),",
+                        comment(&events.plain()),
+                        comment(&c.id),
+                        comment(&c.kind),
+                        comment(&c.at)
+                    ),
+                    "joined on the trimmed id; an event's day is the date its time starts with"
+                        .into(),
+                    format!("(YYYY-MM-DD), and the events up to {day} count."),
+                ],
             );
         }
         let mut out = String::new();
