@@ -20,6 +20,11 @@ use mqlcal::rules::RulesFile;
 ///   mqlcal export --model models/lead-model.json --format pmml --out lead-model.pmml
 ///   mqlcal export --model models/lead-model.json --format points-sheet --out points.csv
 ///
+/// A model with event rules (`train --events`) reads the activity log in the warehouse: the
+/// query aggregates --events-table per lead and joins it to --table on the id column, counting
+/// events up to --as-of (or CURRENT_DATE).
+///   mqlcal export --model models/lead-model.json --format sql --dialect duckdb --table leads --events-table events --as-of 2026-12-01 --out score.sql
+///
 /// Training past one machine: `--format sql-counts` writes the GROUP BY query that turns a
 /// warehouse table of leads into rule-pattern counts (PostgreSQL, DuckDB, BigQuery, Snowflake,
 /// Spark SQL and SQLite run it); save its result as CSV or Parquet and fit it with
@@ -53,8 +58,8 @@ pub struct Args {
     /// (a query counting leads and conversions per rule pattern, for `train --counts`).
     #[arg(long, value_enum)]
     format: Format,
-    /// The date date rules (`within_days`, `older_than_days`) count back from in the SQL
-    /// export, e.g. --as-of 2026-12-01. Default: the warehouse's CURRENT_DATE when the query
+    /// The date date rules (`within_days`, `older_than_days`) and event rules count back from
+    /// in the SQL export, e.g. --as-of 2026-12-01. Default: the warehouse's CURRENT_DATE when the query
     /// runs. The SQL reads the first ten characters of the date column as text (YYYY-MM-DD):
     /// a DATE, a TIMESTAMP (its date as stored; convert one with a time zone to UTC first) or
     /// ISO text. (The PMML takes the date with each lead, as its input field `as_of`.)
@@ -68,6 +73,14 @@ pub struct Args {
     /// fine.
     #[arg(long, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]), value_name = "TABLE")]
     table: Option<TableName>,
+    /// The table of events event rules count (with --format sql): one row per event, its
+    /// columns named as at training (the rules file's [events]: id, type, at; default
+    /// lead_id, event, at). The query aggregates it per lead id and LEFT JOINs it to --table
+    /// on the model's id column (a lead without events counts 0); an event's day is the date
+    /// its time starts with (YYYY-MM-DD), and events after --as-of (or CURRENT_DATE) do not
+    /// count. Needed when the model has event rules, refused when it has none.
+    #[arg(long, value_name = "TABLE")]
+    events_table: Option<TableName>,
     /// Write `CREATE VIEW NAME AS SELECT …` instead of a bare SELECT (with --format sql). Spark
     /// SQL's catalog takes view names of letters, digits and _ only.
     #[arg(long, value_name = "NAME")]
@@ -131,6 +144,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--format sql",
         ),
         (
+            args.events_table.is_some(),
+            "--events-table",
+            args.format == Format::Sql,
+            "--format sql",
+        ),
+        (
             args.rules.is_some(),
             "--rules",
             is_counts,
@@ -176,6 +195,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // clap requires both with --format sql.
             let dialect = args.dialect.expect("required with --format sql");
             let table = args.table.clone().expect("required with --format sql");
+            if args.events_table.is_some() && !model.rules.iter().any(|r| r.event.is_some()) {
+                return Err(option(
+                    "--events-table",
+                    "the model has no event rules; leave out --events-table",
+                ));
+            }
             let what = match &args.view {
                 Some(_) => format!("{} CREATE VIEW", dialect.label()),
                 None => format!("{} SELECT", dialect.label()),
@@ -186,6 +211,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     table,
                     view: args.view.clone(),
                     as_of: args.as_of,
+                    events: args.events_table.clone(),
                 }),
                 what,
             )

@@ -13,6 +13,7 @@ pub mod pmml;
 pub mod points_sheet;
 pub mod sql;
 pub mod sql_counts;
+mod sql_events;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::rules::{format_number, Condition};
 
+use super::sql_events::EventsJoin;
 use super::{check_model_texts, placeholders, Exporter, Placeholders, WHITE_SPACE};
 
 pub use super::sql_counts::{count_rule_column, SqlCounts, COUNT_COLUMNS};
@@ -97,7 +98,7 @@ impl Dialect {
         }
     }
 
-    fn double_type(self) -> &'static str {
+    pub(super) fn double_type(self) -> &'static str {
         match self {
             Dialect::Postgres => "DOUBLE PRECISION",
             Dialect::Sqlite => "REAL",
@@ -121,7 +122,7 @@ impl Dialect {
     /// Whole days from the date in the trimmed text cell `cell` (its first ten characters,
     /// `YYYY-MM-DD`: a DATE or TIMESTAMP column cast to text starts so too) to `as_of`, or to
     /// the warehouse's `CURRENT_DATE` without one: NULL when the cell is NULL.
-    fn age_days(self, cell: &str, as_of: Option<chrono::NaiveDate>) -> String {
+    pub(super) fn age_days(self, cell: &str, as_of: Option<chrono::NaiveDate>) -> String {
         let date = format!("CAST(SUBSTR({cell}, 1, 10) AS DATE)");
         let day = match (self, as_of) {
             (Dialect::Sqlite, Some(a)) => format!("'{a}'"),
@@ -142,7 +143,7 @@ impl Dialect {
     }
 
     /// The whole part of a number known to be at least 1, as an integer.
-    fn whole(self, expr: &str) -> String {
+    pub(super) fn whole(self, expr: &str) -> String {
         match self {
             // SQLite's CAST truncates, which is the floor for positive numbers, and works where
             // FLOOR() is not compiled in. Elsewhere CAST rounds, so FLOOR comes first.
@@ -256,8 +257,13 @@ pub struct Sql {
     pub dialect: Dialect,
     pub table: TableName,
     pub view: Option<TableName>,
-    /// The day date rules count back from: `None` is the warehouse's `CURRENT_DATE`.
+    /// The day date rules and event rules count back from: `None` is the warehouse's
+    /// `CURRENT_DATE`.
     pub as_of: Option<chrono::NaiveDate>,
+    /// The activity log event rules read (one row per event, its columns named as the
+    /// model's `training.events` records them), joined to the leads on the id column
+    /// ([`super::sql_events`]). A model with event rules needs it; others ignore it.
+    pub events: Option<TableName>,
 }
 
 /// The output columns, besides the id.
@@ -273,14 +279,45 @@ impl Sql {
     /// The statement, ending in `;` and a line break.
     pub fn query(&self, model: &Model) -> Result<String> {
         super::score_threshold_only(model, "SQL")?;
-        super::no_event_rules(
-            model
-                .rules
-                .iter()
-                .map(|r| (r.name.as_str(), r.event.is_some())),
-            "SQL",
-        )?;
+        let rules = model.rules();
+        let sources = crate::events::event_columns(&rules);
+        let events_columns = model
+            .training
+            .events
+            .as_ref()
+            .map(|e| e.columns.clone())
+            .unwrap_or_default();
+        let events = match (crate::events::first_event_rule(&rules), &self.events) {
+            (None, _) => None,
+            (Some(r), None) => {
+                return Err(Error::Export(format!(
+                    "SQL: rule '{}' counts events of an activity log; pass the warehouse table \
+                     of events with --events-table NAME (one row per event, columns {}, {} and \
+                     {}), which the query joins to the leads, or score with `mqlcal score \
+                     --events`",
+                    r.name, events_columns.id, events_columns.kind, events_columns.at
+                )))
+            }
+            (Some(r), Some(table)) => {
+                if model.id_column.is_none() {
+                    return Err(Error::Export(format!(
+                        "SQL: rule '{}' counts events, which are joined to the leads by id, but \
+                         the model has no id column; retrain with --id",
+                        r.name
+                    )));
+                }
+                Some(EventsJoin {
+                    table,
+                    columns: &events_columns,
+                    sources: &sources,
+                    as_of: self.as_of,
+                })
+            }
+        };
         check_model_texts(model)?;
+        if let Some(e) = &events {
+            e.check_texts()?;
+        }
         let d = self.dialect;
         if let Some(id) = &model.id_column {
             if OUTPUTS.iter().any(|o| o.eq_ignore_ascii_case(id)) {
@@ -303,10 +340,26 @@ impl Sql {
             .iter()
             .map(|r| (r.column.as_str(), &r.condition))
             .collect();
+        // The event columns come from the join as numbers.
+        let numbers: Vec<String> = match &events {
+            Some(_) => sources.iter().map(|s| s.name.clone()).collect(),
+            None => Vec::new(),
+        };
         let FeatureLayers {
             layers: mut feature_layers,
             features,
-        } = feature_layers(d, &p, &rules, &placeholders(model), &id, &id, self.as_of)?;
+        } = feature_layers(
+            d,
+            &p,
+            &rules,
+            &placeholders(model),
+            &id,
+            &id,
+            Reading {
+                as_of: self.as_of,
+                numbers: &numbers,
+            },
+        )?;
         let with_id = |mut items: Vec<String>| -> String {
             let mut all = id.clone();
             all.append(&mut items);
@@ -398,13 +451,21 @@ impl Sql {
         if let Some(z) = calibrated {
             layers.push((with_id(vec![s.clone(), z]), format!("{p}odds")));
         }
-        let mut query = nest(&layers, &self.table.quoted(d));
+        let from = match (&events, &model.id_column) {
+            (Some(e), Some(id)) => e.joined(d, &p, &self.table, id, &super::rule_columns(model)),
+            _ => self.table.quoted(d),
+        };
+        let mut query = nest(&layers, &from);
         query = format!(
             "SELECT\n{}\nFROM (\n{}\n) AS {}",
             indent(&outer, 2),
             indent(&query, 2),
             layers[layers.len() - 1].1
         );
+        // The activity log aggregated per lead, first.
+        if let Some(e) = &events {
+            query = format!("WITH {}\n{query}", e.cte(d, &p));
+        }
 
         let mut sql = self.header(model);
         if let Some(view) = &self.view {
@@ -430,7 +491,7 @@ impl Sql {
         } else {
             format!(" and the placeholders {}", comment(&na.describe()))
         };
-        let lines = [
+        let mut lines = vec![
             format!("Lead scores from an mqlcal model, {} dialect.", d.label()),
             format!(
                 "Model: {} rules, written by {}, trained on {} ({} leads).",
@@ -456,6 +517,35 @@ impl Sql {
             "Text in a column that numeric rules read must be a number (or missing).".into(),
             "Written by `mqlcal export`: export again after retraining rather than editing.".into(),
         ];
+        if let (Some(events), true) = (&self.events, model.rules.iter().any(|r| r.event.is_some()))
+        {
+            let c = model
+                .training
+                .events
+                .as_ref()
+                .map(|e| e.columns.clone())
+                .unwrap_or_default();
+            let day = match self.as_of {
+                Some(a) => a.to_string(),
+                None => "CURRENT_DATE".into(),
+            };
+            // After the sentence on what the query reads and returns.
+            lines.splice(
+                4..4,
+                [
+                    format!(
+                        "Event rules count the events of {} (one row per event: {}, {}, {}),",
+                        comment(&events.plain()),
+                        comment(&c.id),
+                        comment(&c.kind),
+                        comment(&c.at)
+                    ),
+                    "joined on the trimmed id; an event's day is the date its time starts with"
+                        .into(),
+                    format!("(YYYY-MM-DD), and the events up to {day} count."),
+                ],
+            );
+        }
         let mut out = String::new();
         for l in lines {
             out.push_str("-- ");
@@ -497,6 +587,17 @@ pub(super) struct FeatureLayers {
     pub(super) features: Vec<String>,
 }
 
+/// What the feature layers read besides the table's cells as text.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Reading<'a> {
+    /// The day date rules count back from: `None` is the warehouse's `CURRENT_DATE`.
+    pub(super) as_of: Option<chrono::NaiveDate>,
+    /// Columns that arrive as numbers and are never NULL (the event columns of the events
+    /// join, [`super::sql_events`]): read as they are, not trimmed, cast or compared with the
+    /// placeholders as text.
+    pub(super) numbers: &'a [String],
+}
+
 /// `rules` are (column, condition); `carry_first` are select items the first layer adds (read
 /// from the table) and `carry` the names later layers pass on.
 pub(super) fn feature_layers(
@@ -506,8 +607,9 @@ pub(super) fn feature_layers(
     na: &Placeholders,
     carry_first: &[String],
     carry: &[String],
-    as_of: Option<chrono::NaiveDate>,
+    reading: Reading<'_>,
 ) -> Result<FeatureLayers> {
+    let Reading { as_of, numbers } = reading;
     let atoms: Vec<(&str, &Condition)> = rules.iter().flat_map(|(c, cond)| cond.atoms(c)).collect();
     let mut columns: Vec<&str> = Vec::new();
     for (c, _) in &atoms {
@@ -544,10 +646,19 @@ pub(super) fn feature_layers(
         all.append(&mut items);
         all.join(",\n")
     };
+    // Columns that are numbers already: `{p}n{k}` from the first layer on.
+    let given: Vec<bool> = columns
+        .iter()
+        .map(|c| numbers.iter().any(|n| n == c))
+        .collect();
     // 1. trimmed text (SQLite also keeps the raw cell: see `values`).
     let ws = d.white_space();
     let mut trimmed = Vec::new();
     for (k, c) in columns.iter().enumerate() {
+        if given[k] {
+            trimmed.push(format!("{} AS {p}n{k}", d.ident(c)));
+            continue;
+        }
         let text = format!("CAST({} AS {})", d.ident(c), d.text_type());
         trimmed.push(format!("{} AS {p}t{k}", d.trim(&text, &ws)));
         if d == Dialect::Sqlite && numeric[k] {
@@ -557,6 +668,10 @@ pub(super) fn feature_layers(
     // 2. cells: empty and placeholders are NULL.
     let mut cells = Vec::new();
     for (k, &is_numeric) in numeric.iter().enumerate() {
+        if given[k] {
+            cells.push(format!("{p}n{k}"));
+            continue;
+        }
         let t = format!("{p}t{k}");
         cells.push(format!(
             "CASE WHEN {} THEN NULL ELSE {t} END AS {p}c{k}",
@@ -569,6 +684,10 @@ pub(super) fn feature_layers(
     // 3. numbers for numeric rules.
     let mut values = Vec::new();
     for (k, &is_numeric) in numeric.iter().enumerate() {
+        if given[k] {
+            values.push(format!("{p}n{k}"));
+            continue;
+        }
         values.push(format!("{p}c{k}"));
         if dated[k] {
             values.push(format!(
@@ -610,7 +729,9 @@ pub(super) fn feature_layers(
             .iter()
             .position(|c| *c == column)
             .expect("rule columns are listed");
-        (format!("{p}c{k}"), format!("{p}n{k}"))
+        // A given number is never missing: its cell is the number.
+        let cell = if given[k] { "n" } else { "c" };
+        (format!("{p}{cell}{k}"), format!("{p}n{k}"))
     };
     for (column, condition) in rules {
         let feature = match condition {
@@ -768,7 +889,7 @@ impl Dialect {
     /// A double literal for any finite value, integers included (for arithmetic, where an
     /// integer literal could make integer division). `{:?}` prints the shortest text that reads
     /// back as the same double.
-    fn double_raw(self, x: f64) -> String {
+    pub(super) fn double_raw(self, x: f64) -> String {
         match self {
             // A `D` suffix makes a DOUBLE literal, parsed straight from the text (a bare 0.1
             // is a DECIMAL, which a cast would then convert). Negative ones in parentheses, as

@@ -3,7 +3,9 @@
 //! `mqlcal train --counts` fits what the rows would give. The rule features come from the
 //! same layers as the scoring SQL ([`super::sql`]).
 
-use super::sql::{comment, feature_layers, indent, nest, Dialect, FeatureLayers, TableName};
+use super::sql::{
+    comment, feature_layers, indent, nest, Dialect, FeatureLayers, Reading, TableName,
+};
 use crate::error::{Error, Result};
 use crate::rules::Condition;
 
@@ -106,7 +108,15 @@ impl SqlCounts {
         let FeatureLayers {
             mut layers,
             features,
-        } = feature_layers(d, &p, &rules, &na, &first, std::slice::from_ref(&y), None)?;
+        } = feature_layers(
+            d,
+            &p,
+            &rules,
+            &na,
+            &first,
+            std::slice::from_ref(&y),
+            Reading::default(),
+        )?;
         let names: Vec<String> = (0..self.rules.len())
             .map(|j| d.ident(&count_rule_column(j)))
             .collect();
@@ -291,7 +301,7 @@ impl SqlCounts {
         let FeatureLayers {
             mut layers,
             features,
-        } = feature_layers(d, &p, &rules, &na, &first, &carry, None)?;
+        } = feature_layers(d, &p, &rules, &na, &first, &carry, Reading::default())?;
         let rule_names: Vec<String> = (0..self.rules.len())
             .map(|j| d.ident(&count_rule_column(j)))
             .collect();

@@ -11,7 +11,8 @@ tests start one per test process (tests/it/engines.rs) rather than pay Spark's s
   duckdb   {"columns": [...], "types": [...], "rows": [[text or null, ...]], "sql": "...",
             "view": null or "name"}  -> [[id, score, probability, mql], ...]
            Loads the rows into a table `leads` (types are DuckDB type names), runs the exported
-           query (or creates the view and selects from it).
+           query (or creates the view and selects from it). Optional "tables": [{"name",
+           "columns", "types", "rows"}]: more tables the query joins (an activity log).
   pmml     {"jobs": [{"pmml": path, "columns": [...], "rows": [...]}]}
            -> [[[score, probability, mql, reason_1, reason_2, reason_3] or {"error": text}, ...]]
            Evaluates with JPMML-Evaluator (jpmml_evaluator, through JPype), one JVM for all jobs.
@@ -74,6 +75,13 @@ def run_duckdb(req):
     marks = ", ".join("?" for _ in req["columns"])
     if req["rows"]:
         con.executemany(f"INSERT INTO leads VALUES ({marks})", req["rows"])
+    # Other tables the query joins (the activity log of event rules).
+    for t in req.get("tables", []):
+        cols = ", ".join(f"{quote(c)} {ty}" for c, ty in zip(t["columns"], t["types"]))
+        con.execute(f"CREATE TABLE {quote(t['name'])} ({cols})")
+        if t["rows"]:
+            marks = ", ".join("?" for _ in t["columns"])
+            con.executemany(f"INSERT INTO {quote(t['name'])} VALUES ({marks})", t["rows"])
     if req.get("view"):
         con.execute(req["sql"])
         rows = con.execute(f"SELECT * FROM {quote(req['view'])}").fetchall()

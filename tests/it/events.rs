@@ -34,7 +34,11 @@ fn as_of() -> NaiveDate {
 /// 1 − exp(−exp(−7 + 0.9·D)), D the visits decayed with the true half-life. After an
 /// opportunity: two demos within 5 days and a burst of pricing visits (negotiation). Returns
 /// the leads file and the events file (timestamps in UTC).
-fn simulate(wd: &Workdir, leads: usize, seed: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn simulate(
+    wd: &Workdir,
+    leads: usize,
+    seed: u64,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let params = ActivityParams {
         leads,
         seed,
@@ -645,7 +649,8 @@ fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors()
             "{rule}: {err}"
         );
     }
-    // A model with event rules: scoring needs the log, exports refuse with the rule's name.
+    // A model with event rules: scoring needs the log, exports refuse with the rule's name
+    // (the SQL export asks for the log's table).
     assert!(cli_train(&wd, &[]).status.success());
     let out = wd
         .cmd()
@@ -696,6 +701,12 @@ fn event_rules_without_a_log_and_exports_that_cannot_join_one_are_clear_errors()
         assert!(!out.status.success(), "{args:?}");
         assert!(
             err.contains("rule 'Pricing, some' counts events"),
+            "{args:?}: {err}"
+        );
+        // The scoring SQL joins the log when given it (tests/it/sql_events.rs).
+        assert_eq!(
+            err.contains("--events-table"),
+            args[1] == "sql",
             "{args:?}: {err}"
         );
         assert!(!wd.path("x.out").exists());

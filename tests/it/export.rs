@@ -891,6 +891,7 @@ fn sql(case: &Case, dialect: Dialect, table: &str, view: Option<&str>) -> String
         table: table.parse::<TableName>().unwrap(),
         view: view.map(|v| v.parse().unwrap()),
         as_of: case.as_of,
+        events: None,
     }
     .query(&case.model)
     .unwrap()
@@ -1774,6 +1775,7 @@ fn names_the_pmml_cannot_hold_are_clear_errors() {
         table: "leads".parse().unwrap(),
         view: None,
         as_of: None,
+        events: None,
     }
     .export(&model)
     .unwrap_err()
