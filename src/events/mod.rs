@@ -22,9 +22,9 @@ use crate::data::{LoadOptions, Table};
 use crate::error::{Error, Result};
 
 pub use crate::rules::events::{
-    day_of, event_columns_of, event_day, lead_event_values, Aggregate, Day, Event, EventColumn,
-    EventColumns, Events, EventsTraining, HalfLifeScore, HalfLifeSearch, DECAY_RESOLUTION,
-    HALF_LIFE_GRID, START_HALF_LIFE,
+    day_of, event_columns, event_columns_of, event_day, first_event_rule, lead_event_values,
+    Aggregate, Day, Event, EventColumn, EventColumns, Events, EventsTraining, HalfLifeScore,
+    HalfLifeSearch, DECAY_RESOLUTION, HALF_LIFE_GRID, START_HALF_LIFE,
 };
 use crate::rules::Rule;
 
@@ -235,16 +235,6 @@ pub fn best_half_life(scores: &[HalfLifeScore]) -> Option<f64> {
             _ => Some(s),
         })
         .map(|s| s.half_life_days)
-}
-
-/// The event columns `rules` read, each once, in rule order.
-pub fn event_columns(rules: &[Rule]) -> Vec<EventColumn> {
-    event_columns_of(rules.iter().filter_map(|r| r.event.as_ref()))
-}
-
-/// The first event rule of `rules`, for messages.
-pub fn first_event_rule(rules: &[Rule]) -> Option<&Rule> {
-    rules.iter().find(|r| r.event.is_some())
 }
 
 /// `table` with the columns of `rules`' event sources as of `as_of` for every lead (found by

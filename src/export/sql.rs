@@ -280,14 +280,14 @@ impl Sql {
     pub fn query(&self, model: &Model) -> Result<String> {
         super::score_threshold_only(model, "SQL")?;
         let rules = model.rules();
-        let sources = crate::events::event_columns(&rules);
+        let sources = crate::rules::events::event_columns(&rules);
         let events_columns = model
             .training
             .events
             .as_ref()
             .map(|e| e.columns.clone())
             .unwrap_or_default();
-        let events = match (crate::events::first_event_rule(&rules), &self.events) {
+        let events = match (crate::rules::events::first_event_rule(&rules), &self.events) {
             (None, _) => None,
             (Some(r), None) => {
                 return Err(Error::Export(format!(

@@ -4,7 +4,7 @@
 //! the model's id column; a lead without events gets 0. The scoring layers of [`super::sql`]
 //! then read those columns as numbers.
 //!
-//! The numbers are those of [`crate::events::Aggregate::value`] at the reference date R
+//! The numbers are those of [`Aggregate::value`] at the reference date R
 //! (`CURRENT_DATE`, or the `--as-of` literal, as date rules): an event's day is the date its
 //! time starts with (`YYYY-MM-DD`, the first ten characters of the trimmed text, as
 //! `mqlcal score --events` reads it), its age R − day in whole days ([`Dialect::age_days`]),
@@ -14,7 +14,7 @@
 //! PostgreSQL's rounds a double's half to even).
 
 use crate::error::Result;
-use crate::events::{Aggregate, EventColumn, EventColumns, DECAY_RESOLUTION};
+use crate::rules::events::{Aggregate, EventColumn, EventColumns, DECAY_RESOLUTION};
 
 use super::sql::{indent, Dialect, TableName};
 

@@ -453,6 +453,16 @@ pub fn event_columns_of<'a>(
     out
 }
 
+/// The event columns `rules` read, each once, in rule order.
+pub fn event_columns(rules: &[super::Rule]) -> Vec<EventColumn> {
+    event_columns_of(rules.iter().filter_map(|r| r.event.as_ref()))
+}
+
+/// The first event rule of `rules`, for messages.
+pub fn first_event_rule(rules: &[super::Rule]) -> Option<&super::Rule> {
+    rules.iter().find(|r| r.event.is_some())
+}
+
 /// The values of the event columns of `sources` (the event rules' [`EventSource`]s) as of
 /// `as_of` for one lead whose events are `events` (type, UTC day): what
 /// `crate::events::with_event_columns` puts in that lead's row when the events come from a

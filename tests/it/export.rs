@@ -846,11 +846,11 @@ fn all_cases(wd: &Workdir) -> Vec<Case> {
 // Checking an engine's answer
 
 #[derive(Debug)]
-struct Got {
-    id: String,
-    score: i64,
-    probability: f64,
-    mql: bool,
+pub(crate) struct Got {
+    pub(crate) id: String,
+    pub(crate) score: i64,
+    pub(crate) probability: f64,
+    pub(crate) mql: bool,
 }
 
 /// Same leads, same integer scores and MQL flags, probabilities within [`TOLERANCE`]; returns
@@ -968,7 +968,7 @@ fn sqlite_table(case: &Case, typed: bool) -> rusqlite::Connection {
     db
 }
 
-fn sqlite_rows(db: &rusqlite::Connection, query: &str) -> Vec<Got> {
+pub(crate) fn sqlite_rows(db: &rusqlite::Connection, query: &str) -> Vec<Got> {
     let mut stmt = db
         .prepare(query)
         .unwrap_or_else(|e| panic!("SQLite rejects the export: {e}\n{query}"));
@@ -1042,7 +1042,7 @@ fn sqlite_names_a_missing_column_instead_of_reading_its_name() {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-fn pg_url() -> String {
+pub(crate) fn pg_url() -> String {
     std::env::var("MQLCAL_PG_URL").unwrap_or_else(|_| {
         panic!(
             "MQLCAL_PG_URL is not set, so there is no PostgreSQL server to test the export in. \
@@ -1053,7 +1053,7 @@ fn pg_url() -> String {
 }
 
 /// Runs a psql script; returns stdout (CSV) or panics with psql's message.
-fn psql(url: &str, script: &Path, what: &str) -> String {
+pub(crate) fn psql(url: &str, script: &Path, what: &str) -> String {
     let out = Command::new("psql")
         .arg(url)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "-f"])
@@ -1072,10 +1072,10 @@ fn psql(url: &str, script: &Path, what: &str) -> String {
 static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
 
 /// A schema of its own for one table; dropped when done, also when the test fails.
-struct PgSchema {
-    url: String,
-    name: String,
-    dir: PathBuf,
+pub(crate) struct PgSchema {
+    pub(crate) url: String,
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
 }
 
 impl Drop for PgSchema {
@@ -1195,7 +1195,11 @@ fn postgres_scores_like_mqlcal_score() {
 // ---------------------------------------------------------------------------------------------
 // Python engines: DuckDB, JPMML, sqlglot
 
-fn run_python(wd: &Workdir, engine: &str, request: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn run_python(
+    wd: &Workdir,
+    engine: &str,
+    request: &serde_json::Value,
+) -> serde_json::Value {
     let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
     let path = wd.path(&format!("{engine}-{n}.json"));
     std::fs::write(&path, serde_json::to_vec(request).unwrap()).unwrap();

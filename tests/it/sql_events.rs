@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use chrono::NaiveDate;
 use mqlcal::export::{Dialect, Sql};
@@ -24,8 +23,8 @@ use mqlcal::model::Model;
 use mqlcal::points::Points;
 use polars::prelude::*;
 
-use crate::engines::python;
-use crate::{repo, stderr, Workdir};
+use crate::export::{pg_url, psql, run_python, sqlite_rows, Got, PgSchema};
+use crate::{stderr, Workdir};
 
 const RULES: &str = r#"
 id = "lead_id"
@@ -296,14 +295,6 @@ fn expected(wd: &Workdir, as_of: Option<NaiveDate>) -> BTreeMap<String, Expected
         .collect()
 }
 
-#[derive(Debug)]
-struct Got {
-    id: String,
-    score: i64,
-    probability: f64,
-    mql: bool,
-}
-
 /// Every lead once, with the score and MQL flag of `mqlcal score` and its probability within
 /// 1e-9. The query returns the id as the table holds it; `mqlcal score` writes it trimmed.
 fn check(want: &BTreeMap<String, Expected>, what: &str, got: &[Got]) {
@@ -417,23 +408,6 @@ fn sqlite_db(t: &Tables, typed: bool) -> rusqlite::Connection {
     db
 }
 
-fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Got> {
-    let mut stmt = db
-        .prepare(sql)
-        .unwrap_or_else(|e| panic!("SQLite rejects the export: {e}\n{sql}"));
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Got {
-                id: r.get(0)?,
-                score: r.get(1)?,
-                probability: r.get(2)?,
-                mql: r.get::<_, i64>(3)? == 1,
-            })
-        })
-        .unwrap();
-    rows.map(|r| r.unwrap()).collect()
-}
-
 #[test]
 fn sqlite_joins_the_activity_log_like_mqlcal_score() {
     let wd = Workdir::new();
@@ -473,44 +447,6 @@ fn sqlite_joins_the_activity_log_like_mqlcal_score() {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-/// A schema of its own, dropped when done (also when the test fails).
-struct PgSchema {
-    url: String,
-    name: String,
-    script: std::path::PathBuf,
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        std::fs::write(
-            &self.script,
-            format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE;\n", self.name),
-        )
-        .unwrap();
-        let _ = Command::new("psql")
-            .arg(&self.url)
-            .args(["-X", "-q", "-f"])
-            .arg(&self.script)
-            .output();
-    }
-}
-
-fn psql(url: &str, script: &Path) -> String {
-    let out = Command::new("psql")
-        .arg(url)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "-f"])
-        .arg(script)
-        .env("PGCLIENTENCODING", "UTF8")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run psql ({e}); scripts/engines.sh installs it"));
-    assert!(
-        out.status.success(),
-        "PostgreSQL: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Rows as COPY's CSV reads them: every field quoted, so none is NULL.
 fn copy_csv(rows: &[Vec<String>]) -> String {
     let mut text = String::new();
@@ -527,16 +463,14 @@ fn copy_csv(rows: &[Vec<String>]) -> String {
 
 #[test]
 fn postgres_joins_the_activity_log_like_mqlcal_score() {
-    let url = std::env::var("MQLCAL_PG_URL").unwrap_or_else(|_| {
-        panic!("MQLCAL_PG_URL is not set: run the tests with `bash scripts/test.sh`")
-    });
+    let url = pg_url();
     let wd = Workdir::new();
     let (model, t) = setup(&wd);
     let want = expected(&wd, Some(as_of()));
     let schema = PgSchema {
         url: url.clone(),
         name: format!("mqlcal_events_{}", std::process::id()),
-        script: wd.path("drop.sql"),
+        dir: wd.path(""),
     };
     std::fs::write(wd.path("leads.copy"), copy_csv(&t.leads[1..])).unwrap();
     std::fs::write(wd.path("events.copy"), copy_csv(&t.events[1..])).unwrap();
@@ -556,7 +490,7 @@ fn postgres_joins_the_activity_log_like_mqlcal_score() {
         ),
     )
     .unwrap();
-    psql(&url, &wd.path("load.sql"));
+    psql(&url, &wd.path("load.sql"), "events");
     let leads = format!("{}.leads", schema.name);
     let events = format!("{}.events", schema.name);
     let view = format!("{}.lead_scores", schema.name);
@@ -574,7 +508,7 @@ fn postgres_joins_the_activity_log_like_mqlcal_score() {
     )
     .unwrap();
     for (script, what) in [("score.sql", "PostgreSQL"), ("view.sql", "PostgreSQL view")] {
-        let text = psql(&url, &wd.path(script));
+        let text = psql(&url, &wd.path(script), script);
         let mut r = csv::Reader::from_reader(text.as_bytes());
         let got: Vec<Got> = r
             .records()
@@ -594,23 +528,6 @@ fn postgres_joins_the_activity_log_like_mqlcal_score() {
 
 // ---------------------------------------------------------------------------------------------
 // DuckDB, and BigQuery and Snowflake through sqlglot
-
-fn run_python(wd: &Workdir, engine: &str, request: &serde_json::Value) -> serde_json::Value {
-    let path = wd.path(&format!("{engine}-request.json"));
-    std::fs::write(&path, serde_json::to_vec(request).unwrap()).unwrap();
-    let out = Command::new(python())
-        .arg(repo().join("tests/engines/engines.py"))
-        .arg(engine)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{engine} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// A table for engines.py: `rows` (header first) all text.
 fn json_table(name: &str, rows: &[Vec<String>], text: &str) -> serde_json::Value {
