@@ -204,6 +204,23 @@ pub fn retrain(champion: &Model, table: &Table, params: &RetrainParams) -> Resul
     retrain_with(champion, table, params, &crate::progress::Silent)
 }
 
+/// Whether retrain can take `champion`: not yet a model with event rules (it would need the
+/// activity log and point-in-time training for both models), refused naming the rule.
+pub fn retrainable(champion: &Model) -> Result<()> {
+    match champion.rules.iter().find(|r| r.event.is_some()) {
+        Some(rule) => Err(Error::Option {
+            option: "--champion",
+            message: format!(
+                "rule '{}' counts events of an activity log, which retrain does not take yet: \
+                 train the challenger with `mqlcal train --events` and compare the two with \
+                 `mqlcal report --events` on the same leads",
+                rule.name
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// [`retrain`], reporting the long steps (the challenger's cross-validation) to `progress`.
 pub fn retrain_with(
     champion: &Model,
@@ -212,10 +229,22 @@ pub fn retrain_with(
     progress: &dyn crate::progress::Progress,
 ) -> Result<Retrained> {
     params.check()?;
+    retrainable(champion)?;
     let mut train_params = challenger_params(champion, params)?;
     // The new leads are judged as the champion's were: the same outcome, window and date
     // columns, with the new data's as-of.
     let observed = crate::train::observed(table, &train_params)?;
+    // Date rules count back from the new data's as-of, for both models.
+    let dated_table;
+    let table = match crate::train::dates_as_of(table, &train_params, observed.clock.as_ref())? {
+        Some(as_of) => {
+            let mut t = table.clone();
+            t.set_dates_as_of(as_of, champion.training.date_rules_format.as_deref());
+            dated_table = t;
+            &dated_table
+        }
+        None => table,
+    };
     let y = observed.y.clone();
     let mut notes = observed.warnings.clone();
     let mature = observed.mature();

@@ -505,7 +505,7 @@ impl Input {
 
 /// The as-of date of `params`' date rules, `None` without any: `--as-of` if given, else the
 /// training's as-of (dated outcomes), else the newest date in the date rules' columns.
-fn dates_as_of(
+pub fn dates_as_of(
     table: &Table,
     params: &TrainParams,
     clock: Option<&crate::data::outcomes::Clock>,

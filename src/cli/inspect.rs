@@ -142,10 +142,19 @@ pub fn print_outcome(model: &Model) {
 
 /// The as-of date date rules counted back from in training, when the model has date rules.
 pub fn print_date_rules(model: &Model) {
-    if let Some(d) = &model.training.date_rules_as_of {
+    let Some(d) = &model.training.date_rules_as_of else {
+        return;
+    };
+    if model.rules.iter().any(|r| r.condition.has_date()) {
         say!(
             "date rules: trained counting days back from {d}; `mqlcal score` counts back from \
              --as-of (default today, UTC)"
+        );
+    } else {
+        // Event rules only: each snapshot was its own reference date.
+        say!(
+            "event rules: trained on the events before each snapshot date; `mqlcal score` \
+             counts them up to --as-of (default today, UTC)"
         );
     }
 }

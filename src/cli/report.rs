@@ -62,6 +62,16 @@ pub struct Args {
     /// Layout of the dates when not ISO (default: the model's).
     #[arg(long, value_name = "FORMAT")]
     date_format: Option<String>,
+    /// The activity log, for a model with event rules: the leads are then judged at the
+    /// snapshot dates the model was trained at (each lead at each date it was open, with its
+    /// events up to that date), as training judged them.
+    ///   --events events.parquet
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    events: Option<PathBuf>,
+    /// The events file's lead id, type and time columns (default: the model's):
+    ///   --events-columns "Lead ID,Activity Type,Activity Date"
+    #[arg(long, value_name = "ID,TYPE,AT", requires = "events", value_parser = super::train::parse_event_columns, verbatim_doc_comment)]
+    events_columns: Option<mqlcal::events::EventColumns>,
 }
 
 /// How the leads' outcomes are read: as the model was trained (outcome, window, dates), with
@@ -212,12 +222,64 @@ pub fn model_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// The leads as the model judges them, and how: with event rules, its snapshot rows (each
+/// lead at each snapshot date of the model's cadence at which it was open, its events up to
+/// that date); with date rules, the dates counted back from as-of (`--as-of`, else that of
+/// the outcomes). Gives the rows, their outcomes as read, and the parameters they were read
+/// with.
+fn in_time(
+    model: &Model,
+    table: mqlcal::data::Table,
+    params: TrainParams,
+    args: &Args,
+    bars: &super::ui::Bars,
+) -> anyhow::Result<(mqlcal::data::Table, mqlcal::train::Observed)> {
+    let found = super::score::model_events(
+        model,
+        &table,
+        args.events.as_deref(),
+        args.events_columns.as_ref(),
+        &args.read,
+        bars,
+    )?;
+    let (mut table, params) = match found {
+        Some((events, _)) => {
+            let cadence: mqlcal::events::snapshots::Cadence = model
+                .training
+                .events
+                .as_ref()
+                .map_or(Ok(mqlcal::events::snapshots::Cadence::Monthly), |e| {
+                    e.snapshots.parse()
+                })
+                .map_err(|e: String| anyhow::anyhow!("the model's snapshots: {e}"))?;
+            let design = mqlcal::events::PointInTime {
+                cadence: cadence.clone(),
+                columns: mqlcal::events::event_columns(&model.rules()),
+            };
+            let (rows, p) = mqlcal::events::snapshot_rows(&table, &events, &design, &params)?;
+            crate::say!(
+                "judging {} lead snapshots ({cadence}) of {} leads, each with its events up to \
+                 its snapshot date, as the model was trained",
+                rows.n_rows(),
+                table.n_rows()
+            );
+            (rows, p)
+        }
+        None => (table, params),
+    };
+    let observed = mqlcal::train::observed(&table, &params)?;
+    if let Some(as_of) = mqlcal::train::dates_as_of(&table, &params, observed.clock.as_ref())? {
+        table.set_dates_as_of(as_of, model.training.date_rules_format.as_deref());
+    }
+    Ok((table, observed))
+}
+
 pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     report::check_out(&args.out, args.force)?;
     let model = Model::load(&args.model)?;
     let table = super::score::load_leads(&model, &args.data, &args.na, &args.read, None, bars)?;
     let params = outcome_params(&model, &args)?;
-    let observed = mqlcal::train::observed(&table, &params)?;
+    let (table, observed) = in_time(&model, table, params, &args, bars)?;
     for w in &observed.warnings {
         eprintln!("mqlcal: warning: {w}");
     }
@@ -233,7 +295,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
                 .as_of
                 .as_deref()
                 .and_then(|d| super::train::parse_as_of(d).ok());
-            let seen = mqlcal::train::observed(&train, &p)?;
+            let (train, seen) = in_time(&model, train, p, &args, bars)?;
             let mut x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
             let mut y = seen.y.clone();
             if let Some(rows) = Maturity::mature_rows(&seen) {

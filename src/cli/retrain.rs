@@ -98,6 +98,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
         outcomes: args.outcomes.clone(),
     };
     params.check()?;
+    mqlcal::retrain::retrainable(&champion)?;
     let dir = ModelDir::create(&args.out)?;
     // Held for the whole run: a second retrain on this directory is told at once, not after
     // minutes of training.

@@ -115,18 +115,21 @@ pub(crate) fn load_leads(
     )
 }
 
-/// `table` with the model's event columns as of `as_of`, from `--events` (the table as it is
-/// when the model has no event rules).
-fn with_events(
-    args: &Args,
+/// The activity log of `--events` for a model with event rules, and the id column it joins
+/// the leads on: `None` for a model without event rules. A log given to a model without event
+/// rules, or missing for one with them, is an error saying which. Shared by `score` and
+/// `report`.
+pub(super) fn model_events(
     model: &Model,
-    table: Table,
-    as_of: chrono::NaiveDate,
+    table: &Table,
+    path: Option<&std::path::Path>,
+    columns: Option<&mqlcal::events::EventColumns>,
+    read: &super::read::ReadArgs,
     bars: &Bars,
-) -> anyhow::Result<Table> {
+) -> anyhow::Result<Option<(mqlcal::events::Events, String)>> {
     let rules = model.rules();
-    let (rule, path) = match (mqlcal::events::first_event_rule(&rules), &args.events) {
-        (None, None) => return Ok(table),
+    let (rule, path) = match (mqlcal::events::first_event_rule(&rules), path) {
+        (None, None) => return Ok(None),
         (None, Some(_)) => {
             return Err(mqlcal::Error::Option {
                 option: "--events",
@@ -159,17 +162,43 @@ fn with_events(
             .missing_column(id, "events are joined to the leads by this id")
             .into());
     }
-    let columns = args
-        .events_columns
-        .clone()
+    let columns = columns
+        .cloned()
         .or_else(|| model.training.events.as_ref().map(|e| e.columns.clone()))
         .unwrap_or_default();
-    let load = args.read.load_options(Some(&model.training))?;
+    let load = read.load_options(Some(&model.training))?;
     let events = bars.spin(&format!("reading {}", path.display()), || {
         mqlcal::events::Events::load(path, &columns, &load, None)
     })?;
+    Ok(Some((events, id.to_string())))
+}
+
+/// `table` with the model's event columns as of `as_of`, from `--events` (the table as it is
+/// when the model has no event rules).
+fn with_events(
+    args: &Args,
+    model: &Model,
+    table: Table,
+    as_of: chrono::NaiveDate,
+    bars: &Bars,
+) -> anyhow::Result<Table> {
+    let found = model_events(
+        model,
+        &table,
+        args.events.as_deref(),
+        args.events_columns.as_ref(),
+        &args.read,
+        bars,
+    )?;
+    let Some((events, id)) = found else {
+        return Ok(table);
+    };
     Ok(mqlcal::events::with_event_columns(
-        &table, &events, &rules, id, as_of,
+        &table,
+        &events,
+        &model.rules(),
+        &id,
+        as_of,
     )?)
 }
 

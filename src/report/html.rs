@@ -61,6 +61,16 @@ pub fn page(model_name: &str, n: &ReportNumbers, charts: &[Chart], pngs: &[Vec<u
         "<p>A lead's probability is the chance that it {}.</p>\n",
         escape(&n.meaning())
     ));
+    if !n.half_lives.is_empty() {
+        h.push_str(&format!(
+            "<p>Engagement decays: {}.</p>\n",
+            n.half_lives
+                .iter()
+                .map(|s| escape(s))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     if let Some(m) = &n.maturity {
         h.push_str(&format!(
             "<p>Outcomes as of {}: the {} leads created at least {} days before are mature \

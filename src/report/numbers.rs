@@ -150,6 +150,10 @@ pub struct ReportNumbers {
     /// Shares of leads per training score bin: (bin lower bound, training, these leads).
     pub score_distribution: Vec<(f64, f64, f64)>,
     pub cohorts: Vec<Cohort>,
+    /// How fast the model's decayed engagement loses its value, one sentence per event source
+    /// ("pricing_page_view events lose half their value in 10 days (learnt from the data)").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub half_lives: Vec<String>,
     /// The model's conversion window: its probability is that of an opportunity within this
     /// many days of creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -696,6 +700,7 @@ pub fn compute(
         score_psi,
         score_distribution,
         cohorts: cohorts(scored, threshold),
+        half_lives: model.half_life_sentences(),
         window_days: model.training.window_days,
         maturity: None,
         sub_scores,
