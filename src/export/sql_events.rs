@@ -6,8 +6,9 @@
 //!
 //! The numbers are those of [`Aggregate::value`] at the reference date R
 //! (`CURRENT_DATE`, or the `--as-of` literal, as date rules): an event's day is the date its
-//! time starts with (`YYYY-MM-DD`, the first ten characters of the trimmed text, as
-//! `mqlcal score --events` reads it), its age R − day in whole days ([`Dialect::age_days`]),
+//! time starts with (`YYYY-MM-DD`, the first ten characters of the trimmed text; unlike
+//! `mqlcal score --events`, the query does not move a time with an offset to its UTC day, so
+//! event times should be in UTC), its age R − day in whole days ([`Dialect::age_days`]),
 //! and events after R do not count. A window counts the events of age 0..=N; a decay sums
 //! 0.5^(age / half-life) and rounds the sum to [`DECAY_RESOLUTION`] half away from zero, as
 //! Rust's `f64::round` does, written with FLOOR (not ROUND, whose ties differ by engine:
