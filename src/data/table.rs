@@ -625,6 +625,17 @@ impl Table {
         self.texts(name)
     }
 
+    /// [`Table::for_each_text`], with `hint` in the error when the column is missing.
+    pub(crate) fn for_each_text_checked(
+        &self,
+        name: &str,
+        hint: &str,
+        f: impl FnMut(Option<&str>),
+    ) -> Result<()> {
+        self.column(name, hint)?;
+        self.for_each_text(name, f)
+    }
+
     /// An error about the cell of row `i` (0-based in this table) of `column`.
     pub(crate) fn bad_value(&self, i: usize, column: &str, message: &str) -> Error {
         Error::BadValue {

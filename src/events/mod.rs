@@ -32,25 +32,61 @@ use crate::rules::Rule;
 const BATCH_ROWS: usize = 1 << 20;
 
 impl Events {
-    /// Reads an events file in batches (memory holds one batch and the events so far). Ids
-    /// and types are trimmed (an empty or placeholder id or type is an error naming the row:
-    /// an event of nobody, or of nothing, cannot be scored); times are dates or timestamps,
-    /// each on its UTC day ([`Table::utc_dates_as`], with `date_format` when not ISO).
+    /// Reads an events file in two passes (memory holds one batch at a time, the events in 4
+    /// bytes each and each lead's id once): the first counts each lead's events, the second
+    /// puts each event in its lead's place. Ids and types are trimmed (an empty or placeholder
+    /// id or type is an error naming the row: an event of nobody, or of nothing, cannot be
+    /// scored); times are dates or timestamps, each on its UTC day ([`Table::utc_dates_as`],
+    /// with `date_format` when not ISO; a Parquet timestamp column is read as such). At most
+    /// [`Event::MAX_TYPES`] event types.
     pub fn load(
         path: &Path,
         columns: &EventColumns,
         options: &LoadOptions,
         date_format: Option<&str>,
     ) -> Result<Events> {
-        let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
         let hint = "name the events file's columns in the rules file's [events] table \
                     (id, type, at)";
         let mut events = Events::default();
+        // Pass 1: how many events each lead has (rows without an id are the second pass's
+        // error).
+        let mut counts: Vec<usize> = Vec::new();
+        crate::data::scan_batches(
+            path,
+            options,
+            std::slice::from_ref(&columns.id),
+            BATCH_ROWS,
+            |table| {
+                table.for_each_text_checked(&columns.id, hint, |id| {
+                    if let Some(id) = id {
+                        let l = events.lead(id) as usize;
+                        if l == counts.len() {
+                            counts.push(0);
+                        }
+                        counts[l] += 1;
+                    }
+                })?;
+                Ok(std::ops::ControlFlow::Continue(()))
+            },
+        )?;
+        let mut start = Vec::with_capacity(counts.len() + 1);
+        start.push(0usize);
+        for n in counts {
+            start.push(start[start.len() - 1] + n);
+        }
+        let mut next = start.clone();
+        events.events = vec![Event::new(0, 0); start[start.len() - 1]];
+        // Pass 2: every event, checked, in its lead's slice.
+        let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
         crate::data::scan_batches(path, options, &wanted, BATCH_ROWS, |table| {
-            let ids = table.texts_checked(&columns.id, hint)?;
             let kinds = table.texts_checked(&columns.kind, hint)?;
             let days = table.utc_dates_as(&columns.at, date_format, hint)?;
-            for (i, ((id, kind), day)) in ids.iter().zip(&kinds).zip(&days).enumerate() {
+            let mut i = 0;
+            let mut failed = None;
+            table.for_each_text_checked(&columns.id, hint, |id| {
+                if failed.is_some() {
+                    return;
+                }
                 let missing = |column: &str, what: &str| {
                     table.bad_value(
                         i,
@@ -61,18 +97,39 @@ impl Events {
                         ),
                     )
                 };
-                let id = id
-                    .as_deref()
-                    .ok_or_else(|| missing(&columns.id, "lead id"))?;
-                let kind = kind
-                    .as_deref()
-                    .ok_or_else(|| missing(&columns.kind, "type"))?;
-                let day = day.ok_or_else(|| missing(&columns.at, "time"))?;
-                events.push(id, kind, day);
+                let event = (|| {
+                    let id = id.ok_or_else(|| missing(&columns.id, "lead id"))?;
+                    let kind = kinds[i]
+                        .as_deref()
+                        .ok_or_else(|| missing(&columns.kind, "type"))?;
+                    let day = days[i].ok_or_else(|| missing(&columns.at, "time"))?;
+                    let k = events.kind_index(kind).ok_or_else(|| {
+                        table.bad_value(
+                            i,
+                            &columns.kind,
+                            &format!(
+                                "more than {} event types; keep the types the rules count",
+                                Event::MAX_TYPES
+                            ),
+                        )
+                    })?;
+                    let l = events.lead_index[id] as usize;
+                    events.events[next[l]] = Event::new(day_of(day), k);
+                    next[l] += 1;
+                    Ok::<(), Error>(())
+                })();
+                if let Err(e) = event {
+                    failed = Some(e);
+                }
+                i += 1;
+            })?;
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(std::ops::ControlFlow::Continue(())),
             }
-            Ok(std::ops::ControlFlow::Continue(()))
         })?;
-        events.finish();
+        events.start = start;
+        events.sort_each_lead();
         if events.is_empty() {
             return Err(Error::data(path, "the events file has no events"));
         }

@@ -121,9 +121,21 @@ fn boundary_rows() -> (Vec<(&'static str, &'static str)>, Vec<[&'static str; 3]>
         ["B-future", "demo_booked", "2026-02-01"],
         ["B-future", "pricing_page_view", "2026-01-15 23:59:59"],
         // Offsets that keep the UTC day: the written date and the UTC day agree.
-        ["B-offsets", "pricing_page_view", "2026-01-08T10:30:00-05:00"],
-        ["B-offsets", "pricing_page_view", "2026-01-09T03:30:00+02:00"],
-        ["B-offsets", "pricing_page_view", "2026-01-07T20:59:00-01:00"],
+        [
+            "B-offsets",
+            "pricing_page_view",
+            "2026-01-08T10:30:00-05:00",
+        ],
+        [
+            "B-offsets",
+            "pricing_page_view",
+            "2026-01-09T03:30:00+02:00",
+        ],
+        [
+            "B-offsets",
+            "pricing_page_view",
+            "2026-01-07T20:59:00-01:00",
+        ],
         ["B-offsets", "demo_booked", "2026-01-16T05:10:00+03:00"],
         ["B-offsets", "demo_booked", "2026-01-15T10:50:00-08:00"],
         // Written on 01-07 (8 days old), 01-08 in UTC (7 days): `mqlcal score --events` counts
@@ -305,7 +317,12 @@ fn check(want: &BTreeMap<String, Expected>, what: &str, got: &[Got]) {
             .unwrap_or_else(|| panic!("{what}: lead {id:?} is not in the data"));
         if id == OFFSET_EDGE {
             // The documented difference: the query takes the written date, 8 days old.
-            assert!(g.score < w.score, "{what}, lead {id}: {} vs {}", g.score, w.score);
+            assert!(
+                g.score < w.score,
+                "{what}, lead {id}: {} vs {}",
+                g.score,
+                w.score
+            );
             continue;
         }
         assert_eq!(g.score, w.score, "{what}, lead {id}: score");
