@@ -414,6 +414,19 @@ impl Table {
         })
     }
 
+    /// A copy holding only the columns `names` (those the table has), in that order.
+    pub(crate) fn select_columns(&self, names: &[String]) -> Result<Table> {
+        let have: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| self.has_column(n))
+            .collect();
+        Ok(Table {
+            df: self.df.select(have)?,
+            ..self.clone()
+        })
+    }
+
     /// The table with `column` added, or in place of the column of its name (for rows made
     /// from leads, such as training snapshots).
     pub fn with_column(mut self, column: Column) -> Result<Table> {

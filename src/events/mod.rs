@@ -12,6 +12,7 @@
 //! whole days. Only events on or before R count; an event on R itself has age 0. So a
 //! lead scored as of R and a training snapshot at R (see [`snapshots`]) see the same events.
 
+pub mod counts;
 pub mod snapshots;
 
 use std::path::Path;
@@ -144,17 +145,25 @@ pub struct PointInTime {
     pub columns: Vec<EventColumn>,
 }
 
-/// The training rows of point-in-time training: one per lead and snapshot date T at which it
-/// was open ([`snapshots::open_snapshots`]), its columns as in `table` but the creation date
-/// column holding T (so the window counts from T and as-of judges T's maturity), plus the
-/// event columns at T. Also the options to train them with: folds by lead id, and as-of fixed
-/// to that of the leads (the newest creation or opportunity date unless given).
-pub fn snapshot_rows(
+/// What both ways of point-in-time training read first: the id and creation date columns,
+/// as-of (given, or the newest creation or opportunity date), each lead's creation and
+/// opportunity date, and the snapshot dates ([`snapshots::Cadence::dates`]).
+pub(crate) struct Prepared<'p> {
+    pub id: &'p str,
+    pub date: &'p str,
+    pub as_of: NaiveDate,
+    pub created: Vec<Option<NaiveDate>>,
+    pub opportunity: Vec<Option<NaiveDate>>,
+    pub at: Vec<NaiveDate>,
+    /// The options to train the snapshots with: folds by lead id, as-of fixed.
+    pub params: crate::train::TrainParams,
+}
+
+pub(crate) fn prepare<'p>(
     table: &Table,
-    events: &Events,
     design: &PointInTime,
-    params: &crate::train::TrainParams,
-) -> Result<(Table, crate::train::TrainParams)> {
+    params: &'p crate::train::TrainParams,
+) -> Result<Prepared<'p>> {
     let option = |option: &'static str, message: &str| Error::Option {
         option,
         message: message.into(),
@@ -203,8 +212,12 @@ pub fn snapshot_rows(
         dates.opportunity.iter().map(|d| d.map(date_of)).collect();
     let first = created.iter().flatten().min().copied().unwrap_or(as_of);
     let at = design.cadence.dates(first, as_of);
-    let shots = snapshots::open_snapshots(&created, &opportunity, &at);
-    if shots.is_empty() {
+    let any_open = (0..created.len()).any(|i| {
+        snapshots::open_at(created[i], opportunity[i], &at)
+            .next()
+            .is_some()
+    });
+    if !any_open {
         return Err(option(
             "--snapshots",
             &format!(
@@ -213,19 +226,55 @@ pub fn snapshot_rows(
             ),
         ));
     }
-    let rows: Vec<usize> = shots.iter().map(|s| s.lead).collect();
-    let lead_ids = table.texts(id)?;
-    let ids: Vec<Option<&str>> = rows.iter().map(|&i| lead_ids[i].as_deref()).collect();
-    let reference: Vec<Day> = shots.iter().map(|s| day_of(s.at)).collect();
-    let shown = |d: NaiveDate| match format {
+    let mut row_params = params.clone();
+    row_params.fold_by = Some(id.to_string());
+    row_params.time.as_of = Some(as_of);
+    Ok(Prepared {
+        id,
+        date,
+        as_of,
+        created,
+        opportunity,
+        at,
+        params: row_params,
+    })
+}
+
+/// A snapshot date as the rows' creation date column writes it (in `--date-format` when given).
+pub(crate) fn shown(d: NaiveDate, format: Option<&str>) -> String {
+    match format {
         Some(f) => d.format(f).to_string(),
         None => d.format("%Y-%m-%d").to_string(),
-    };
+    }
+}
+
+/// The training rows of point-in-time training: one per lead and snapshot date T at which it
+/// was open ([`snapshots::open_snapshots`]), its columns as in `table` but the creation date
+/// column holding T (so the window counts from T and as-of judges T's maturity), plus the
+/// event columns at T. Also the options to train them with: folds by lead id, and as-of fixed
+/// to that of the leads (the newest creation or opportunity date unless given).
+/// [`counts::train_counted`] trains on the same rows without making them.
+pub fn snapshot_rows(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &crate::train::TrainParams,
+) -> Result<(Table, crate::train::TrainParams)> {
+    let prepared = prepare(table, design, params)?;
+    let shots = snapshots::open_snapshots(&prepared.created, &prepared.opportunity, &prepared.at);
+    let rows: Vec<usize> = shots.iter().map(|s| s.lead).collect();
+    let lead_ids = table.texts(prepared.id)?;
+    let ids: Vec<Option<&str>> = rows.iter().map(|&i| lead_ids[i].as_deref()).collect();
+    let reference: Vec<Day> = shots.iter().map(|s| day_of(s.at)).collect();
+    let format = params.time.date_format.as_deref();
     let mut out = table
         .take(&rows)?
         .with_column(polars::prelude::Column::new(
-            date.into(),
-            shots.iter().map(|s| shown(s.at)).collect::<Vec<String>>(),
+            prepared.date.into(),
+            shots
+                .iter()
+                .map(|s| shown(s.at, format))
+                .collect::<Vec<String>>(),
         ))?;
     for c in &design.columns {
         out = out.with_column(polars::prelude::Column::new(
@@ -233,10 +282,7 @@ pub fn snapshot_rows(
             c.values(events, &ids, &reference),
         ))?;
     }
-    let mut params = params.clone();
-    params.fold_by = Some(id.to_string());
-    params.time.as_of = Some(as_of);
-    Ok((out, params))
+    Ok((out, prepared.params))
 }
 
 /// Trains on the snapshot rows of `table` ([`snapshot_rows`]) with `params`.
@@ -262,13 +308,24 @@ pub fn half_life_scores(
     params: &crate::train::TrainParams,
     grid: &[f64],
 ) -> Result<Vec<HalfLifeScore>> {
+    half_life_scores_by(design, j, grid, |d| {
+        Ok(train_point_in_time(table, events, d, params)?.model)
+    })
+}
+
+/// [`half_life_scores`] with each design trained by `train`.
+fn half_life_scores_by(
+    design: &PointInTime,
+    j: usize,
+    grid: &[f64],
+    mut train: impl FnMut(&PointInTime) -> Result<crate::model::Model>,
+) -> Result<Vec<HalfLifeScore>> {
     let mut scores = Vec::with_capacity(grid.len());
     for &h in grid {
         let mut d = design.clone();
         d.columns[j].aggregate = Aggregate::Decay { half_life_days: h };
-        let trained = train_point_in_time(table, events, &d, params)?;
-        let cv_log_loss = trained
-            .model
+        let model = train(&d)?;
+        let cv_log_loss = model
             .training
             .alpha_search
             .iter()
@@ -326,21 +383,15 @@ pub fn with_event_columns(
     Ok(out)
 }
 
-/// Point-in-time training with the event rules of `params.rules` (see [`snapshot_rows`]).
-/// Each source with `decay = "learn"` gets its half-life from [`HALF_LIFE_GRID`] by
-/// [`half_life_scores`], one source after the other in rule order (the sources not yet learnt
-/// at [`START_HALF_LIFE`]); the rules carry the chosen half-lives into the model, and the
-/// model's `training.events` records `input` (the events file's name), the columns read and
-/// the search. Gives the trained model and the snapshot rows it was trained on (the rows the
-/// per-row vectors of [`crate::train::Trained`] are of).
-pub fn train_with_events(
-    table: &Table,
-    events: &Events,
-    input: (&str, &EventColumns),
-    cadence: snapshots::Cadence,
+/// The design of `params.rules`' event sources with each `decay = "learn"` half-life chosen
+/// from [`HALF_LIFE_GRID`] (by [`half_life_scores`], training each design with `train`), one
+/// source after the other in rule order (the sources not yet learnt at [`START_HALF_LIFE`]);
+/// the searches; and the options with the rules carrying the chosen half-lives.
+fn learn_half_lives(
+    cadence: &snapshots::Cadence,
     params: &crate::train::TrainParams,
-    progress: &dyn crate::progress::Progress,
-) -> Result<(crate::train::Trained, Table)> {
+    mut train: impl FnMut(&PointInTime) -> Result<crate::model::Model>,
+) -> Result<(PointInTime, Vec<HalfLifeSearch>, crate::train::TrainParams)> {
     let rules = params.rules.clone().unwrap_or_default();
     let mut design = PointInTime {
         cadence: cadence.clone(),
@@ -355,7 +406,7 @@ pub fn train_with_events(
         if !learn {
             continue;
         }
-        let scores = half_life_scores(table, events, &design, j, params, &HALF_LIFE_GRID)?;
+        let scores = half_life_scores_by(&design, j, &HALF_LIFE_GRID, &mut train)?;
         let chosen = best_half_life(&scores).expect("the grid is not empty");
         tracing::info!(
             column = design.columns[j].name.as_str(),
@@ -385,23 +436,102 @@ pub fn train_with_events(
             })
             .collect(),
     );
-    let (rows, row_params) = snapshot_rows(table, events, &design, &params)?;
-    let mut trained = crate::train::train_with(&rows, &row_params, progress)?;
-    let id = params.id.as_deref().expect("snapshot_rows checked the id");
-    let leads_with_events = table
-        .texts(id)?
-        .iter()
-        .filter(|i| i.as_deref().is_some_and(|i| !events.of(i).is_empty()))
-        .count();
-    trained.model.training.events = Some(EventsTraining {
+    Ok((design, searches, params))
+}
+
+/// The model's `training.events`: `input` (the events file's name and columns), the log's
+/// size, the snapshots and the half-life searches.
+fn events_training(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: &snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    snapshot_rows: usize,
+    half_life_search: Vec<HalfLifeSearch>,
+) -> Result<EventsTraining> {
+    let id = params.id.as_deref().expect("the snapshots checked the id");
+    let mut leads_with_events = 0;
+    table.for_each_text(id, |i| {
+        leads_with_events += usize::from(i.is_some_and(|i| !events.of(i).is_empty()));
+    })?;
+    Ok(EventsTraining {
         input: input.0.to_string(),
         columns: input.1.clone(),
         events: events.len(),
         leads_with_events,
         snapshots: cadence.to_string(),
-        snapshot_rows: rows.n_rows(),
-        half_life_search: searches,
-    });
+        snapshot_rows,
+        half_life_search,
+    })
+}
+
+/// Point-in-time training with the event rules of `params.rules`, from snapshot counts
+/// ([`counts::train_counted`]; the rows of [`snapshot_rows`] when the rules need them, see
+/// [`counts::counts_suffice`]). Each source with `decay = "learn"` gets its half-life from
+/// [`HALF_LIFE_GRID`] by the cross-validated log loss of the whole training, one source after
+/// the other in rule order (the sources not yet learnt at [`START_HALF_LIFE`]); the rules
+/// carry the chosen half-lives into the model, and the model's `training.events` records
+/// `input` (the events file's name), the columns read and the search. The model is the one
+/// [`train_with_events_rows`] gives.
+pub fn train_with_events(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<counts::Counted> {
+    if !counts::counts_suffice(params) {
+        let (trained, rows) =
+            train_with_events_rows(table, events, input, cadence, params, progress)?;
+        return Ok(counts::Counted {
+            model: trained.model,
+            notes: trained.notes,
+            snapshot_rows: rows.n_rows(),
+        });
+    }
+    let silent = crate::progress::Silent;
+    let (design, searches, params) = learn_half_lives(&cadence, params, |d| {
+        Ok(counts::train_counted(table, events, d, params, &silent)?.model)
+    })?;
+    let mut counted = counts::train_counted(table, events, &design, &params, progress)?;
+    counted.model.training.events = Some(events_training(
+        table,
+        events,
+        input,
+        &cadence,
+        &params,
+        counted.snapshot_rows,
+        searches,
+    )?);
+    Ok(counted)
+}
+
+/// [`train_with_events`] on the snapshot rows of [`snapshot_rows`]: also gives the rows, which
+/// the per-row vectors of [`crate::train::Trained`] are of (for the diagnostics report).
+pub fn train_with_events_rows(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(crate::train::Trained, Table)> {
+    let (design, searches, params) = learn_half_lives(&cadence, params, |d| {
+        Ok(train_point_in_time(table, events, d, params)?.model)
+    })?;
+    let (rows, row_params) = snapshot_rows(table, events, &design, &params)?;
+    let mut trained = crate::train::train_with(&rows, &row_params, progress)?;
+    trained.model.training.events = Some(events_training(
+        table,
+        events,
+        input,
+        &cadence,
+        &params,
+        rows.n_rows(),
+        searches,
+    )?);
     Ok((trained, rows))
 }
 
