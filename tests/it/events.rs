@@ -381,6 +381,55 @@ fn snapshot_counts_train_the_model_the_snapshot_rows_train() {
     assert_eq!(search.snapshot_rows, rows.n_rows());
 }
 
+/// `synth --events` into Parquet writes the times as a UTC timestamp column, and the loader
+/// reads it to the same events as the CSV the same seed writes (text times).
+#[test]
+fn a_parquet_log_with_timestamps_loads_as_its_csv_does() {
+    let wd = Workdir::new();
+    for (events, leads) in [
+        ("events.csv", "leads.csv"),
+        ("events.parquet", "leads.parquet"),
+    ] {
+        let out = wd
+            .cmd()
+            .args(["synth", "--rows", "700", "--seed", "5", "--events", events])
+            .args(["--out", leads])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", crate::stderr(&out));
+    }
+    use polars::prelude::SerReader;
+    let frame = polars::prelude::ParquetReader::new(
+        std::fs::File::open(wd.path("events.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert!(
+        matches!(
+            frame.column("at").unwrap().dtype(),
+            polars::prelude::DataType::Datetime(_, Some(_))
+        ),
+        "{:?}",
+        frame.schema()
+    );
+    let read = |name: &str| {
+        Events::load(
+            &wd.path(name),
+            &EventColumns::default(),
+            &LoadOptions::default(),
+            None,
+        )
+        .unwrap()
+    };
+    let (csv, parquet) = (read("events.csv"), read("events.parquet"));
+    assert_eq!(csv.types(), parquet.types());
+    assert_eq!((csv.len(), csv.leads()), (parquet.len(), parquet.leads()));
+    let leads = Table::load(&wd.path("leads.parquet"), &LoadOptions::default()).unwrap();
+    for id in leads.texts("lead_id").unwrap().into_iter().flatten() {
+        assert_eq!(csv.of(&id), parquet.of(&id), "{id}");
+    }
+}
+
 fn load_error(path: &std::path::Path) -> String {
     Events::load(
         path,
