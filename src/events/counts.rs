@@ -32,12 +32,12 @@ use crate::train::{Input, TrainParams};
 const BLOCK_LEADS: usize = 1 << 15;
 
 /// Whether [`train_counted`] can train with `params`: given rules without date rules (date
-/// rules' warnings count snapshot rows, which only the row path holds).
+/// rules' warnings count snapshot rows, which only the row path holds). Event rules are fine.
 pub fn counts_suffice(params: &TrainParams) -> bool {
     params
         .rules
         .as_ref()
-        .is_some_and(|rules| !rules.iter().any(Rule::needs_as_of))
+        .is_some_and(|rules| !rules.iter().any(|r| r.condition.has_date()))
 }
 
 /// A model trained by [`train_counted`].
@@ -125,7 +125,12 @@ pub fn train_counted_in_blocks(
         }
     }
     let reads_date = wanted.iter().any(|w| w == prepared.date);
-    let narrow = table.select_columns(&wanted)?;
+    let mut narrow = table.select_columns(&wanted)?;
+    // Rules that count days (event rules here) count them from as-of, as in the row path.
+    let counts_days = rules.iter().any(Rule::needs_as_of);
+    if counts_days {
+        narrow.set_dates_as_of(prepared.as_of, format);
+    }
     let kinds: Vec<Vec<u32>> = design
         .columns
         .iter()
@@ -291,6 +296,7 @@ pub fn train_counted_in_blocks(
         "snapshots counted by rule pattern"
     );
     let mut input = Input::of_table(table);
+    input.dates_as_of = counts_days.then_some(prepared.as_of);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
     input.timing = crate::train::Timing::of(params, Some(clock));
     let (rules, groups, _) =

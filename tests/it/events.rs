@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use mqlcal::data::outcomes::{OutcomeSpec, TimeParams};
 use mqlcal::data::{LoadOptions, Table};
-use mqlcal::events::counts::train_counted_in_blocks;
+use mqlcal::events::counts::{counts_suffice, train_counted_in_blocks};
 use mqlcal::events::snapshots::Cadence;
 use mqlcal::events::{
     best_half_life, half_life_scores, snapshot_rows, train_point_in_time, train_with_events,
@@ -350,9 +350,19 @@ fn snapshot_counts_train_the_model_the_snapshot_rows_train() {
         }
     }
 
+    // Event rules (a learnt half-life, a week's count per unit, demos within 100000 days).
     let file: RulesFile = toml::from_str(CLI_RULES).unwrap();
     let mut p = params(RULES);
     p.rules = Some(file.checked_rules().unwrap());
+    assert!(counts_suffice(&p));
+    let d = PointInTime {
+        cadence: Cadence::Monthly,
+        columns: mqlcal::events::event_columns(p.rules.as_ref().unwrap()),
+    };
+    let counted =
+        train_counted_in_blocks(&table, &events, &d, &p, 100, &mqlcal::progress::Silent).unwrap();
+    let rows = train_point_in_time(&table, &events, &d, &p).unwrap().model;
+    assert_eq!(as_json(&counted.model), as_json(&rows));
     let input = ("events.csv", &EventColumns::default());
     let counted = train_with_events(
         &table,
