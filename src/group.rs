@@ -175,7 +175,7 @@ impl Groups {
 
     /// Sorts patterns ascending so the order never depends on where leads sat in the input;
     /// also returns old index → new index.
-    fn sorted(
+    pub(crate) fn sorted(
         x: Array2<f64>,
         leads: Vec<u64>,
         conversions: Vec<u64>,
@@ -434,6 +434,44 @@ pub fn folds_by_key(keys: &[Option<String>], k: usize, seed: u64) -> Vec<usize> 
         .collect()
 }
 
+/// [`folds_by_key`] for rows that come from holders (leads) with one key each, every row of a
+/// holder sharing its key: each holder's fold, the one [`folds_by_key`] gives its rows, found by
+/// sorting the holders rather than mapping the keys. `keys[h]` is holder `h`'s key, `None` for
+/// a holder with no rows or no key; [`NO_FOLD`] is its fold. Also gives the number of distinct
+/// keys, from which [`folds_by_key`] goes on dealing rows without a key, one each.
+pub fn folds_of_holders(keys: &[Option<&str>], k: usize, seed: u64) -> (Vec<u32>, usize) {
+    let mut order: Vec<u32> = (0..keys.len() as u32)
+        .filter(|&h| keys[h as usize].is_some())
+        .collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let mut group = vec![NO_FOLD; keys.len()];
+    let mut distinct = 0u32;
+    for (n, &h) in order.iter().enumerate() {
+        if n > 0 && keys[order[n - 1] as usize] != keys[h as usize] {
+            distinct += 1;
+        }
+        group[h as usize] = distinct;
+    }
+    let distinct = if order.is_empty() { 0 } else { distinct + 1 };
+    // Shuffling positions moves them as shuffling the keys would (the swaps depend on the
+    // length only).
+    let mut shuffled: Vec<u32> = (0..distinct).collect();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut fold_of = vec![0u32; distinct as usize];
+    for (position, &g) in shuffled.iter().enumerate() {
+        fold_of[g as usize] = (position % k) as u32;
+    }
+    for g in &mut group {
+        if *g != NO_FOLD {
+            *g = fold_of[*g as usize];
+        }
+    }
+    (group, distinct as usize)
+}
+
+/// The fold of a holder without rows or key in [`folds_of_holders`].
+pub const NO_FOLD: u32 = u32::MAX;
+
 /// Per pattern and fold: leads and conversions, at index `pattern * k + fold`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldCounts {
@@ -455,6 +493,36 @@ impl FoldCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holders_get_the_folds_their_rows_get_by_key() {
+        let ids = ["b", "a", "c", "a", "d", "e", "f", "g", "b2", "h"];
+        // Holder 2 has no rows, holder 5 no key; the others' rows (2 or 1 each) by key.
+        let keys: Vec<Option<&str>> = (0..ids.len())
+            .map(|h| (h != 2 && h != 5).then_some(ids[h]))
+            .collect();
+        let mut rows: Vec<Option<String>> = Vec::new();
+        for (h, key) in keys.iter().enumerate() {
+            for _ in 0..(1 + h % 2) {
+                rows.push(key.map(String::from));
+            }
+        }
+        for seed in 0..20 {
+            let by_key = folds_by_key(&rows, 3, seed);
+            let (holders, distinct) = folds_of_holders(&keys, 3, seed);
+            assert_eq!(distinct, 7);
+            let mut r = 0;
+            for (h, key) in keys.iter().enumerate() {
+                for _ in 0..(1 + h % 2) {
+                    if key.is_some() {
+                        assert_eq!(holders[h] as usize, by_key[r], "seed {seed}, holder {h}");
+                    }
+                    r += 1;
+                }
+            }
+            assert_eq!((holders[2], holders[5]), (NO_FOLD, NO_FOLD));
+        }
+    }
 
     fn data() -> (Array2<f64>, Vec<bool>) {
         let x = Array2::from_shape_fn((40, 2).f(), |(i, j)| ((i * (j + 2)) % 3) as f64);

@@ -349,7 +349,7 @@ pub struct Timing {
 }
 
 impl Timing {
-    fn of(params: &TrainParams, clock: Option<Clock>) -> Timing {
+    pub(crate) fn of(params: &TrainParams, clock: Option<Clock>) -> Timing {
         let outcome = params.outcome.as_ref().map(|spec| OutcomeRecord {
             source: spec.source().into(),
             column: spec.describe(),
@@ -1080,7 +1080,7 @@ type Pairs = Vec<(usize, usize)>;
 /// With `--propose-interactions`: `rules` and `groups` with the AND rules the search kept
 /// appended (a column each: the product of its two rules' columns), the pairs of rule indices
 /// they join, and the search's record in `input`. Unchanged without it.
-fn add_interactions(
+pub(crate) fn add_interactions(
     rules: Vec<Rule>,
     groups: Groups,
     params: &TrainParams,
@@ -1111,11 +1111,11 @@ fn add_interactions(
     Ok((rules, groups, found.pairs))
 }
 
-struct Fitted {
-    model: Model,
-    weights: Weights,
+pub(crate) struct Fitted {
+    pub(crate) model: Model,
+    pub(crate) weights: Weights,
     /// Out-of-fold score of each pattern in each fold, at `pattern * folds + fold`.
-    oof: Vec<i64>,
+    pub(crate) oof: Vec<i64>,
 }
 
 /// The pipeline on grouped leads: folds → regularisation search → final fit → out-of-fold
@@ -1123,7 +1123,7 @@ struct Fitted {
 // Every argument is a different input of the one fitting step; bundling them would only name
 // a struct for this call.
 #[allow(clippy::too_many_arguments)]
-fn fit_groups(
+pub(crate) fn fit_groups(
     groups: &Groups,
     folds: Option<&crate::group::FoldCounts>,
     rules: &[Rule],
@@ -1357,7 +1357,7 @@ fn both_outcomes(path: &std::path::Path, target: &str, groups: &Groups) -> Resul
     one_outcome_error(path, target, c as usize, n as usize).map_or(Ok(()), Err)
 }
 
-fn one_outcome_error(
+pub(crate) fn one_outcome_error(
     path: &std::path::Path,
     target: &str,
     conversions: usize,
@@ -1417,7 +1417,7 @@ fn resolve_rules(
 }
 
 /// No given rule reads the target or the id.
-fn check_given_rules(rules: &[Rule], params: &TrainParams) -> Result<()> {
+pub(crate) fn check_given_rules(rules: &[Rule], params: &TrainParams) -> Result<()> {
     for (i, rule) in rules.iter().enumerate() {
         if let Some(j) = rules[..i].iter().position(|o| o.name == rule.name) {
             return Err(Error::Option {

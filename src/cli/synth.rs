@@ -213,21 +213,43 @@ fn run_activity(args: &Args, events: &std::path::Path) -> anyhow::Result<()> {
             .as_of
             .unwrap_or_else(|| activity::default_as_of(args.first_day, args.days)),
     };
-    let mut made = activity::activity(&params)?;
-    let converted = made.leads.height() - made.leads.column("opportunity_date")?.null_count();
-    mqlcal::data::write_frame(&mut made.events, events, args.force)?;
-    mqlcal::data::write_frame(&mut made.leads, &args.out, args.force)?;
+    // The events a batch of leads at a time (any number fits in memory); the leads, a few
+    // columns each, after them.
+    let mut generator = activity::ActivityGenerator::new(&params)?;
+    let parquet = mqlcal::data::Format::from_path(events)? == mqlcal::data::Format::Parquet;
+    let (mut left, mut written) = (params.leads, 0usize);
+    let mut leads: Option<polars::prelude::DataFrame> = None;
+    mqlcal::data::write_batches(events, args.force, || {
+        if left == 0 {
+            return Ok(None);
+        }
+        let n = left.min(1 << 16);
+        left -= n;
+        let made = generator.batch(n)?;
+        match &mut leads {
+            Some(all) => {
+                all.vstack_mut(&made.leads)?;
+            }
+            None => leads = Some(made.leads),
+        }
+        written += made.events.height();
+        Ok(Some(if parquet {
+            activity::with_timestamps(made.events)?
+        } else {
+            made.events
+        }))
+    })?;
+    let mut leads = leads.expect("at least one lead");
+    leads.rechunk_mut();
+    let converted = leads.height() - leads.column("opportunity_date")?.null_count();
+    mqlcal::data::write_frame(&mut leads, &args.out, args.force)?;
     say!(
         "wrote {} leads ({converted} with an opportunity by the export date {}) to {}",
         params.leads,
         params.as_of,
         args.out.display()
     );
-    say!(
-        "wrote {} events to {}",
-        made.events.height(),
-        events.display()
-    );
+    say!("wrote {written} events to {}", events.display());
     say!(
         "truth: {PRICING} events lose half their effect in {} days; {DEMO} happens only after \
          an opportunity (it must get no points); last_activity_date includes what happened \
@@ -238,7 +260,7 @@ fn run_activity(args: &Args, events: &std::path::Path) -> anyhow::Result<()> {
         "out": args.out,
         "events_file": events,
         "leads": params.leads,
-        "events": made.events.height(),
+        "events": written,
         "converted": converted,
         "as_of": params.as_of.to_string(),
         "true_half_life_days": params.half_life_days,

@@ -361,20 +361,23 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (trained, rows) = mqlcal::events::train_with_events(
-            &table,
-            &log,
-            (&name, &columns),
-            args.snapshots
-                .clone()
-                .unwrap_or(mqlcal::events::snapshots::Cadence::Monthly),
-            &params,
-            bars,
-        )?;
+        let cadence = args
+            .snapshots
+            .clone()
+            .unwrap_or(mqlcal::events::snapshots::Cadence::Monthly);
+        let input = (name.as_str(), &columns);
+        let Some(dir) = &args.report else {
+            // Snapshot counts, a block of leads at a time (the same model as from the rows).
+            let counted =
+                mqlcal::events::train_with_events(&table, &log, input, cadence, &params, bars)?;
+            finish(&args, &counted.model, None, &counted.notes)?;
+            return written(&args, &counted.model);
+        };
+        // The report needs each snapshot row's out-of-fold score.
+        let (trained, rows) =
+            mqlcal::events::train_with_events_rows(&table, &log, input, cadence, &params, bars)?;
         finish(&args, &trained.model, None, &trained.notes)?;
-        if let Some(dir) = &args.report {
-            write_report(&args, &params, &rows, &trained, dir, bars)?;
-        }
+        write_report(&args, &params, &rows, &trained, dir, bars)?;
         return written(&args, &trained.model);
     }
 

@@ -52,6 +52,9 @@ impl Table {
         day: Day,
     ) -> Result<Vec<Option<chrono::NaiveDate>>> {
         let col = self.column(name, hint)?;
+        if let Some(days) = typed_days(col, day)? {
+            return Ok(days);
+        }
         let typed = matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _));
         let parser = DateParser::new(if typed { None } else { format })?;
         let cells = self.raw_texts(name)?;
@@ -177,6 +180,43 @@ impl<'f> DateParser<'f> {
                 && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
         time_part.then_some((date, rest))
     }
+}
+
+/// The days of a Parquet date column, or of a timestamp column in UTC (or without a time
+/// zone, taken as UTC) read for its UTC day, from the numbers polars holds: what reading each
+/// as text gives, without writing and parsing the text (100 million event times in a second
+/// rather than a minute). `None` for other columns.
+fn typed_days(col: &Column, day: Day) -> Result<Option<Vec<Option<chrono::NaiveDate>>>> {
+    // Days from the common era of 1970-01-01, where polars counts from.
+    const EPOCH: i64 = 719_163;
+    let date =
+        |d: i64| chrono::NaiveDate::from_num_days_from_ce_opt(i32::try_from(EPOCH + d).ok()?);
+    Ok(match col.dtype() {
+        DataType::Date => Some(
+            col.date()?
+                .physical()
+                .iter()
+                .map(|d| d.and_then(|d| date(i64::from(d))))
+                .collect(),
+        ),
+        DataType::Datetime(unit, zone)
+            if matches!(day, Day::Utc) && zone.as_ref().is_none_or(|z| z.as_str() == "UTC") =>
+        {
+            let per_day: i64 = match unit {
+                TimeUnit::Nanoseconds => 86_400_000_000_000,
+                TimeUnit::Microseconds => 86_400_000_000,
+                TimeUnit::Milliseconds => 86_400_000,
+            };
+            Some(
+                col.datetime()?
+                    .physical()
+                    .iter()
+                    .map(|t| t.and_then(|t| date(t.div_euclid(per_day))))
+                    .collect(),
+            )
+        }
+        _ => None,
+    })
 }
 
 /// Which day a timestamp is on: as written, or its UTC day.

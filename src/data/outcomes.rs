@@ -202,7 +202,7 @@ impl Opportunities {
     }
 
     /// The opportunity day of a lead, marking the entry as matched.
-    fn lookup(&mut self, id: &str) -> Option<i64> {
+    pub(crate) fn lookup(&mut self, id: &str) -> Option<i64> {
         self.by_id.get_mut(id).map(|e| {
             e.1 = true;
             e.0

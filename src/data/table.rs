@@ -414,6 +414,19 @@ impl Table {
         })
     }
 
+    /// A copy holding only the columns `names` (those the table has), in that order.
+    pub(crate) fn select_columns(&self, names: &[String]) -> Result<Table> {
+        let have: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| self.has_column(n))
+            .collect();
+        Ok(Table {
+            df: self.df.select(have)?,
+            ..self.clone()
+        })
+    }
+
     /// The table with `column` added, or in place of the column of its name (for rows made
     /// from leads, such as training snapshots).
     pub fn with_column(mut self, column: Column) -> Result<Table> {
@@ -623,6 +636,17 @@ impl Table {
     pub(crate) fn texts_checked(&self, name: &str, hint: &str) -> Result<Vec<Option<String>>> {
         self.column(name, hint)?;
         self.texts(name)
+    }
+
+    /// [`Table::for_each_text`], with `hint` in the error when the column is missing.
+    pub(crate) fn for_each_text_checked(
+        &self,
+        name: &str,
+        hint: &str,
+        f: impl FnMut(Option<&str>),
+    ) -> Result<()> {
+        self.column(name, hint)?;
+        self.for_each_text(name, f)
     }
 
     /// An error about the cell of row `i` (0-based in this table) of `column`.

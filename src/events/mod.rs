@@ -12,6 +12,7 @@
 //! whole days. Only events on or before R count; an event on R itself has age 0. So a
 //! lead scored as of R and a training snapshot at R (see [`snapshots`]) see the same events.
 
+pub mod counts;
 pub mod snapshots;
 
 use std::path::Path;
@@ -32,25 +33,61 @@ use crate::rules::Rule;
 const BATCH_ROWS: usize = 1 << 20;
 
 impl Events {
-    /// Reads an events file in batches (memory holds one batch and the events so far). Ids
-    /// and types are trimmed (an empty or placeholder id or type is an error naming the row:
-    /// an event of nobody, or of nothing, cannot be scored); times are dates or timestamps,
-    /// each on its UTC day ([`Table::utc_dates_as`], with `date_format` when not ISO).
+    /// Reads an events file in two passes (memory holds one batch at a time, the events in 4
+    /// bytes each and each lead's id once): the first counts each lead's events, the second
+    /// puts each event in its lead's place. Ids and types are trimmed (an empty or placeholder
+    /// id or type is an error naming the row: an event of nobody, or of nothing, cannot be
+    /// scored); times are dates or timestamps, each on its UTC day ([`Table::utc_dates_as`],
+    /// with `date_format` when not ISO; a Parquet timestamp column is read as such). At most
+    /// [`Event::MAX_TYPES`] event types.
     pub fn load(
         path: &Path,
         columns: &EventColumns,
         options: &LoadOptions,
         date_format: Option<&str>,
     ) -> Result<Events> {
-        let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
         let hint = "name the events file's columns in the rules file's [events] table \
                     (id, type, at)";
         let mut events = Events::default();
+        // Pass 1: how many events each lead has (rows without an id are the second pass's
+        // error).
+        let mut counts: Vec<usize> = Vec::new();
+        crate::data::scan_batches(
+            path,
+            options,
+            std::slice::from_ref(&columns.id),
+            BATCH_ROWS,
+            |table| {
+                table.for_each_text_checked(&columns.id, hint, |id| {
+                    if let Some(id) = id {
+                        let l = events.lead(id) as usize;
+                        if l == counts.len() {
+                            counts.push(0);
+                        }
+                        counts[l] += 1;
+                    }
+                })?;
+                Ok(std::ops::ControlFlow::Continue(()))
+            },
+        )?;
+        let mut start = Vec::with_capacity(counts.len() + 1);
+        start.push(0usize);
+        for n in counts {
+            start.push(start[start.len() - 1] + n);
+        }
+        let mut next = start.clone();
+        events.events = vec![Event::new(0, 0); start[start.len() - 1]];
+        // Pass 2: every event, checked, in its lead's slice.
+        let wanted = [columns.id.clone(), columns.kind.clone(), columns.at.clone()];
         crate::data::scan_batches(path, options, &wanted, BATCH_ROWS, |table| {
-            let ids = table.texts_checked(&columns.id, hint)?;
             let kinds = table.texts_checked(&columns.kind, hint)?;
             let days = table.utc_dates_as(&columns.at, date_format, hint)?;
-            for (i, ((id, kind), day)) in ids.iter().zip(&kinds).zip(&days).enumerate() {
+            let mut i = 0;
+            let mut failed = None;
+            table.for_each_text_checked(&columns.id, hint, |id| {
+                if failed.is_some() {
+                    return;
+                }
                 let missing = |column: &str, what: &str| {
                     table.bad_value(
                         i,
@@ -61,18 +98,39 @@ impl Events {
                         ),
                     )
                 };
-                let id = id
-                    .as_deref()
-                    .ok_or_else(|| missing(&columns.id, "lead id"))?;
-                let kind = kind
-                    .as_deref()
-                    .ok_or_else(|| missing(&columns.kind, "type"))?;
-                let day = day.ok_or_else(|| missing(&columns.at, "time"))?;
-                events.push(id, kind, day);
+                let event = (|| {
+                    let id = id.ok_or_else(|| missing(&columns.id, "lead id"))?;
+                    let kind = kinds[i]
+                        .as_deref()
+                        .ok_or_else(|| missing(&columns.kind, "type"))?;
+                    let day = days[i].ok_or_else(|| missing(&columns.at, "time"))?;
+                    let k = events.kind_index(kind).ok_or_else(|| {
+                        table.bad_value(
+                            i,
+                            &columns.kind,
+                            &format!(
+                                "more than {} event types; keep the types the rules count",
+                                Event::MAX_TYPES
+                            ),
+                        )
+                    })?;
+                    let l = events.lead_index[id] as usize;
+                    events.events[next[l]] = Event::new(day_of(day), k);
+                    next[l] += 1;
+                    Ok::<(), Error>(())
+                })();
+                if let Err(e) = event {
+                    failed = Some(e);
+                }
+                i += 1;
+            })?;
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(std::ops::ControlFlow::Continue(())),
             }
-            Ok(std::ops::ControlFlow::Continue(()))
         })?;
-        events.finish();
+        events.start = start;
+        events.sort_each_lead();
         if events.is_empty() {
             return Err(Error::data(path, "the events file has no events"));
         }
@@ -87,17 +145,25 @@ pub struct PointInTime {
     pub columns: Vec<EventColumn>,
 }
 
-/// The training rows of point-in-time training: one per lead and snapshot date T at which it
-/// was open ([`snapshots::open_snapshots`]), its columns as in `table` but the creation date
-/// column holding T (so the window counts from T and as-of judges T's maturity), plus the
-/// event columns at T. Also the options to train them with: folds by lead id, and as-of fixed
-/// to that of the leads (the newest creation or opportunity date unless given).
-pub fn snapshot_rows(
+/// What both ways of point-in-time training read first: the id and creation date columns,
+/// as-of (given, or the newest creation or opportunity date), each lead's creation and
+/// opportunity date, and the snapshot dates ([`snapshots::Cadence::dates`]).
+pub(crate) struct Prepared<'p> {
+    pub id: &'p str,
+    pub date: &'p str,
+    pub as_of: NaiveDate,
+    pub created: Vec<Option<NaiveDate>>,
+    pub opportunity: Vec<Option<NaiveDate>>,
+    pub at: Vec<NaiveDate>,
+    /// The options to train the snapshots with: folds by lead id, as-of fixed.
+    pub params: crate::train::TrainParams,
+}
+
+pub(crate) fn prepare<'p>(
     table: &Table,
-    events: &Events,
     design: &PointInTime,
-    params: &crate::train::TrainParams,
-) -> Result<(Table, crate::train::TrainParams)> {
+    params: &'p crate::train::TrainParams,
+) -> Result<Prepared<'p>> {
     let option = |option: &'static str, message: &str| Error::Option {
         option,
         message: message.into(),
@@ -146,8 +212,12 @@ pub fn snapshot_rows(
         dates.opportunity.iter().map(|d| d.map(date_of)).collect();
     let first = created.iter().flatten().min().copied().unwrap_or(as_of);
     let at = design.cadence.dates(first, as_of);
-    let shots = snapshots::open_snapshots(&created, &opportunity, &at);
-    if shots.is_empty() {
+    let any_open = (0..created.len()).any(|i| {
+        snapshots::open_at(created[i], opportunity[i], &at)
+            .next()
+            .is_some()
+    });
+    if !any_open {
         return Err(option(
             "--snapshots",
             &format!(
@@ -156,19 +226,55 @@ pub fn snapshot_rows(
             ),
         ));
     }
-    let rows: Vec<usize> = shots.iter().map(|s| s.lead).collect();
-    let lead_ids = table.texts(id)?;
-    let ids: Vec<Option<&str>> = rows.iter().map(|&i| lead_ids[i].as_deref()).collect();
-    let reference: Vec<Day> = shots.iter().map(|s| day_of(s.at)).collect();
-    let shown = |d: NaiveDate| match format {
+    let mut row_params = params.clone();
+    row_params.fold_by = Some(id.to_string());
+    row_params.time.as_of = Some(as_of);
+    Ok(Prepared {
+        id,
+        date,
+        as_of,
+        created,
+        opportunity,
+        at,
+        params: row_params,
+    })
+}
+
+/// A snapshot date as the rows' creation date column writes it (in `--date-format` when given).
+pub(crate) fn shown(d: NaiveDate, format: Option<&str>) -> String {
+    match format {
         Some(f) => d.format(f).to_string(),
         None => d.format("%Y-%m-%d").to_string(),
-    };
+    }
+}
+
+/// The training rows of point-in-time training: one per lead and snapshot date T at which it
+/// was open ([`snapshots::open_snapshots`]), its columns as in `table` but the creation date
+/// column holding T (so the window counts from T and as-of judges T's maturity), plus the
+/// event columns at T. Also the options to train them with: folds by lead id, and as-of fixed
+/// to that of the leads (the newest creation or opportunity date unless given).
+/// [`counts::train_counted`] trains on the same rows without making them.
+pub fn snapshot_rows(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &crate::train::TrainParams,
+) -> Result<(Table, crate::train::TrainParams)> {
+    let prepared = prepare(table, design, params)?;
+    let shots = snapshots::open_snapshots(&prepared.created, &prepared.opportunity, &prepared.at);
+    let rows: Vec<usize> = shots.iter().map(|s| s.lead).collect();
+    let lead_ids = table.texts(prepared.id)?;
+    let ids: Vec<Option<&str>> = rows.iter().map(|&i| lead_ids[i].as_deref()).collect();
+    let reference: Vec<Day> = shots.iter().map(|s| day_of(s.at)).collect();
+    let format = params.time.date_format.as_deref();
     let mut out = table
         .take(&rows)?
         .with_column(polars::prelude::Column::new(
-            date.into(),
-            shots.iter().map(|s| shown(s.at)).collect::<Vec<String>>(),
+            prepared.date.into(),
+            shots
+                .iter()
+                .map(|s| shown(s.at, format))
+                .collect::<Vec<String>>(),
         ))?;
     for c in &design.columns {
         out = out.with_column(polars::prelude::Column::new(
@@ -176,10 +282,7 @@ pub fn snapshot_rows(
             c.values(events, &ids, &reference),
         ))?;
     }
-    let mut params = params.clone();
-    params.fold_by = Some(id.to_string());
-    params.time.as_of = Some(as_of);
-    Ok((out, params))
+    Ok((out, prepared.params))
 }
 
 /// Trains on the snapshot rows of `table` ([`snapshot_rows`]) with `params`.
@@ -205,13 +308,24 @@ pub fn half_life_scores(
     params: &crate::train::TrainParams,
     grid: &[f64],
 ) -> Result<Vec<HalfLifeScore>> {
+    half_life_scores_by(design, j, grid, |d| {
+        Ok(train_point_in_time(table, events, d, params)?.model)
+    })
+}
+
+/// [`half_life_scores`] with each design trained by `train`.
+fn half_life_scores_by(
+    design: &PointInTime,
+    j: usize,
+    grid: &[f64],
+    mut train: impl FnMut(&PointInTime) -> Result<crate::model::Model>,
+) -> Result<Vec<HalfLifeScore>> {
     let mut scores = Vec::with_capacity(grid.len());
     for &h in grid {
         let mut d = design.clone();
         d.columns[j].aggregate = Aggregate::Decay { half_life_days: h };
-        let trained = train_point_in_time(table, events, &d, params)?;
-        let cv_log_loss = trained
-            .model
+        let model = train(&d)?;
+        let cv_log_loss = model
             .training
             .alpha_search
             .iter()
@@ -259,21 +373,15 @@ pub fn with_event_columns(
     Ok(out)
 }
 
-/// Point-in-time training with the event rules of `params.rules` (see [`snapshot_rows`]).
-/// Each source with `decay = "learn"` gets its half-life from [`HALF_LIFE_GRID`] by
-/// [`half_life_scores`], one source after the other in rule order (the sources not yet learnt
-/// at [`START_HALF_LIFE`]); the rules carry the chosen half-lives into the model, and the
-/// model's `training.events` records `input` (the events file's name), the columns read and
-/// the search. Gives the trained model and the snapshot rows it was trained on (the rows the
-/// per-row vectors of [`crate::train::Trained`] are of).
-pub fn train_with_events(
-    table: &Table,
-    events: &Events,
-    input: (&str, &EventColumns),
-    cadence: snapshots::Cadence,
+/// The design of `params.rules`' event sources with each `decay = "learn"` half-life chosen
+/// from [`HALF_LIFE_GRID`] (by [`half_life_scores`], training each design with `train`), one
+/// source after the other in rule order (the sources not yet learnt at [`START_HALF_LIFE`]);
+/// the searches; and the options with the rules carrying the chosen half-lives.
+fn learn_half_lives(
+    cadence: &snapshots::Cadence,
     params: &crate::train::TrainParams,
-    progress: &dyn crate::progress::Progress,
-) -> Result<(crate::train::Trained, Table)> {
+    mut train: impl FnMut(&PointInTime) -> Result<crate::model::Model>,
+) -> Result<(PointInTime, Vec<HalfLifeSearch>, crate::train::TrainParams)> {
     let rules = params.rules.clone().unwrap_or_default();
     let mut design = PointInTime {
         cadence: cadence.clone(),
@@ -288,7 +396,7 @@ pub fn train_with_events(
         if !learn {
             continue;
         }
-        let scores = half_life_scores(table, events, &design, j, params, &HALF_LIFE_GRID)?;
+        let scores = half_life_scores_by(&design, j, &HALF_LIFE_GRID, &mut train)?;
         let chosen = best_half_life(&scores).expect("the grid is not empty");
         tracing::info!(
             column = design.columns[j].name.as_str(),
@@ -318,23 +426,102 @@ pub fn train_with_events(
             })
             .collect(),
     );
-    let (rows, row_params) = snapshot_rows(table, events, &design, &params)?;
-    let mut trained = crate::train::train_with(&rows, &row_params, progress)?;
-    let id = params.id.as_deref().expect("snapshot_rows checked the id");
-    let leads_with_events = table
-        .texts(id)?
-        .iter()
-        .filter(|i| i.as_deref().is_some_and(|i| !events.of(i).is_empty()))
-        .count();
-    trained.model.training.events = Some(EventsTraining {
+    Ok((design, searches, params))
+}
+
+/// The model's `training.events`: `input` (the events file's name and columns), the log's
+/// size, the snapshots and the half-life searches.
+fn events_training(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: &snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    snapshot_rows: usize,
+    half_life_search: Vec<HalfLifeSearch>,
+) -> Result<EventsTraining> {
+    let id = params.id.as_deref().expect("the snapshots checked the id");
+    let mut leads_with_events = 0;
+    table.for_each_text(id, |i| {
+        leads_with_events += usize::from(i.is_some_and(|i| !events.of(i).is_empty()));
+    })?;
+    Ok(EventsTraining {
         input: input.0.to_string(),
         columns: input.1.clone(),
         events: events.len(),
         leads_with_events,
         snapshots: cadence.to_string(),
-        snapshot_rows: rows.n_rows(),
-        half_life_search: searches,
-    });
+        snapshot_rows,
+        half_life_search,
+    })
+}
+
+/// Point-in-time training with the event rules of `params.rules`, from snapshot counts
+/// ([`counts::train_counted`]; the rows of [`snapshot_rows`] when the rules need them, see
+/// [`counts::counts_suffice`]). Each source with `decay = "learn"` gets its half-life from
+/// [`HALF_LIFE_GRID`] by the cross-validated log loss of the whole training, one source after
+/// the other in rule order (the sources not yet learnt at [`START_HALF_LIFE`]); the rules
+/// carry the chosen half-lives into the model, and the model's `training.events` records
+/// `input` (the events file's name), the columns read and the search. The model is the one
+/// [`train_with_events_rows`] gives.
+pub fn train_with_events(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<counts::Counted> {
+    if !counts::counts_suffice(params) {
+        let (trained, rows) =
+            train_with_events_rows(table, events, input, cadence, params, progress)?;
+        return Ok(counts::Counted {
+            model: trained.model,
+            notes: trained.notes,
+            snapshot_rows: rows.n_rows(),
+        });
+    }
+    let silent = crate::progress::Silent;
+    let (design, searches, params) = learn_half_lives(&cadence, params, |d| {
+        Ok(counts::train_counted(table, events, d, params, &silent)?.model)
+    })?;
+    let mut counted = counts::train_counted(table, events, &design, &params, progress)?;
+    counted.model.training.events = Some(events_training(
+        table,
+        events,
+        input,
+        &cadence,
+        &params,
+        counted.snapshot_rows,
+        searches,
+    )?);
+    Ok(counted)
+}
+
+/// [`train_with_events`] on the snapshot rows of [`snapshot_rows`]: also gives the rows, which
+/// the per-row vectors of [`crate::train::Trained`] are of (for the diagnostics report).
+pub fn train_with_events_rows(
+    table: &Table,
+    events: &Events,
+    input: (&str, &EventColumns),
+    cadence: snapshots::Cadence,
+    params: &crate::train::TrainParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(crate::train::Trained, Table)> {
+    let (design, searches, params) = learn_half_lives(&cadence, params, |d| {
+        Ok(train_point_in_time(table, events, d, params)?.model)
+    })?;
+    let (rows, row_params) = snapshot_rows(table, events, &design, &params)?;
+    let mut trained = crate::train::train_with(&rows, &row_params, progress)?;
+    trained.model.training.events = Some(events_training(
+        table,
+        events,
+        input,
+        &cadence,
+        &params,
+        rows.n_rows(),
+        searches,
+    )?);
     Ok((trained, rows))
 }
 

@@ -110,15 +110,23 @@ pub fn open_snapshots(
     dates: &[NaiveDate],
 ) -> Vec<Snapshot> {
     let mut out = Vec::new();
-    for (lead, (c, o)) in created.iter().zip(opportunity).enumerate() {
-        let Some(c) = c else { continue };
-        for &at in dates {
-            if at >= *c && o.is_none_or(|o| o > at) {
-                out.push(Snapshot { lead, at });
-            }
-        }
+    for (lead, (&c, &o)) in created.iter().zip(opportunity).enumerate() {
+        out.extend(open_at(c, o, dates).map(|at| Snapshot { lead, at }));
     }
     out
+}
+
+/// The dates of `dates` at which a lead created on `created` whose opportunity is dated
+/// `opportunity` was open (see [`open_snapshots`]), in order.
+pub fn open_at(
+    created: Option<NaiveDate>,
+    opportunity: Option<NaiveDate>,
+    dates: &[NaiveDate],
+) -> impl Iterator<Item = NaiveDate> + '_ {
+    dates
+        .iter()
+        .copied()
+        .filter(move |&at| created.is_some_and(|c| at >= c) && opportunity.is_none_or(|o| o > at))
 }
 
 #[cfg(test)]

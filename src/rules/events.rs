@@ -235,85 +235,114 @@ pub fn day_of(date: NaiveDate) -> Day {
     date.num_days_from_ce()
 }
 
-/// One event of a lead: its type (an index into [`Events::types`]) and its day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Event {
-    pub day: Day,
-    pub kind: u32,
+/// One event of a lead in 4 bytes: its day (days from the common era, 22 bits: 0001-01-01 to
+/// the year 11,484; days outside are clamped to that range, which only matters for an as-of
+/// date outside it) and its type (an index into [`Events::types`], 10 bits: up to
+/// [`Event::MAX_TYPES`] types). Ordered by day, then type. An activity log has many events:
+/// 100 million of them take 400 MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Event(u32);
+
+impl Event {
+    /// How many event types a log may have.
+    pub const MAX_TYPES: usize = 1 << KIND_BITS;
+    /// The last day an event can have (days from the common era).
+    pub const MAX_DAY: Day = (1 << (32 - KIND_BITS)) - 1;
+
+    /// The event of type `kind` (below [`Event::MAX_TYPES`]) on `day` (clamped to
+    /// 0 ..= [`Event::MAX_DAY`]).
+    pub fn new(day: Day, kind: u32) -> Event {
+        debug_assert!((kind as usize) < Event::MAX_TYPES);
+        Event(((day.clamp(0, Event::MAX_DAY) as u32) << KIND_BITS) | kind)
+    }
+
+    pub fn day(self) -> Day {
+        (self.0 >> KIND_BITS) as Day
+    }
+
+    pub fn kind(self) -> u32 {
+        self.0 & ((1 << KIND_BITS) - 1)
+    }
 }
 
+const KIND_BITS: u32 = 10;
+
 /// Every lead's events, ordered by day (then type), and the event types by name. Compact, for
-/// logs of hundreds of millions of events: each lead id once, and 8 bytes per event, in one
+/// logs of hundreds of millions of events: each lead id once, and 4 bytes per event, in one
 /// array sorted by lead (a lead's events are a slice of it).
 #[derive(Debug, Clone, Default)]
 pub struct Events {
-    types: Vec<String>,
-    lead_index: HashMap<Box<str>, u32>,
-    /// Lead `l`'s events are `events[start[l]..start[l + 1]]` once finished.
-    start: Vec<usize>,
-    events: Vec<Event>,
-    /// While reading: each event's lead, in file order (dropped by `finish`).
-    leads_read: Vec<u32>,
+    pub(crate) types: Vec<String>,
+    pub(crate) lead_index: HashMap<Box<str>, u32>,
+    /// Lead `l`'s events are `events[start[l]..start[l + 1]]`.
+    pub(crate) start: Vec<usize>,
+    pub(crate) events: Vec<Event>,
 }
 
 impl Events {
-    /// Events from memory: (lead id, type, date) in any order.
+    /// Events from memory: (lead id, type, date) in any order. Panics with more than
+    /// [`Event::MAX_TYPES`] types.
     pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, NaiveDate)>) -> Events {
         let mut events = Events::default();
+        let mut read: Vec<(u32, Event)> = Vec::new();
         for (id, kind, date) in rows {
-            events.push(id, kind, date);
+            let k = events
+                .kind_index(kind)
+                .expect("no more event types than Event::MAX_TYPES");
+            let l = events.lead(id);
+            read.push((l, Event::new(day_of(date), k)));
         }
-        events.finish();
-        events
-    }
-
-    pub(crate) fn push(&mut self, id: &str, kind: &str, date: NaiveDate) {
-        // Few types: a linear search beats hashing.
-        let k = match self.types.iter().position(|t| t == kind) {
-            Some(k) => k,
-            None => {
-                self.types.push(kind.to_string());
-                self.types.len() - 1
-            }
-        };
-        let next = self.lead_index.len() as u32;
-        let lead = match self.lead_index.get(id) {
-            Some(&l) => l,
-            None => {
-                self.lead_index.insert(id.into(), next);
-                next
-            }
-        };
-        self.leads_read.push(lead);
-        self.events.push(Event {
-            day: day_of(date),
-            kind: k as u32,
-        });
-    }
-
-    /// Groups the events by lead (a counting sort: no second copy of the events beyond one
-    /// array), each lead's by day.
-    pub(crate) fn finish(&mut self) {
-        let leads = self.lead_index.len();
+        // Grouped by lead (a counting sort), each lead's by day.
+        let leads = events.lead_index.len();
         let mut start = vec![0usize; leads + 1];
-        for &l in &self.leads_read {
+        for &(l, _) in &read {
             start[l as usize + 1] += 1;
         }
         for l in 0..leads {
             start[l + 1] += start[l];
         }
         let mut next = start.clone();
-        let mut sorted = vec![Event { day: 0, kind: 0 }; self.events.len()];
-        for (&l, &e) in self.leads_read.iter().zip(&self.events) {
-            sorted[next[l as usize]] = e;
+        events.events = vec![Event(0); read.len()];
+        for (l, e) in read {
+            events.events[next[l as usize]] = e;
             next[l as usize] += 1;
         }
-        self.leads_read = Vec::new();
-        for l in 0..leads {
-            sorted[start[l]..start[l + 1]].sort_unstable();
+        events.start = start;
+        events.sort_each_lead();
+        events
+    }
+
+    /// The index of event type `kind`, added when new; `None` when there would be more than
+    /// [`Event::MAX_TYPES`].
+    pub(crate) fn kind_index(&mut self, kind: &str) -> Option<u32> {
+        // Few types: a linear search beats hashing.
+        match self.types.iter().position(|t| t == kind) {
+            Some(k) => Some(k as u32),
+            None if self.types.len() < Event::MAX_TYPES => {
+                self.types.push(kind.to_string());
+                Some(self.types.len() as u32 - 1)
+            }
+            None => None,
         }
-        self.events = sorted;
-        self.start = start;
+    }
+
+    /// The index of lead `id`, numbered on first sight.
+    pub(crate) fn lead(&mut self, id: &str) -> u32 {
+        let next = self.lead_index.len() as u32;
+        match self.lead_index.get(id) {
+            Some(&l) => l,
+            None => {
+                self.lead_index.insert(id.into(), next);
+                next
+            }
+        }
+    }
+
+    /// Orders each lead's events by day, then type.
+    pub(crate) fn sort_each_lead(&mut self) {
+        for l in 0..self.lead_index.len() {
+            self.events[self.start[l]..self.start[l + 1]].sort_unstable();
+        }
     }
 
     /// The event types seen, in order of first appearance.
@@ -375,15 +404,15 @@ impl Aggregate {
     pub fn value(&self, events: &[Event], kinds: &[u32], reference: Day) -> f64 {
         let seen = events
             .iter()
-            .take_while(|e| e.day <= reference)
-            .filter(|e| kinds.contains(&e.kind));
+            .take_while(|e| e.day() <= reference)
+            .filter(|e| kinds.contains(&e.kind()));
         match *self {
             Aggregate::Within { days } => {
-                seen.filter(|e| reference - e.day <= days as Day).count() as f64
+                seen.filter(|e| reference - e.day() <= days as Day).count() as f64
             }
             Aggregate::Decay { half_life_days } => {
                 let sum: f64 = seen
-                    .map(|e| 0.5f64.powf(f64::from(reference - e.day) / half_life_days))
+                    .map(|e| 0.5f64.powf(f64::from(reference - e.day()) / half_life_days))
                     .sum();
                 (sum / DECAY_RESOLUTION).round() * DECAY_RESOLUTION
             }
@@ -477,9 +506,17 @@ pub fn lead_event_values<'a>(
     as_of: NaiveDate,
 ) -> Vec<(String, f64)> {
     const LEAD: &str = "";
-    let log = Events::from_rows(events.iter().map(|&(kind, day)| (LEAD, kind.trim(), day)));
+    let columns = event_columns_of(sources);
+    // Only the types some column counts (so never more than a log may have).
+    let counted = |kind: &str| columns.iter().any(|c| c.types.iter().any(|t| t == kind));
+    let log = Events::from_rows(
+        events
+            .iter()
+            .map(|&(kind, day)| (LEAD, kind.trim(), day))
+            .filter(|&(_, kind, _)| counted(kind)),
+    );
     let at = [day_of(as_of)];
-    event_columns_of(sources)
+    columns
         .into_iter()
         .map(|c| {
             let value = c.values(&log, &[Some(LEAD)], &at)[0];

@@ -198,6 +198,25 @@ impl ActivityGenerator {
     }
 }
 
+/// `events` with its `at` column as a UTC timestamp (milliseconds) rather than text, as a
+/// Parquet activity log holds it.
+pub fn with_timestamps(mut events: DataFrame) -> Result<DataFrame> {
+    let at = events.column("at")?.str()?;
+    let millis: Vec<Option<i64>> = at
+        .into_iter()
+        .map(|v| {
+            let v = v?;
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%SZ")
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis())
+        })
+        .collect();
+    let at = Int64Chunked::from_iter_options("at".into(), millis.into_iter())
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
+    events.with_column(at.into_column())?;
+    Ok(events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,12 @@
 use chrono::NaiveDate;
 use mqlcal::data::outcomes::{OutcomeSpec, TimeParams};
 use mqlcal::data::{LoadOptions, Table};
+use mqlcal::events::counts::{counts_suffice, train_counted_in_blocks};
 use mqlcal::events::snapshots::Cadence;
 use mqlcal::events::{
-    best_half_life, half_life_scores, snapshot_rows, train_point_in_time, Aggregate, EventColumn,
-    EventColumns, Events, PointInTime, HALF_LIFE_GRID,
+    best_half_life, half_life_scores, snapshot_rows, train_point_in_time, train_with_events,
+    train_with_events_rows, Aggregate, EventColumn, EventColumns, Events, PointInTime,
+    HALF_LIFE_GRID,
 };
 use mqlcal::outcome::{Immature, Window};
 use mqlcal::rules::RulesFile;
@@ -287,6 +289,156 @@ fn grouped_snapshots_fit_like_ungrouped_rows() {
     assert!((grouped.intercept - rows_fit.intercept).abs() < 1e-4);
     for (a, b) in grouped.coef.iter().zip(&rows_fit.coef) {
         assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+}
+
+/// Snapshot counts made a block of leads at a time (`train --events` without `--report`) give
+/// the model the snapshot rows give, field for field: young snapshots weighted or dropped,
+/// the outcome from the leads' column or from an opportunities list (with an id that matches
+/// no lead, whose warning both name), blocks of every size; and with `decay = "learn"`, the
+/// same half-life search, `training.events` and points.
+#[test]
+fn snapshot_counts_train_the_model_the_snapshot_rows_train() {
+    let wd = Workdir::new();
+    let (table, events) = load(&wd, 1200, 7);
+    let as_json = |m: &mqlcal::model::Model| serde_json::to_value(m).unwrap();
+    let mut listed = String::from("lead_id,opportunity_date\nnobody,2025-03-01\n");
+    let ids = table.texts("lead_id").unwrap();
+    for (id, o) in ids.iter().zip(table.texts("opportunity_date").unwrap()) {
+        if let (Some(id), Some(o)) = (id, o) {
+            listed.push_str(&format!("{id},{o}\n"));
+        }
+    }
+    let list = wd.write("opportunities.csv", &listed);
+    let d = design(Aggregate::Decay {
+        half_life_days: 10.0,
+    });
+    for immature in [Immature::Weight, Immature::Drop] {
+        for from_list in [false, true] {
+            let mut p = params(RULES);
+            p.time.immature = immature;
+            if from_list {
+                p.outcome = Some(OutcomeSpec::Opportunities {
+                    file: list.clone(),
+                    column: "opportunity_date".into(),
+                });
+                p.target = p.outcome.as_ref().unwrap().describe();
+            }
+            let rows = train_point_in_time(&table, &events, &d, &p).unwrap().model;
+            let (snapshot_rows, _) = snapshot_rows(&table, &events, &d, &p).unwrap();
+            for block in [7, 500, 1 << 20] {
+                let counted = train_counted_in_blocks(
+                    &table,
+                    &events,
+                    &d,
+                    &p,
+                    block,
+                    &mqlcal::progress::Silent,
+                )
+                .unwrap();
+                assert_eq!(counted.snapshot_rows, snapshot_rows.n_rows());
+                assert_eq!(
+                    as_json(&counted.model),
+                    as_json(&rows),
+                    "{immature:?}, list {from_list}, blocks of {block}"
+                );
+            }
+            assert_eq!(
+                rows.warnings.iter().any(|w| w.contains("'nobody'")),
+                from_list,
+                "{:?}",
+                rows.warnings
+            );
+        }
+    }
+
+    // Event rules (a learnt half-life, a week's count per unit, demos within 100000 days).
+    let file: RulesFile = toml::from_str(CLI_RULES).unwrap();
+    let mut p = params(RULES);
+    p.rules = Some(file.checked_rules().unwrap());
+    assert!(counts_suffice(&p));
+    let d = PointInTime {
+        cadence: Cadence::Monthly,
+        columns: mqlcal::events::event_columns(p.rules.as_ref().unwrap()),
+    };
+    let counted =
+        train_counted_in_blocks(&table, &events, &d, &p, 100, &mqlcal::progress::Silent).unwrap();
+    let rows = train_point_in_time(&table, &events, &d, &p).unwrap().model;
+    assert_eq!(as_json(&counted.model), as_json(&rows));
+    let input = ("events.csv", &EventColumns::default());
+    let counted = train_with_events(
+        &table,
+        &events,
+        input,
+        Cadence::Monthly,
+        &p,
+        &mqlcal::progress::Silent,
+    )
+    .unwrap();
+    let (trained, rows) = train_with_events_rows(
+        &table,
+        &events,
+        input,
+        Cadence::Monthly,
+        &p,
+        &mqlcal::progress::Silent,
+    )
+    .unwrap();
+    assert_eq!(as_json(&counted.model), as_json(&trained.model));
+    let search = &counted.model.training.events.as_ref().unwrap();
+    assert_eq!(
+        search.half_life_search[0].scores.len(),
+        HALF_LIFE_GRID.len()
+    );
+    assert_eq!(search.snapshot_rows, rows.n_rows());
+}
+
+/// `synth --events` into Parquet writes the times as a UTC timestamp column, and the loader
+/// reads it to the same events as the CSV the same seed writes (text times).
+#[test]
+fn a_parquet_log_with_timestamps_loads_as_its_csv_does() {
+    let wd = Workdir::new();
+    for (events, leads) in [
+        ("events.csv", "leads.csv"),
+        ("events.parquet", "leads.parquet"),
+    ] {
+        let out = wd
+            .cmd()
+            .args(["synth", "--rows", "700", "--seed", "5", "--events", events])
+            .args(["--out", leads])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", crate::stderr(&out));
+    }
+    use polars::prelude::SerReader;
+    let frame = polars::prelude::ParquetReader::new(
+        std::fs::File::open(wd.path("events.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert!(
+        matches!(
+            frame.column("at").unwrap().dtype(),
+            polars::prelude::DataType::Datetime(_, Some(_))
+        ),
+        "{:?}",
+        frame.schema()
+    );
+    let read = |name: &str| {
+        Events::load(
+            &wd.path(name),
+            &EventColumns::default(),
+            &LoadOptions::default(),
+            None,
+        )
+        .unwrap()
+    };
+    let (csv, parquet) = (read("events.csv"), read("events.parquet"));
+    assert_eq!(csv.types(), parquet.types());
+    assert_eq!((csv.len(), csv.leads()), (parquet.len(), parquet.leads()));
+    let leads = Table::load(&wd.path("leads.parquet"), &LoadOptions::default()).unwrap();
+    for id in leads.texts("lead_id").unwrap().into_iter().flatten() {
+        assert_eq!(csv.of(&id), parquet.of(&id), "{id}");
     }
 }
 
@@ -827,7 +979,7 @@ fn the_service_and_the_library_score_events_as_score_events_does() {
     for line in sim_leads.lines().skip(1).take(300) {
         let f: Vec<&str> = line.split(',').collect();
         let events = by_lead.remove(f[0]).unwrap_or_default();
-        leads.push((f[0].to_string(), f[3].to_string(), events));
+        leads.push((f[0].to_string(), f[4].to_string(), events));
     }
     let mut leads_csv = String::from("lead_id,company_size\n");
     let mut events_csv = String::from("lead_id,event,at\n");

@@ -1,0 +1,323 @@
+//! Point-in-time training without the snapshot rows: the same model as training on
+//! [`super::snapshot_rows`], from pattern counts built a block of leads at a time.
+//!
+//! Takes the leads, their events, the snapshot design and the options; gives the model. Each
+//! block's snapshot rows (a lead at a snapshot date T at which it was open) are made as the row
+//! path makes them, but with only the columns the rules read, turned into rule features by the
+//! same code, and added to counts per (rule pattern, T, fold); then dropped. Outcomes go
+//! through the row path's [`Timeline`] with each row created on T, so the window, as-of, the
+//! delay distribution and the young snapshots' exposure (or their leaving out, `--immature
+//! drop`) are the same; folds are dealt per lead id as [`crate::group::folds_by_key`] deals the
+//! rows' ids. The counts become the row path's [`Groups`] and [`FoldCounts`], and the fit is
+//! the row path's. Memory holds one block's rows and the counts, not every snapshot.
+//!
+//! The row path stays for what needs every row: the diagnostics report (per-row out-of-fold
+//! scores) and date rules (their warnings count rows).
+
+use chrono::NaiveDate;
+
+use super::{prepare, shown, Day, Events, PointInTime};
+use crate::data::outcomes::Timeline;
+use crate::data::{LoadOptions, Table};
+use crate::error::{Error, Result};
+use crate::group::{FoldCounts, Groups, PatternIndex, NO_FOLD};
+use crate::model::Model;
+use crate::outcome::Immature;
+use crate::progress::Progress;
+use crate::rules::Rule;
+use crate::train::{Input, TrainParams};
+
+/// Leads per block: a block's snapshot rows (a dozen per lead with monthly snapshots over a
+/// year) are made at once.
+const BLOCK_LEADS: usize = 1 << 15;
+
+/// Whether [`train_counted`] can train with `params`: given rules without date rules (date
+/// rules' warnings count snapshot rows, which only the row path holds). Event rules are fine.
+pub fn counts_suffice(params: &TrainParams) -> bool {
+    params
+        .rules
+        .as_ref()
+        .is_some_and(|rules| !rules.iter().any(|r| r.condition.has_date()))
+}
+
+/// A model trained by [`train_counted`].
+#[derive(Debug, Clone)]
+pub struct Counted {
+    pub model: Model,
+    /// The notes of the leads' load.
+    pub notes: Vec<String>,
+    /// Snapshot rows counted (one per lead and snapshot date at which it was open).
+    pub snapshot_rows: usize,
+}
+
+/// Trains on the snapshots of `table`'s leads with their `events` as
+/// [`super::train_point_in_time`] trains on the rows of [`super::snapshot_rows`], giving the
+/// same model (see the module docs), without holding the rows. Needs given rules without date
+/// rules ([`counts_suffice`]).
+pub fn train_counted(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &TrainParams,
+    progress: &dyn Progress,
+) -> Result<Counted> {
+    train_counted_in_blocks(table, events, design, params, BLOCK_LEADS, progress)
+}
+
+/// [`train_counted`], making the snapshot rows of `block_leads` leads at a time.
+pub fn train_counted_in_blocks(
+    table: &Table,
+    events: &Events,
+    design: &PointInTime,
+    params: &TrainParams,
+    block_leads: usize,
+    progress: &dyn Progress,
+) -> Result<Counted> {
+    let prepared = prepare(table, design, params)?;
+    let params = &prepared.params;
+    params.check()?;
+    let rules = params
+        .rules
+        .clone()
+        .filter(|_| counts_suffice(params))
+        .ok_or(Error::Option {
+            option: "--rules",
+            message: "training from snapshot counts needs given rules without date rules".into(),
+        })?;
+    crate::train::check_given_rules(&rules, params)?;
+    let window = params.time.window.expect("prepare checked the window");
+    let as_of = crate::data::outcomes::day(prepared.as_of);
+    let format = params.time.date_format.as_deref();
+    // The opportunities list joined again, on the leads with snapshots only, as the row path
+    // joins it to the rows (its warnings name the ids that match none).
+    let mut list = params.opportunities(&LoadOptions {
+        na: params.na.clone(),
+        encoding: table.encoding(),
+        ..LoadOptions::default()
+    })?;
+    let ids = table.raw_texts(prepared.id)?;
+    let ids: Vec<Option<&str>> = ids.iter().map(|v| table.cell(v)).collect();
+    let n = ids.len();
+    let snapshot_dates = |i: usize| {
+        super::snapshots::open_at(prepared.created[i], prepared.opportunity[i], &prepared.at)
+    };
+    let kept = |t: NaiveDate| {
+        params.time.immature == Immature::Weight
+            || as_of - crate::data::outcomes::day(t) >= i64::from(window.days)
+    };
+    // Folds by lead id, over the leads with a row trained on.
+    let k = params.folds;
+    let keys: Vec<Option<&str>> = (0..n)
+        .map(|i| ids[i].filter(|_| snapshot_dates(i).any(kept)))
+        .collect();
+    let (lead_fold, distinct) = crate::group::folds_of_holders(&keys, k, params.seed);
+    drop(keys);
+    let mut unkeyed = distinct;
+
+    // Only the columns the rules read (and the id, so that a block has rows to take).
+    let event_names: Vec<&str> = design.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut wanted: Vec<String> = vec![prepared.id.to_string()];
+    for r in &rules {
+        for c in r.columns() {
+            if !event_names.contains(&c) && !wanted.iter().any(|w| w == c) {
+                wanted.push(c.to_string());
+            }
+        }
+    }
+    let reads_date = wanted.iter().any(|w| w == prepared.date);
+    let mut narrow = table.select_columns(&wanted)?;
+    // Rules that count days (event rules here) count them from as-of, as in the row path.
+    let counts_days = rules.iter().any(Rule::needs_as_of);
+    if counts_days {
+        narrow.set_dates_as_of(prepared.as_of, format);
+    }
+    let kinds: Vec<Vec<u32>> = design
+        .columns
+        .iter()
+        .map(|c| events.kinds(&c.types))
+        .collect();
+
+    let mut timeline = Timeline::new(window, Some(prepared.as_of));
+    let mut near = crate::rules::spelling::NearMisses::new(&rules);
+    let mut cells = PatternIndex::new(rules.len() + 1);
+    // Per (cell, fold): leads and conversions, at `cell * k + fold`.
+    let (mut leads, mut conversions): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    let mut key = vec![0u64; rules.len() + 1];
+    let mut rows_seen = 0usize;
+    let mut newest: Option<NaiveDate> = None;
+    progress.begin("counting snapshots", Some(n as u64));
+    for first in (0..n).step_by(block_leads.max(1)) {
+        let block = first..(first + block_leads.max(1)).min(n);
+        let mut lead_of: Vec<usize> = Vec::new();
+        let mut at: Vec<NaiveDate> = Vec::new();
+        for i in block.clone() {
+            for t in snapshot_dates(i) {
+                lead_of.push(i);
+                at.push(t);
+            }
+        }
+        if lead_of.is_empty() {
+            progress.advance(block.len() as u64);
+            continue;
+        }
+        newest = newest.max(at.iter().copied().max());
+        let mut rows = narrow.take(&lead_of)?;
+        if reads_date {
+            let written: Vec<String> = at.iter().map(|&t| shown(t, format)).collect();
+            rows = rows.with_column(polars::prelude::Column::new(prepared.date.into(), written))?;
+        }
+        for (c, kinds) in design.columns.iter().zip(&kinds) {
+            let values: Vec<f64> = lead_of
+                .iter()
+                .zip(&at)
+                .map(|(&i, &t)| match ids[i] {
+                    Some(id) => c.aggregate.value(events.of(id), kinds, day_of(t)),
+                    None => 0.0,
+                })
+                .collect();
+            rows =
+                rows.with_column(polars::prelude::Column::new(c.name.as_str().into(), values))?;
+        }
+        near.add(&rows)?;
+        let x = crate::rules::features::rule_features(&rows, &rules)?;
+        let mut opportunity_of = |i: usize| -> Option<i64> {
+            match list.as_mut() {
+                Some(list) => ids[i].and_then(|id| list.lookup(id)),
+                None => prepared.opportunity[i].map(crate::data::outcomes::day),
+            }
+        };
+        let mut last_lead = usize::MAX;
+        let mut opportunity = None;
+        for (r, (&i, &t)) in lead_of.iter().zip(&at).enumerate() {
+            if i != last_lead {
+                (last_lead, opportunity) = (i, opportunity_of(i));
+            }
+            let created = crate::data::outcomes::day(t);
+            let row = table.row(rows_seen + r);
+            let converted = timeline.add_leads(created, opportunity, 1, row);
+            if !kept(t) {
+                continue;
+            }
+            let fold = match lead_fold[i] {
+                NO_FOLD => {
+                    unkeyed += 1;
+                    (unkeyed - 1) % k
+                }
+                f => f as usize,
+            };
+            for (j, v) in key.iter_mut().take(rules.len()).enumerate() {
+                *v = PatternIndex::key(x[[r, j]]);
+            }
+            key[rules.len()] = created as u64;
+            let cell = cells.id(&key) as usize;
+            if leads.len() <= cell * k {
+                leads.resize((cell + 1) * k, 0);
+                conversions.resize((cell + 1) * k, 0);
+            }
+            leads[cell * k + fold] += 1;
+            conversions[cell * k + fold] += u64::from(converted);
+        }
+        rows_seen += lead_of.len();
+        progress.advance(block.len() as u64);
+    }
+    progress.end();
+
+    let clock = timeline.finish(table.path())?;
+    let mut warnings = Vec::new();
+    if let Some(list) = &list {
+        warnings.extend(list.warnings(table.path()));
+    }
+    warnings.extend(clock.warnings.iter().cloned());
+    warnings.extend(near.warnings(&rules));
+
+    // The cells at their exposure: cells of one pattern and one exposure are one group.
+    let weighted = params.time.immature == Immature::Weight;
+    let mut groups_index = PatternIndex::new(rules.len() + 1);
+    let (mut group_leads, mut group_conversions): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    for (cell, cell_key) in cells.keys().iter().enumerate() {
+        let created = cell_key[rules.len()] as i64;
+        let exposure = if weighted {
+            clock.exposure(created)
+        } else {
+            1.0
+        };
+        key[..rules.len()].copy_from_slice(&cell_key[..rules.len()]);
+        key[rules.len()] = PatternIndex::key(exposure);
+        let g = groups_index.id(&key) as usize;
+        if group_leads.len() <= g * k {
+            group_leads.resize((g + 1) * k, 0);
+            group_conversions.resize((g + 1) * k, 0);
+        }
+        for f in 0..k {
+            group_leads[g * k + f] += leads[cell * k + f];
+            group_conversions[g * k + f] += conversions[cell * k + f];
+        }
+    }
+    let keyed = groups_index.patterns();
+    let p = rules.len();
+    let sum = |v: &[u64], g: usize| v[g * k..(g + 1) * k].iter().sum::<u64>();
+    let (groups, new_id) = Groups::sorted(
+        keyed.slice(ndarray::s![.., ..p]).to_owned(),
+        (0..keyed.nrows()).map(|g| sum(&group_leads, g)).collect(),
+        (0..keyed.nrows())
+            .map(|g| sum(&group_conversions, g))
+            .collect(),
+        keyed.column(p).to_vec(),
+    );
+    let (total, converted) = (groups.total_leads(), groups.total_conversions());
+    if let Some(e) = crate::train::one_outcome_error(
+        table.path(),
+        &params.target,
+        converted as usize,
+        total as usize,
+    ) {
+        return Err(e);
+    }
+    let (rules, groups, merged) = crate::caps::apply(rules, groups, &mut warnings)?;
+    let to = |g: usize| match &merged {
+        Some(m) => m[new_id[g] as usize] as usize,
+        None => new_id[g] as usize,
+    };
+    let mut folds = FoldCounts {
+        k,
+        leads: vec![0; groups.len() * k],
+        conversions: vec![0; groups.len() * k],
+    };
+    for g in 0..keyed.nrows() {
+        for f in 0..k {
+            folds.leads[to(g) * k + f] += group_leads[g * k + f];
+            folds.conversions[to(g) * k + f] += group_conversions[g * k + f];
+        }
+    }
+    tracing::info!(
+        snapshots = total,
+        patterns = groups.len(),
+        rules = rules.len(),
+        "snapshots counted by rule pattern"
+    );
+    let mut input = Input::of_table(table);
+    input.dates_as_of = counts_days.then_some(prepared.as_of);
+    input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
+    input.timing = crate::train::Timing::of(params, Some(clock));
+    let (rules, groups, _) =
+        crate::train::add_interactions(rules, groups, params, &mut input, progress)?;
+    let fitted = crate::train::fit_groups(
+        &groups,
+        Some(&folds),
+        &rules,
+        params,
+        input,
+        "file",
+        warnings,
+        progress,
+    )?;
+    Ok(Counted {
+        model: fitted.model,
+        notes: table.notes.clone(),
+        snapshot_rows: rows_seen,
+    })
+}
+
+fn day_of(d: NaiveDate) -> Day {
+    super::day_of(d)
+}
