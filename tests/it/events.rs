@@ -976,10 +976,17 @@ fn the_service_and_the_library_score_events_as_score_events_does() {
             .or_default()
             .push((e[1].to_string(), e[2].to_string()));
     }
+    let size = sim_leads
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "company_size")
+        .unwrap();
     for line in sim_leads.lines().skip(1).take(300) {
         let f: Vec<&str> = line.split(',').collect();
         let events = by_lead.remove(f[0]).unwrap_or_default();
-        leads.push((f[0].to_string(), f[4].to_string(), events));
+        leads.push((f[0].to_string(), f[size].to_string(), events));
     }
     let mut leads_csv = String::from("lead_id,company_size\n");
     let mut events_csv = String::from("lead_id,event,at\n");
