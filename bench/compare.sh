@@ -36,28 +36,7 @@ fi
 py="$venv/bin/python"
 mkdir -p bench/data
 
-# measure CMD...: runs CMD $RUNS times; prints "median_seconds max_peak_MB".
-measure() {
-  local times=() peaks=() out stats
-  stats=$(mktemp)
-  for _ in $(seq "$RUNS"); do
-    if ! /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1; then
-      echo "compare: failed: $*" >&2
-      "$@" >/dev/null
-      exit 1
-    fi
-    out=$(tail -n1 "$stats")
-    times+=("${out% *}")
-    peaks+=("${out#* }")
-  done
-  rm -f "$stats"
-  python3 - "${times[*]}" "${peaks[*]}" <<'PY'
-import statistics, sys
-t = [float(x) for x in sys.argv[1].split()]
-m = [int(x) for x in sys.argv[2].split()]
-print(f"{statistics.median(t):.3f} {max(m) / 1024:.0f}")
-PY
-}
+source bench/measure.sh
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB RAM; $(uname -sr)"
 echo "mqlcal: $("$bin" --version); python: $("$py" -c 'import polars, sklearn, sys; print(sys.version.split()[0], "polars", polars.__version__, "scikit-learn", sklearn.__version__)')"

@@ -34,28 +34,7 @@ fi
 py="$venv/bin/python"
 mkdir -p bench/data
 
-# measure CMD...: runs CMD $RUNS times; prints "median_seconds max_peak_MB".
-measure() {
-  local times=() peaks=() out stats
-  stats=$(mktemp)
-  for _ in $(seq "$RUNS"); do
-    if ! /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1; then
-      echo "events: failed: $*" >&2
-      "$@" >/dev/null
-      exit 1
-    fi
-    out=$(tail -n1 "$stats")
-    times+=("${out% *}")
-    peaks+=("${out#* }")
-  done
-  rm -f "$stats"
-  python3 - "${times[*]}" "${peaks[*]}" <<'PY'
-import statistics, sys
-t = [float(x) for x in sys.argv[1].split()]
-m = [int(x) for x in sys.argv[2].split()]
-print(f"{statistics.median(t):.3f} {max(m) / 1024:.0f}")
-PY
-}
+source bench/measure.sh
 
 # Creation days for about $events events: events per lead = 0.061 * (days / 2 + 58).
 days=$(python3 -c "print(max(1, round(2 * ($events / $leads / 0.061 - 58))))")

@@ -21,19 +21,7 @@ data="bench/data/synth-$n.csv"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# measure CMD...: runs CMD $RUNS times; prints "median_seconds max_peak_MB".
-measure() {
-  local times=() peak=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$out/time" "$@" >/dev/null 2>&1
-    read -r s kb <"$out/time"
-    times+=("$s")
-    [ "$kb" -gt "$peak" ] && peak=$kb
-  done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-  echo "$median $((peak / 1024))"
-}
+source bench/measure.sh
 
 read -r plain plain_mb < <(measure "$bin" train --data "$data" --rules data/rules.toml --out "$out/plain.json" --force)
 read -r search search_mb < <(measure "$bin" train --data "$data" --rules data/rules.toml --out "$out/search.json" --force --propose-interactions "$N")
