@@ -235,16 +235,13 @@ pub fn retrain_with(
     // columns, with the new data's as-of.
     let observed = crate::train::observed(table, &train_params)?;
     // Date rules count back from the new data's as-of, for both models.
-    let dated_table;
-    let table = match crate::train::dates_as_of(table, &train_params, observed.clock.as_ref())? {
-        Some(as_of) => {
-            let mut t = table.clone();
-            t.set_dates_as_of(as_of, champion.training.date_rules_format.as_deref());
-            dated_table = t;
-            &dated_table
-        }
-        None => table,
-    };
+    let dated = crate::train::dated_for_rules(
+        table,
+        &train_params,
+        observed.clock.as_ref(),
+        champion.training.date_rules_format.as_deref(),
+    )?;
+    let table: &Table = &dated;
     let y = observed.y.clone();
     let mut notes = observed.warnings.clone();
     let mature = observed.mature();

@@ -505,7 +505,7 @@ impl Input {
 
 /// The as-of date of `params`' date rules, `None` without any: `--as-of` if given, else the
 /// training's as-of (dated outcomes), else the newest date in the date rules' columns.
-pub fn dates_as_of(
+fn dates_as_of(
     table: &Table,
     params: &TrainParams,
     clock: Option<&crate::data::outcomes::Clock>,
@@ -546,6 +546,25 @@ pub fn dates_as_of(
     })
 }
 
+/// `table` with its date rules counting days back from [`dates_as_of`], their cells read in
+/// `format`; the table itself, borrowed, when no rule counts days. Training, the report and
+/// retrain all read date rules through this.
+pub fn dated_for_rules<'a>(
+    table: &'a Table,
+    params: &TrainParams,
+    clock: Option<&crate::data::outcomes::Clock>,
+    format: Option<&str>,
+) -> Result<std::borrow::Cow<'a, Table>> {
+    Ok(match dates_as_of(table, params, clock)? {
+        Some(as_of) => {
+            let mut t = table.clone();
+            t.set_dates_as_of(as_of, format);
+            std::borrow::Cow::Owned(t)
+        }
+        None => std::borrow::Cow::Borrowed(table),
+    })
+}
+
 /// Trains a model on `table`: rule features per lead, grouped by pattern, then
 /// [`train_groups`]. The per-lead out-of-fold scores are kept for the report.
 pub fn train(table: &Table, params: &TrainParams) -> Result<Trained> {
@@ -559,16 +578,13 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let observed = observed(table, params)?;
     let mut warnings = observed.warnings.clone();
     // Date rules count days back from one as-of date, set on the table they read.
-    let dated_table;
-    let table = match dates_as_of(table, params, observed.clock.as_ref())? {
-        Some(as_of) => {
-            let mut t = table.clone();
-            t.set_dates_as_of(as_of, params.time.date_format.as_deref());
-            dated_table = t;
-            &dated_table
-        }
-        None => table,
-    };
+    let dated = dated_for_rules(
+        table,
+        params,
+        observed.clock.as_ref(),
+        params.time.date_format.as_deref(),
+    )?;
+    let table: &Table = &dated;
     // With `--immature drop`, the leads kept are the mature ones; with `weight`, every lead
     // with its exposure.
     let keep = observed.kept(params.time.immature);

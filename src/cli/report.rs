@@ -268,8 +268,14 @@ fn in_time(
         None => (table, params),
     };
     let observed = mqlcal::train::observed(&table, &params)?;
-    if let Some(as_of) = mqlcal::train::dates_as_of(&table, &params, observed.clock.as_ref())? {
-        table.set_dates_as_of(as_of, model.training.date_rules_format.as_deref());
+    let dated = mqlcal::train::dated_for_rules(
+        &table,
+        &params,
+        observed.clock.as_ref(),
+        model.training.date_rules_format.as_deref(),
+    )?;
+    if let std::borrow::Cow::Owned(t) = dated {
+        table = t;
     }
     Ok((table, observed))
 }
