@@ -225,25 +225,16 @@ pub fn model_name(path: &Path) -> String {
 /// The leads as the model judges them, and how: with event rules, its snapshot rows (each
 /// lead at each snapshot date of the model's cadence at which it was open, its events up to
 /// that date); with date rules, the dates counted back from as-of (`--as-of`, else that of
-/// the outcomes). Gives the rows, their outcomes as read, and the parameters they were read
-/// with.
+/// the outcomes). `events` is the model's activity log (read once, for the data and the
+/// training data). Gives the rows and their outcomes as read.
 fn in_time(
     model: &Model,
     table: mqlcal::data::Table,
     params: TrainParams,
-    args: &Args,
-    bars: &super::ui::Bars,
+    events: Option<&mqlcal::events::Events>,
 ) -> anyhow::Result<(mqlcal::data::Table, mqlcal::train::Observed)> {
-    let found = super::score::model_events(
-        model,
-        &table,
-        args.events.as_deref(),
-        args.events_columns.as_ref(),
-        &args.read,
-        bars,
-    )?;
-    let (mut table, params) = match found {
-        Some((events, _)) => {
+    let (mut table, params) = match events {
+        Some(events) => {
             let cadence: mqlcal::events::snapshots::Cadence = model
                 .training
                 .events
@@ -256,7 +247,7 @@ fn in_time(
                 cadence: cadence.clone(),
                 columns: mqlcal::events::event_columns(&model.rules()),
             };
-            let (rows, p) = mqlcal::events::snapshot_rows(&table, &events, &design, &params)?;
+            let (rows, p) = mqlcal::events::snapshot_rows(&table, events, &design, &params)?;
             crate::say!(
                 "judging {} lead snapshots ({cadence}) of {} leads, each with its events up to \
                  its snapshot date, as the model was trained",
@@ -285,7 +276,16 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
     let table = super::score::load_leads(&model, &args.data, &args.na, &args.read, None, bars)?;
     let params = outcome_params(&model, &args)?;
-    let (table, observed) = in_time(&model, table, params, &args, bars)?;
+    let events = super::score::model_events(
+        &model,
+        &table,
+        args.events.as_deref(),
+        args.events_columns.as_ref(),
+        &args.read,
+        bars,
+    )?
+    .map(|(events, _)| events);
+    let (table, observed) = in_time(&model, table, params, events.as_ref())?;
     for w in &observed.warnings {
         eprintln!("mqlcal: warning: {w}");
     }
@@ -301,7 +301,7 @@ pub fn run(args: Args, bars: &super::ui::Bars) -> anyhow::Result<()> {
                 .as_of
                 .as_deref()
                 .and_then(|d| super::train::parse_as_of(d).ok());
-            let (train, seen) = in_time(&model, train, p, &args, bars)?;
+            let (train, seen) = in_time(&model, train, p, events.as_ref())?;
             let mut x = mqlcal::rules::features::rule_features(&train, &model.rules())?;
             let mut y = seen.y.clone();
             if let Some(rows) = Maturity::mature_rows(&seen) {
