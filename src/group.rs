@@ -392,7 +392,7 @@ struct Deal {
 }
 
 /// How many of the slots `start..start + m` fall on fold `f` when slot `s` goes to `s % k`.
-fn dealt(start: u64, m: u64, f: usize, k: usize) -> u64 {
+pub(crate) fn dealt(start: u64, m: u64, f: usize, k: usize) -> u64 {
     let k64 = k as u64;
     let first = (f as u64 + k64 - start % k64) % k64;
     m / k64 + u64::from(first < m % k64)
@@ -440,33 +440,89 @@ pub fn folds_by_key(keys: &[Option<String>], k: usize, seed: u64) -> Vec<usize> 
 /// a holder with no rows or no key; [`NO_FOLD`] is its fold. Also gives the number of distinct
 /// keys, from which [`folds_by_key`] goes on dealing rows without a key, one each.
 pub fn folds_of_holders(keys: &[Option<&str>], k: usize, seed: u64) -> (Vec<u32>, usize) {
-    let mut order: Vec<u32> = (0..keys.len() as u32)
-        .filter(|&h| keys[h as usize].is_some())
-        .collect();
-    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
-    let mut group = vec![NO_FOLD; keys.len()];
-    let mut distinct = 0u32;
-    for (n, &h) in order.iter().enumerate() {
-        if n > 0 && keys[order[n - 1] as usize] != keys[h as usize] {
-            distinct += 1;
-        }
-        group[h as usize] = distinct;
-    }
-    let distinct = if order.is_empty() { 0 } else { distinct + 1 };
-    // Shuffling positions moves them as shuffling the keys would (the swaps depend on the
-    // length only).
-    let mut shuffled: Vec<u32> = (0..distinct).collect();
-    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut fold_of = vec![0u32; distinct as usize];
-    for (position, &g) in shuffled.iter().enumerate() {
-        fold_of[g as usize] = (position % k) as u32;
-    }
+    let (mut group, distinct) = key_ranks(keys);
+    let fold_of = deal(distinct, k, seed);
     for g in &mut group {
         if *g != NO_FOLD {
             *g = fold_of[*g as usize];
         }
     }
     (group, distinct as usize)
+}
+
+/// Buckets of lead ids that a warehouse deals to folds (the `lead_bucket` column of snapshot
+/// counts, `mqlcal export --format sql-counts --events-table`): a lead's bucket is the rank of
+/// its id among the distinct ids in byte order, modulo this ([`key_buckets`]), which every SQL
+/// engine can compute (`ROW_NUMBER() OVER (ORDER BY id)`), unlike a seeded shuffle of the ids.
+/// 60 is divisible by every fold count from 2 to 6 (and 10, 12, 15, 20), so such folds get
+/// equally many buckets and so equally many leads (to one lead per bucket); and it is small
+/// next to the number of leads, so the counts table, which keeps the buckets apart, does not
+/// grow much, while 60 buckets still deal into many different splits.
+pub const LEAD_BUCKETS: u32 = 60;
+
+/// Each holder's bucket (see [`LEAD_BUCKETS`]): the 0-based rank of its key among the distinct
+/// keys, in byte order, modulo [`LEAD_BUCKETS`]; [`NO_FOLD`] for a holder without a key.
+pub fn key_buckets(keys: &[Option<&str>]) -> Vec<u32> {
+    let (mut rank, _) = key_ranks(keys);
+    for r in &mut rank {
+        if *r != NO_FOLD {
+            *r %= LEAD_BUCKETS;
+        }
+    }
+    rank
+}
+
+/// The fold of each bucket `0..LEAD_BUCKETS`: the bucket numbers shuffled by `seed` and dealt
+/// round-robin to `k` folds, as [`folds_of_holders`] deals keys.
+pub fn bucket_folds(k: usize, seed: u64) -> Vec<u32> {
+    deal(LEAD_BUCKETS, k, seed)
+}
+
+/// [`folds_of_holders`] with whole buckets of keys dealt ([`key_buckets`], [`bucket_folds`]):
+/// the folds `mqlcal train --counts` deals a warehouse's snapshot counts by, so that training
+/// from the leads (with `TrainParams::fold_by_bucket`) gives the same model. [`NO_FOLD`] for a
+/// holder without a key.
+pub fn folds_by_bucket(keys: &[Option<&str>], k: usize, seed: u64) -> Vec<u32> {
+    let fold_of = bucket_folds(k, seed);
+    key_buckets(keys)
+        .into_iter()
+        .map(|b| match b {
+            NO_FOLD => NO_FOLD,
+            b => fold_of[b as usize],
+        })
+        .collect()
+}
+
+/// Each holder's 0-based rank among the distinct keys in byte order ([`NO_FOLD`] without a
+/// key), and the number of distinct keys.
+fn key_ranks(keys: &[Option<&str>]) -> (Vec<u32>, u32) {
+    let mut order: Vec<u32> = (0..keys.len() as u32)
+        .filter(|&h| keys[h as usize].is_some())
+        .collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let mut rank = vec![NO_FOLD; keys.len()];
+    let mut distinct = 0u32;
+    for (n, &h) in order.iter().enumerate() {
+        if n > 0 && keys[order[n - 1] as usize] != keys[h as usize] {
+            distinct += 1;
+        }
+        rank[h as usize] = distinct;
+    }
+    let distinct = if order.is_empty() { 0 } else { distinct + 1 };
+    (rank, distinct)
+}
+
+/// The fold of each of `n` groups numbered `0..n`: the numbers shuffled by `seed` and dealt
+/// round-robin to `k` folds. Shuffling positions moves them as shuffling the keys would (the
+/// swaps depend on the length only).
+fn deal(n: u32, k: usize, seed: u64) -> Vec<u32> {
+    let mut shuffled: Vec<u32> = (0..n).collect();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut fold_of = vec![0u32; n as usize];
+    for (position, &g) in shuffled.iter().enumerate() {
+        fold_of[g as usize] = (position % k) as u32;
+    }
+    fold_of
 }
 
 /// The fold of a holder without rows or key in [`folds_of_holders`].
@@ -522,6 +578,46 @@ mod tests {
             }
             assert_eq!((holders[2], holders[5]), (NO_FOLD, NO_FOLD));
         }
+    }
+
+    #[test]
+    fn buckets_are_id_ranks_modulo_and_deal_whole_to_folds() {
+        // 130 distinct ids (one twice, one missing), in an order unlike byte order.
+        let ids: Vec<String> = (0..130).map(|i| format!("L{}", (i * 37) % 130)).collect();
+        let mut keys: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        keys.push(Some("L7"));
+        keys.push(None);
+        let buckets = key_buckets(&keys);
+        let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        sorted.sort();
+        for (h, key) in keys.iter().enumerate() {
+            match key {
+                Some(key) => {
+                    let rank = sorted.iter().position(|s| s == key).unwrap() as u32;
+                    assert_eq!(buckets[h], rank % LEAD_BUCKETS, "{key}");
+                }
+                None => assert_eq!(buckets[h], NO_FOLD),
+            }
+        }
+        for k in [2, 3, 4, 5, 6, 10, 20] {
+            for seed in [0, 1, 9] {
+                let fold_of = bucket_folds(k, seed);
+                for f in 0..k as u32 {
+                    let n = fold_of.iter().filter(|&&g| g == f).count();
+                    assert_eq!(n, LEAD_BUCKETS as usize / k, "k {k}, seed {seed}");
+                }
+                let folds = folds_by_bucket(&keys, k, seed);
+                for (h, &b) in buckets.iter().enumerate() {
+                    let want = if b == NO_FOLD {
+                        NO_FOLD
+                    } else {
+                        fold_of[b as usize]
+                    };
+                    assert_eq!(folds[h], want);
+                }
+            }
+        }
+        assert_ne!(bucket_folds(5, 0), bucket_folds(5, 1));
     }
 
     fn data() -> (Array2<f64>, Vec<bool>) {

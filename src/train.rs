@@ -61,6 +61,13 @@ pub struct TrainParams {
     /// Rows with the same value in this column share a fold (a lead's snapshots), instead of
     /// the folds dealt per pattern ([`Groups::split_folds`]).
     pub fold_by: Option<String>,
+    /// With `fold_by`: deal whole buckets of keys to folds ([`crate::group::folds_by_bucket`]:
+    /// a key's bucket is its rank among the distinct keys in byte order, modulo
+    /// [`crate::group::LEAD_BUCKETS`]) rather than key by key: the folds `mqlcal train
+    /// --counts` deals a warehouse's snapshot counts by, so that point-in-time training from
+    /// the leads and their events gives the model of those counts. Rows without a key are
+    /// dealt round-robin from fold 0.
+    pub fold_by_bucket: bool,
     /// `--propose-interactions N`: after the rules, propose up to N AND rules of two of them
     /// ([`crate::rules::interactions`]); 0: none.
     pub interactions: usize,
@@ -117,6 +124,7 @@ impl TrainParams {
             outcome: None,
             time: TimeParams::default(),
             fold_by: None,
+            fold_by_bucket: false,
             interactions: 0,
         }
     }
@@ -169,6 +177,7 @@ impl TrainParams {
                 date_format: t.outcome.as_ref().and_then(|o| o.date_format.clone()),
             },
             fold_by: None,
+            fold_by_bucket: false,
             // The AND rules a search kept are among the model's rules now.
             interactions: 0,
         }
@@ -699,11 +708,33 @@ pub fn train_with(table: &Table, params: &TrainParams, progress: &dyn Progress) 
     let keyed_folds = match &params.fold_by {
         Some(column) => {
             let keys = table.texts_checked(column, "pass the column that names each lead")?;
-            let keys: Vec<Option<String>> = match &keep {
-                Some(rows) => rows.iter().map(|&i| keys[i].clone()).collect(),
-                None => keys,
+            let lead_folds = if params.fold_by_bucket {
+                // Buckets rank the keys of every row, the rows left out too, as the warehouse
+                // ranks the ids of every lead with a snapshot.
+                let refs: Vec<Option<&str>> = keys.iter().map(Option::as_deref).collect();
+                let folds = crate::group::folds_by_bucket(&refs, k, params.seed);
+                let folds: Vec<u32> = match &keep {
+                    Some(rows) => rows.iter().map(|&i| folds[i]).collect(),
+                    None => folds,
+                };
+                let mut unkeyed = 0;
+                folds
+                    .into_iter()
+                    .map(|f| match f {
+                        crate::group::NO_FOLD => {
+                            unkeyed += 1;
+                            (unkeyed - 1) % k
+                        }
+                        f => f as usize,
+                    })
+                    .collect()
+            } else {
+                let keys: Vec<Option<String>> = match &keep {
+                    Some(rows) => rows.iter().map(|&i| keys[i].clone()).collect(),
+                    None => keys,
+                };
+                crate::group::folds_by_key(&keys, k, params.seed)
             };
-            let lead_folds = crate::group::folds_by_key(&keys, k, params.seed);
             let counts = groups.fold_counts(&lead_pattern, &y, &lead_folds, k);
             Some((lead_folds, counts))
         }

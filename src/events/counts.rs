@@ -139,9 +139,7 @@ pub fn train_counted_in_blocks(
 
     let mut timeline = Timeline::new(window, Some(prepared.as_of));
     let mut near = crate::rules::spelling::NearMisses::new(&rules);
-    let mut cells = PatternIndex::new(rules.len() + 1);
-    // Per (cell, fold): leads and conversions, at `cell * k + fold`.
-    let (mut leads, mut conversions): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    let mut cells = Cells::new(rules.len(), k);
     let mut key = vec![0u64; rules.len() + 1];
     let mut rows_seen = 0usize;
     let mut newest: Option<NaiveDate> = None;
@@ -209,13 +207,7 @@ pub fn train_counted_in_blocks(
                 *v = PatternIndex::key(x[[r, j]]);
             }
             key[rules.len()] = created as u64;
-            let cell = cells.id(&key) as usize;
-            if leads.len() <= cell * k {
-                leads.resize((cell + 1) * k, 0);
-                conversions.resize((cell + 1) * k, 0);
-            }
-            leads[cell * k + fold] += 1;
-            conversions[cell * k + fold] += u64::from(converted);
+            cells.add(&key, fold, 1, u64::from(converted));
         }
         rows_seen += lead_of.len();
         progress.advance(block.len() as u64);
@@ -230,92 +222,164 @@ pub fn train_counted_in_blocks(
     warnings.extend(clock.warnings.iter().cloned());
     warnings.extend(near.warnings(&rules));
 
-    // The cells at their exposure: cells of one pattern and one exposure are one group.
-    let weighted = params.time.immature == Immature::Weight;
-    let mut groups_index = PatternIndex::new(rules.len() + 1);
-    let (mut group_leads, mut group_conversions): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
-    for (cell, cell_key) in cells.keys().iter().enumerate() {
-        let created = cell_key[rules.len()] as i64;
-        let exposure = if weighted {
-            clock.exposure(created)
-        } else {
-            1.0
-        };
-        key[..rules.len()].copy_from_slice(&cell_key[..rules.len()]);
-        key[rules.len()] = PatternIndex::key(exposure);
-        let g = groups_index.id(&key) as usize;
-        if group_leads.len() <= g * k {
-            group_leads.resize((g + 1) * k, 0);
-            group_conversions.resize((g + 1) * k, 0);
-        }
-        for f in 0..k {
-            group_leads[g * k + f] += leads[cell * k + f];
-            group_conversions[g * k + f] += conversions[cell * k + f];
-        }
-    }
-    let keyed = groups_index.patterns();
-    let p = rules.len();
-    let sum = |v: &[u64], g: usize| v[g * k..(g + 1) * k].iter().sum::<u64>();
-    let (groups, new_id) = Groups::sorted(
-        keyed.slice(ndarray::s![.., ..p]).to_owned(),
-        (0..keyed.nrows()).map(|g| sum(&group_leads, g)).collect(),
-        (0..keyed.nrows())
-            .map(|g| sum(&group_conversions, g))
-            .collect(),
-        keyed.column(p).to_vec(),
-    );
-    let (total, converted) = (groups.total_leads(), groups.total_conversions());
-    if let Some(e) = crate::train::one_outcome_error(
-        table.path(),
-        &params.target,
-        converted as usize,
-        total as usize,
-    ) {
-        return Err(e);
-    }
-    let (rules, groups, merged) = crate::caps::apply(rules, groups, &mut warnings)?;
-    let to = |g: usize| match &merged {
-        Some(m) => m[new_id[g] as usize] as usize,
-        None => new_id[g] as usize,
-    };
-    let mut folds = FoldCounts {
-        k,
-        leads: vec![0; groups.len() * k],
-        conversions: vec![0; groups.len() * k],
-    };
-    for g in 0..keyed.nrows() {
-        for f in 0..k {
-            folds.leads[to(g) * k + f] += group_leads[g * k + f];
-            folds.conversions[to(g) * k + f] += group_conversions[g * k + f];
-        }
-    }
-    tracing::info!(
-        snapshots = total,
-        patterns = groups.len(),
-        rules = rules.len(),
-        "snapshots counted by rule pattern"
-    );
     let mut input = Input::of_table(table);
     input.dates_as_of = counts_days.then_some(prepared.as_of);
     input.newest_lead = newest.map(|d| d.format("%Y-%m-%d").to_string());
-    input.timing = crate::train::Timing::of(params, Some(clock));
-    let (rules, groups, _) =
-        crate::train::add_interactions(rules, groups, params, &mut input, progress)?;
-    let fitted = crate::train::fit_groups(
-        &groups,
-        Some(&folds),
-        &rules,
+    let model = cells.fit(
+        clock,
+        rules,
         params,
+        table.path(),
         input,
-        "file",
         warnings,
         progress,
     )?;
     Ok(Counted {
-        model: fitted.model,
+        model,
         notes: table.notes.clone(),
         snapshot_rows: rows_seen,
     })
+}
+
+/// Snapshot rows counted per cell, a (rule pattern, snapshot date), and fold: leads and
+/// conversions at `cell * k + fold`. What both ways of counting snapshots, here
+/// ([`train_counted`]) and in the warehouse ([`train_snapshot_counts`]), fit.
+struct Cells {
+    k: usize,
+    rules: usize,
+    /// Keys: the rule features' keys ([`PatternIndex::key`]), then the snapshot date as a day.
+    index: PatternIndex,
+    leads: Vec<u64>,
+    conversions: Vec<u64>,
+}
+
+impl Cells {
+    fn new(rules: usize, k: usize) -> Cells {
+        Cells {
+            k,
+            rules,
+            index: PatternIndex::new(rules + 1),
+            leads: Vec::new(),
+            conversions: Vec::new(),
+        }
+    }
+
+    /// Adds `leads` snapshot rows of the cell `key`, `conversions` of them converted, to fold
+    /// `fold`.
+    fn add(&mut self, key: &[u64], fold: usize, leads: u64, conversions: u64) {
+        let k = self.k;
+        let cell = self.index.id(key) as usize;
+        if self.leads.len() <= cell * k {
+            self.leads.resize((cell + 1) * k, 0);
+            self.conversions.resize((cell + 1) * k, 0);
+        }
+        self.leads[cell * k + fold] += leads;
+        self.conversions[cell * k + fold] += conversions;
+    }
+
+    /// The row path's fit of the cells: each at the exposure of its snapshot date under
+    /// `clock` (with `--immature drop`, the young ones left out), cells of one pattern and one
+    /// exposure one group, their folds as counted; caps, interactions, then
+    /// [`crate::train::fit_groups`]. `input` is completed with the timing; `path` is named in
+    /// errors.
+    // Each argument is a different input of the one fitting step, as for `fit_groups`.
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        self,
+        clock: crate::data::outcomes::Clock,
+        rules: Vec<Rule>,
+        params: &TrainParams,
+        path: &std::path::Path,
+        mut input: Input,
+        mut warnings: Vec<String>,
+        progress: &dyn Progress,
+    ) -> Result<Model> {
+        let k = self.k;
+        let (leads, conversions) = (&self.leads, &self.conversions);
+        let weighted = params.time.immature == Immature::Weight;
+        let mut key = vec![0u64; self.rules + 1];
+        let mut groups_index = PatternIndex::new(self.rules + 1);
+        let (mut group_leads, mut group_conversions): (Vec<u64>, Vec<u64>) =
+            (Vec::new(), Vec::new());
+        for (cell, cell_key) in self.index.keys().iter().enumerate() {
+            let created = cell_key[self.rules] as i64;
+            if !weighted && !clock.is_mature(created) {
+                continue;
+            }
+            let exposure = if weighted {
+                clock.exposure(created)
+            } else {
+                1.0
+            };
+            key[..self.rules].copy_from_slice(&cell_key[..self.rules]);
+            key[self.rules] = PatternIndex::key(exposure);
+            let g = groups_index.id(&key) as usize;
+            if group_leads.len() <= g * k {
+                group_leads.resize((g + 1) * k, 0);
+                group_conversions.resize((g + 1) * k, 0);
+            }
+            for f in 0..k {
+                group_leads[g * k + f] += leads[cell * k + f];
+                group_conversions[g * k + f] += conversions[cell * k + f];
+            }
+        }
+        let keyed = groups_index.patterns();
+        let p = self.rules;
+        let sum = |v: &[u64], g: usize| v[g * k..(g + 1) * k].iter().sum::<u64>();
+        let (groups, new_id) = Groups::sorted(
+            keyed.slice(ndarray::s![.., ..p]).to_owned(),
+            (0..keyed.nrows()).map(|g| sum(&group_leads, g)).collect(),
+            (0..keyed.nrows())
+                .map(|g| sum(&group_conversions, g))
+                .collect(),
+            keyed.column(p).to_vec(),
+        );
+        let (total, converted) = (groups.total_leads(), groups.total_conversions());
+        if let Some(e) = crate::train::one_outcome_error(
+            path,
+            &params.target,
+            converted as usize,
+            total as usize,
+        ) {
+            return Err(e);
+        }
+        let (rules, groups, merged) = crate::caps::apply(rules, groups, &mut warnings)?;
+        let to = |g: usize| match &merged {
+            Some(m) => m[new_id[g] as usize] as usize,
+            None => new_id[g] as usize,
+        };
+        let mut folds = FoldCounts {
+            k,
+            leads: vec![0; groups.len() * k],
+            conversions: vec![0; groups.len() * k],
+        };
+        for g in 0..keyed.nrows() {
+            for f in 0..k {
+                folds.leads[to(g) * k + f] += group_leads[g * k + f];
+                folds.conversions[to(g) * k + f] += group_conversions[g * k + f];
+            }
+        }
+        tracing::info!(
+            snapshots = total,
+            patterns = groups.len(),
+            rules = rules.len(),
+            "snapshots counted by rule pattern"
+        );
+        input.timing = crate::train::Timing::of(params, Some(clock));
+        let (rules, groups, _) =
+            crate::train::add_interactions(rules, groups, params, &mut input, progress)?;
+        let fitted = crate::train::fit_groups(
+            &groups,
+            Some(&folds),
+            &rules,
+            params,
+            input,
+            "file",
+            warnings,
+            progress,
+        )?;
+        Ok(fitted.model)
+    }
 }
 
 fn day_of(d: NaiveDate) -> Day {
