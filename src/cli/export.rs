@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use mqlcal::export::sql::TableName;
 use mqlcal::export::sql_counts::DatedCounts;
+use mqlcal::export::sql_snapshots::SnapshotEvents;
 use mqlcal::export::{Dialect, Exporter, Format, Pmml, PointsSheet, Sql, SqlCounts};
 use mqlcal::model::Model;
 
@@ -31,6 +32,12 @@ use mqlcal::rules::RulesFile;
 /// `mqlcal train --counts`. The warehouse does the scan, mqlcal the fit.
 ///   mqlcal export --format sql-counts --rules data/rules.toml --dialect duckdb --table leads --out counts.sql
 ///   mqlcal export --format sql-counts --rules data/rules.toml --dialect spark --table crm.leads --out counts.sql
+///
+/// With event rules, --events-table counts snapshots (each lead at each --snapshots date at
+/// which it was open, with its events by then), as `train --events` does in memory:
+///   mqlcal export --format sql-counts --rules rules.toml --dialect postgres --table crm.leads \
+///       --events-table crm.events --snapshots monthly --as-of 2026-12-01 \
+///       --date created_at --outcome-date opportunity_date --out snapshots.sql
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -60,7 +67,8 @@ pub struct Args {
     format: Format,
     /// The date date rules (`within_days`, `older_than_days`) and event rules count back from
     /// in the SQL export, e.g. --as-of 2026-12-01. Default: the warehouse's CURRENT_DATE when the query
-    /// runs. The SQL reads the first ten characters of the date column as text (YYYY-MM-DD):
+    /// runs. With --format sql-counts --events-table (needed): the last snapshot date, which
+    /// training takes as its --as-of. The SQL reads the first ten characters of the date column as text (YYYY-MM-DD):
     /// a DATE, a TIMESTAMP (its date as stored; convert one with a time zone to UTC first) or
     /// ISO text. (The PMML takes the date with each lead, as its input field `as_of`.)
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
@@ -73,14 +81,32 @@ pub struct Args {
     /// fine.
     #[arg(long, required_if_eq_any([("format", "sql"), ("format", "sql-counts")]), value_name = "TABLE")]
     table: Option<TableName>,
-    /// The table of events event rules count (with --format sql): one row per event, its
-    /// columns named as at training (the rules file's [events]: id, type, at; default
-    /// lead_id, event, at). The query aggregates it per lead id and LEFT JOINs it to --table
-    /// on the model's id column (a lead without events counts 0); an event's day is the date
+    /// The table of events event rules count (with --format sql or sql-counts): one row per
+    /// event, its columns named as at training (the rules file's [events]: id, type, at;
+    /// default lead_id, event, at). The query aggregates it per lead id and LEFT JOINs it to
+    /// --table on the id column (a lead without events counts 0); an event's day is the date
     /// its time starts with (YYYY-MM-DD), and events after --as-of (or CURRENT_DATE) do not
-    /// count. Needed when the model has event rules, refused when it has none.
+    /// count. Needed when the rules have event rules, refused when they have none. With
+    /// sql-counts it counts snapshots (see --snapshots).
     #[arg(long, value_name = "TABLE")]
     events_table: Option<TableName>,
+    /// With --format sql-counts --events-table: the snapshot dates, as `train --snapshots`
+    /// takes them: monthly (the 1st of each month), weekly (Mondays) or dates. Each lead is
+    /// counted at each of them on or before --as-of, after the oldest lead's creation, at which
+    /// it was open, with its events on or before that date.
+    ///   --snapshots monthly   --snapshots 2026-01-01,2026-04-01
+    #[arg(long, value_name = "CADENCE", verbatim_doc_comment)]
+    snapshots: Option<mqlcal::events::snapshots::Cadence>,
+    /// With --snapshots monthly or weekly: the first date the query lists (default: 3 years
+    /// before --as-of). Dates before the oldest lead's creation are dropped in the warehouse;
+    /// from that creation date (or earlier) the snapshots are those of `train --events`.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::train::parse_as_of)]
+    snapshots_from: Option<chrono::NaiveDate>,
+    /// With --events-table and sql-counts: the events table's id, type and time columns,
+    /// over the rules file's [events] (or the model's):
+    ///   --events-columns "Lead ID,Activity Type,Activity Date"
+    #[arg(long, value_name = "ID,TYPE,AT", value_parser = super::train::parse_event_columns, verbatim_doc_comment)]
+    events_columns: Option<mqlcal::events::EventColumns>,
     /// Write `CREATE VIEW NAME AS SELECT …` instead of a bare SELECT (with --format sql). Spark
     /// SQL's catalog takes view names of letters, digits and _ only.
     #[arg(long, value_name = "NAME")]
@@ -125,6 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let sql_like = matches!(args.format, Format::Sql | Format::SqlCounts);
     let is_counts = args.format == Format::SqlCounts;
+    let snapshots = is_counts && args.events_table.is_some();
     let from_rules = is_counts && args.rules.is_some();
     let sql_or_counts = "--format sql or sql-counts";
     for (given, flag, applies, when) in [
@@ -133,9 +160,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (
             args.as_of.is_some(),
             "--as-of",
-            args.format == Format::Sql,
-            "--format sql (the PMML takes the as-of date with each lead, as its input field \
-             as_of)",
+            args.format == Format::Sql || snapshots,
+            "--format sql, or sql-counts with --events-table (the PMML takes the as-of date \
+             with each lead, as its input field as_of)",
         ),
         (
             args.view.is_some(),
@@ -146,8 +173,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (
             args.events_table.is_some(),
             "--events-table",
-            args.format == Format::Sql,
-            "--format sql",
+            sql_like,
+            sql_or_counts,
+        ),
+        (
+            args.snapshots.is_some(),
+            "--snapshots",
+            snapshots,
+            "--format sql-counts --events-table",
+        ),
+        (
+            args.snapshots_from.is_some(),
+            "--snapshots-from",
+            snapshots,
+            "--format sql-counts --events-table",
+        ),
+        (
+            args.events_columns.is_some(),
+            "--events-columns",
+            snapshots,
+            "--format sql-counts --events-table (the scoring SQL reads the columns the model \
+             records)",
         ),
         (
             args.rules.is_some(),
@@ -238,27 +284,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--format sql-counts`, from a rules file or a model's rules.
 fn counts(args: &Args) -> anyhow::Result<()> {
-    let (rules, target, na, na_ignore_case, id) = match (&args.model, &args.rules) {
+    let (rules, target, na, na_ignore_case, id, columns) = match (&args.model, &args.rules) {
         (Some(path), _) => {
             let model = Model::load(path)?;
-            mqlcal::export::no_event_rules(
-                model
-                    .rules
-                    .iter()
-                    .map(|r| (r.name.as_str(), r.event.is_some())),
-                "sql-counts",
-            )?;
-            let rules: Vec<_> = model
-                .rules
-                .iter()
-                .map(|r| (r.name.clone(), r.column.clone(), r.condition.clone()))
-                .collect();
             (
-                rules,
+                model.rules(),
                 model.target.clone(),
                 model.training.na.clone(),
                 model.training.na_ignore_case,
                 model.id_column.clone(),
+                model.training.events.as_ref().map(|e| e.columns.clone()),
             )
         }
         (None, Some(path)) => {
@@ -269,14 +304,6 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                     path: path.clone(),
                     message,
                 })?;
-            mqlcal::export::no_event_rules(
-                rules.iter().map(|r| (r.name.as_str(), r.event.is_some())),
-                "sql-counts",
-            )?;
-            let rules = rules
-                .into_iter()
-                .map(|r| (r.name, r.column, r.condition))
-                .collect();
             // With --outcome-date the outcome is the date: no 0/1 column is read.
             let target = match &args.outcome_date {
                 Some(column) => column.clone(),
@@ -299,10 +326,12 @@ fn counts(args: &Args) -> anyhow::Result<()> {
                 args.na.clone(),
                 args.na_ignore_case,
                 file.id.clone(),
+                file.events.clone(),
             )
         }
         (None, None) => unreachable!("clap requires --model or --rules"),
     };
+    let events = snapshot_events(args, &rules, id.as_deref(), columns)?;
     let dialect = args.dialect.expect("required with --format sql-counts");
     let n = rules.len();
     let dated = match &args.outcome_date {
@@ -324,6 +353,9 @@ fn counts(args: &Args) -> anyhow::Result<()> {
             },
         }),
     };
+    let dates = events
+        .as_ref()
+        .map(|e| (e.dates.len(), e.dates[0], e.as_of));
     let sql = SqlCounts {
         dialect,
         table: args
@@ -331,10 +363,14 @@ fn counts(args: &Args) -> anyhow::Result<()> {
             .clone()
             .expect("required with --format sql-counts"),
         target,
-        rules,
+        rules: rules
+            .into_iter()
+            .map(|r| (r.name, r.column, r.condition))
+            .collect(),
         na,
         na_ignore_case,
         dated,
+        events,
     }
     .query()?;
     mqlcal::atomic::write_bytes(&args.out, sql.as_bytes(), args.force)?;
@@ -343,9 +379,121 @@ fn counts(args: &Args) -> anyhow::Result<()> {
         args.out.display(),
         dialect.label()
     );
+    if let Some((n, first, as_of)) = dates {
+        say!(
+            "snapshots: {n} dates listed from {first} to {as_of} (those after the oldest lead's \
+             creation count); train with --as-of {as_of}"
+        );
+    }
     super::ui::summary(&serde_json::json!({
         "out": args.out,
         "format": format!("{} counts GROUP BY", dialect.label()),
         "rules": n,
     }))
 }
+
+/// With `--events-table`: the activity log and snapshot dates of snapshot counts, after
+/// checking what they need (event rules with fixed half-lives, --snapshots, --as-of, the
+/// dates, the id). Without it, rules that count events are refused, naming the rule and the
+/// flag. `columns` are the rules file's (or model's) `[events]`.
+fn snapshot_events(
+    args: &Args,
+    rules: &[mqlcal::rules::Rule],
+    id: Option<&str>,
+    columns: Option<mqlcal::events::EventColumns>,
+) -> anyhow::Result<Option<SnapshotEvents>> {
+    let option = |flag: &'static str, message: String| -> anyhow::Error {
+        mqlcal::Error::Option {
+            option: flag,
+            message,
+        }
+        .into()
+    };
+    let event_rule = mqlcal::events::first_event_rule(rules).map(|r| r.name.clone());
+    let Some(table) = &args.events_table else {
+        return match event_rule {
+            Some(name) => Err(mqlcal::Error::Export(format!(
+                "sql-counts: rule '{name}' counts events of an activity log: count snapshots \
+                 of the leads with their events with --events-table TABLE --snapshots monthly \
+                 --as-of DATE (and --date, --outcome-date), or train with `mqlcal train \
+                 --events`"
+            ))
+            .into()),
+            None => Ok(None),
+        };
+    };
+    if event_rule.is_none() {
+        return Err(option(
+            "--events-table",
+            "no rule counts events; leave out --events-table".into(),
+        ));
+    }
+    mqlcal::rules::events::no_learnt_half_life(rules, "counting snapshots in the warehouse")
+        .map_err(mqlcal::Error::Export)?;
+    let cadence = args.snapshots.clone().ok_or_else(|| {
+        option(
+            "--snapshots",
+            "snapshot counts need the snapshot dates: pass --snapshots monthly (the 1st of each \
+             month), weekly (Mondays) or a list of dates, as for `train --events`"
+                .into(),
+        )
+    })?;
+    let as_of = args.as_of.ok_or_else(|| {
+        option(
+            "--as-of",
+            "snapshot counts need the date they run up to (training takes it as its --as-of): \
+             pass --as-of YYYY-MM-DD, e.g. the date the data was taken"
+                .into(),
+        )
+    })?;
+    if args.outcome_date.is_none() {
+        return Err(option(
+            "--outcome-date",
+            "snapshots are taken of open leads, and the outcome is an opportunity within the \
+             window after each: pass --outcome-date COLUMN and --date COLUMN (the creation date)"
+                .into(),
+        ));
+    }
+    let id = args.id.as_deref().or(id).ok_or_else(|| {
+        option(
+            "--id",
+            "events are joined to leads by their id: pass --id, or set `id` in the rules file"
+                .into(),
+        )
+    })?;
+    let from = match (&cadence, args.snapshots_from) {
+        (mqlcal::events::snapshots::Cadence::Dates(_), Some(_)) => {
+            return Err(option(
+                "--snapshots-from",
+                "--snapshots gives the dates themselves; leave out --snapshots-from".into(),
+            ))
+        }
+        (_, Some(from)) => from,
+        (_, None) => as_of - chrono::Months::new(DEFAULT_SNAPSHOT_MONTHS),
+    };
+    // Cadence::dates lists the dates after its first argument.
+    let dates = cadence.dates(from - chrono::Days::new(1), as_of);
+    if dates.is_empty() {
+        return Err(option(
+            "--snapshots",
+            format!(
+                "no {cadence} snapshot date from {from} to --as-of {as_of}; give dates within \
+                 that range, or an earlier --snapshots-from"
+            ),
+        ));
+    }
+    Ok(Some(SnapshotEvents {
+        table: table.clone(),
+        columns: args.events_columns.clone().or(columns).unwrap_or_default(),
+        sources: mqlcal::events::event_columns(rules),
+        id: id.to_string(),
+        dates,
+        as_of,
+        cadence: cadence.to_string(),
+    }))
+}
+
+/// How far back `--snapshots monthly|weekly` lists dates without `--snapshots-from`: 3 years
+/// (36 monthly or 157 weekly dates), enough for the leads a model learns from today, and a
+/// query of reasonable length.
+const DEFAULT_SNAPSHOT_MONTHS: u32 = 36;

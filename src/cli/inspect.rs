@@ -196,15 +196,33 @@ pub fn print_events(model: &Model) {
     let Some(e) = &model.training.events else {
         return;
     };
-    say!(
-        "events: {} from {} ({} of the leads have some); point in time, {} snapshots: {} \
-         training rows",
-        e.events,
-        e.input,
-        e.leads_with_events,
-        e.snapshots,
-        e.snapshot_rows
-    );
+    match (e.events, e.leads_with_events) {
+        (Some(events), Some(leads)) => say!(
+            "events: {events} from {} ({leads} of the leads have some); point in time, {} \
+             snapshots: {} training rows",
+            e.input,
+            e.snapshots,
+            e.snapshot_rows
+        ),
+        _ => say!(
+            "events: snapshots counted {}from {}; point in time, {} snapshots: {} training rows",
+            if e.counted_in_warehouse {
+                "in the warehouse (`export --format sql-counts --events-table`) "
+            } else {
+                ""
+            },
+            e.input,
+            e.snapshots,
+            e.snapshot_rows
+        ),
+    }
+    if e.counted_in_warehouse {
+        say!(
+            "  folds dealt by bucket of lead ids (lead_bucket), not lead by lead as `train \
+             --events` deals them: the penalty and calibration may differ slightly from a model \
+             trained there"
+        );
+    }
     for sentence in model.half_life_sentences() {
         say!("  {sentence}");
     }

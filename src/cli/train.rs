@@ -115,12 +115,9 @@ pub struct Args {
     /// before that date, and the outcome an opportunity within --window after it. monthly
     /// (the 1st of each month), weekly (Mondays) or dates:
     ///   --snapshots weekly   --snapshots 2026-01-01,2026-04-01,2026-07-01
-    #[arg(
-        long,
-        value_name = "CADENCE",
-        requires = "events",
-        verbatim_doc_comment
-    )]
+    /// With --counts of snapshots (`export --format sql-counts --events-table`): the cadence
+    /// the query counted, recorded in the model (without it, the dates the counts hold).
+    #[arg(long, value_name = "CADENCE", verbatim_doc_comment)]
     snapshots: Option<mqlcal::events::snapshots::Cadence>,
     /// Lead id column, carried into scored output. Overrides `id` in the rules file.
     #[arg(long)]
@@ -313,7 +310,18 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         .as_deref()
         .and_then(mqlcal::events::first_event_rule)
         .map(|r| r.name.clone());
+    if args.snapshots.is_some() && args.events.is_none() && args.counts.is_none() {
+        return Err(mqlcal::Error::Option {
+            option: "--snapshots",
+            message: "snapshots are taken of leads with an activity log: pass --events (or \
+                      --counts of snapshots counted in the warehouse)"
+                .into(),
+        }
+        .into());
+    }
     match (&event_rule, &args.events) {
+        // Counts may be snapshot counts, which hold the event rules' features: seen once read.
+        (Some(_), None) if args.counts.is_some() => {}
         (Some(name), None) => {
             return Err(mqlcal::Error::Rules {
                 path: args.rules.clone().unwrap_or_default(),
@@ -391,6 +399,29 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             .expect("clap requires --rules with --counts");
         if table.is_dated_counts() {
             let dated = table.dated_counts(rules.len())?;
+            if dated.bucket.is_some() {
+                // Snapshots counted in the warehouse, with the event rules' features.
+                let columns = rules_file
+                    .as_ref()
+                    .and_then(|f| f.events.clone())
+                    .unwrap_or_default();
+                let record = mqlcal::events::counts::WarehouseSnapshots {
+                    columns: &columns,
+                    cadence: args.snapshots.as_ref(),
+                };
+                let counted = mqlcal::events::counts::train_snapshot_counts(
+                    &dated,
+                    counts,
+                    &rules,
+                    &params,
+                    record,
+                    Input::of(table.path(), table.sha256()),
+                    bars,
+                )?;
+                finish(&args, &counted.model, None, &[])?;
+                return written(&args, &counted.model);
+            }
+            no_event_rules_in_counts(&args, &event_rule)?;
             let model = train_dated_counts(
                 &dated,
                 counts,
@@ -414,6 +445,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             }
             .into());
         }
+        no_event_rules_in_counts(&args, &event_rule)?;
         let (x, leads, conversions) = table.counts(rules.len())?;
         let groups = Groups::from_counts(x.view(), &leads, &conversions)?;
         let model = train_groups(
@@ -456,6 +488,27 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         write_report(&args, &params, &table, &trained, dir, bars)?;
     }
     written(&args, &trained.model)
+}
+
+/// Counts of leads (not of snapshots) hold no events: a rule that counts them is refused,
+/// naming it and the way to count snapshots.
+fn no_event_rules_in_counts(args: &Args, event_rule: &Option<String>) -> anyhow::Result<()> {
+    match event_rule {
+        Some(name) => Err(mqlcal::Error::Rules {
+            path: args.rules.clone().unwrap_or_default(),
+            message: format!(
+                "rule '{name}' counts events of an activity log, and {} counts leads, not \
+                 snapshots with their events: count snapshots in the warehouse with `mqlcal \
+                 export --format sql-counts --events-table TABLE --snapshots monthly --as-of \
+                 DATE …`, or train with --data and --events",
+                args.counts
+                    .as_deref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            ),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Writes the model (and rules) and prints what was learnt.

@@ -867,14 +867,17 @@ impl Table {
     }
 
     /// A counts table by date (`mqlcal export --format sql-counts --outcome-date`): the rule
-    /// features, creation day, opportunity day and leads of each row. Errors name the row and
-    /// column of a cell that does not fit.
+    /// features, creation day, opportunity day and leads of each row, and the lead bucket of
+    /// snapshot counts (`--events-table`: the column `lead_bucket`, empty for leads without an
+    /// id). Errors name the row and column of a cell that does not fit.
     pub fn dated_counts(&self, n_rules: usize) -> Result<DatedCounts> {
         use crate::export::sql::count_rule_column;
-        use crate::export::sql_counts::DATED_COLUMNS;
+        use crate::export::sql_counts::{DATED_COLUMNS, LEAD_BUCKET};
+        let bucketed = self.has_column(LEAD_BUCKET);
         let expected: Vec<String> = (0..n_rules)
             .map(count_rule_column)
             .chain(DATED_COLUMNS.iter().map(|s| s.to_string()))
+            .chain(bucketed.then(|| LEAD_BUCKET.to_string()))
             .collect();
         let extra: Vec<String> = self
             .column_names()
@@ -886,8 +889,8 @@ impl Table {
                 &self.path,
                 format!(
                     "column(s) {extra:?} are not in a counts table by date for {n_rules} rules \
-                     (rule_1 … rule_{n_rules}, created_day, opportunity_day, leads); {COUNTS_HINT} \
-                     and --outcome-date"
+                     (rule_1 … rule_{n_rules}, created_day, opportunity_day, leads, and \
+                     lead_bucket for snapshots); {COUNTS_HINT} and --outcome-date"
                 ),
             ));
         }
@@ -929,12 +932,42 @@ impl Table {
             .into_iter()
             .map(|d| d.map(super::outcomes::day))
             .collect();
+        let bucket = match bucketed {
+            false => None,
+            true => Some(self.buckets(LEAD_BUCKET)?),
+        };
         Ok(DatedCounts {
             x,
             leads,
             created,
             opportunity,
+            bucket,
         })
+    }
+
+    /// The lead buckets of snapshot counts: whole numbers below
+    /// [`crate::group::LEAD_BUCKETS`], or empty (leads without an id).
+    fn buckets(&self, name: &str) -> Result<Vec<Option<u32>>> {
+        let limit = crate::group::LEAD_BUCKETS;
+        self.numbers(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Ok(None),
+                Some(x) if x >= 0.0 && x.fract() == 0.0 && x < f64::from(limit) => {
+                    Ok(Some(x as u32))
+                }
+                Some(x) => Err(self.bad_value(
+                    i,
+                    name,
+                    &format!(
+                        "{x} is not a lead bucket (a whole number from 0 to {}); {COUNTS_HINT} \
+                         and --events-table",
+                        limit - 1
+                    ),
+                )),
+            })
+            .collect()
     }
 
     /// The outcome column as true (became an opportunity) / false. Accepts 0/1, true/false,
@@ -989,4 +1022,7 @@ pub struct DatedCounts {
     pub created: Vec<i64>,
     /// Their opportunity day, `None` when none.
     pub opportunity: Vec<Option<i64>>,
+    /// Snapshot counts (`--events-table`): each row's lead bucket
+    /// ([`crate::group::LEAD_BUCKETS`]), `None` for leads without an id.
+    pub bucket: Option<Vec<Option<u32>>>,
 }

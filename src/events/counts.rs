@@ -16,9 +16,10 @@
 
 use chrono::NaiveDate;
 
-use super::{prepare, shown, Day, Events, PointInTime};
+use super::snapshots::Cadence;
+use super::{prepare, shown, Day, EventColumns, Events, EventsTraining, PointInTime};
 use crate::data::outcomes::Timeline;
-use crate::data::{LoadOptions, Table};
+use crate::data::{DatedCounts, LoadOptions, Table};
 use crate::error::{Error, Result};
 use crate::group::{FoldCounts, Groups, PatternIndex, NO_FOLD};
 use crate::model::Model;
@@ -238,6 +239,156 @@ pub fn train_counted_in_blocks(
         model,
         notes: table.notes.clone(),
         snapshot_rows: rows_seen,
+    })
+}
+
+/// What the model records of snapshots counted in a warehouse (its `training.events`): the
+/// activity log's columns (the rules file's `[events]`), and the cadence when it is known
+/// (`--snapshots`; else the snapshot dates the counts hold are recorded as a list).
+#[derive(Debug, Clone, Copy)]
+pub struct WarehouseSnapshots<'a> {
+    pub columns: &'a EventColumns,
+    pub cadence: Option<&'a Cadence>,
+}
+
+/// Trains on snapshots counted in the warehouse (`mqlcal export --format sql-counts
+/// --events-table`): rows of (rule pattern, snapshot date T as `created_day`, opportunity day,
+/// `lead_bucket`, leads). Each row goes through the row path's [`Timeline`] as leads created
+/// on T, as [`train_counted`] sends each snapshot, and to the fold of its bucket
+/// ([`crate::group::bucket_folds`]; the snapshots of leads without an id, `lead_bucket` empty,
+/// are dealt one by one round-robin, in the table's order). With the same leads, events and
+/// options and the folds dealt by bucket there too (`TrainParams::fold_by_bucket`), the model
+/// is the one [`train_counted`] gives, but for the record of its input. Needs the window and
+/// as-of (the date the query counted up to: the newest date in the counts may be earlier);
+/// a half-life to learn is refused. `training.events` says the warehouse counted.
+pub fn train_snapshot_counts(
+    counts: &DatedCounts,
+    path: &std::path::Path,
+    rules: &[Rule],
+    params: &TrainParams,
+    record: WarehouseSnapshots<'_>,
+    mut input: Input,
+    progress: &dyn Progress,
+) -> Result<Counted> {
+    params.check()?;
+    let window = params
+        .time
+        .window
+        .filter(|_| params.outcome_spec().dated())
+        .ok_or(Error::Option {
+            option: "--window",
+            message: format!(
+                "{} counts snapshots of leads by date: train it with the window and the \
+                 columns the query read, e.g. --window 90d --date created_at --outcome-date \
+                 opportunity_date --as-of 2026-12-01",
+                path.display()
+            ),
+        })?;
+    let as_of = params.time.as_of.ok_or(Error::Option {
+        option: "--as-of",
+        message: format!(
+            "{} counts snapshots up to the --as-of the query was exported with; pass the same \
+             date (the newest date in the counts may be earlier, and as-of decides which \
+             snapshots are young)",
+            path.display()
+        ),
+    })?;
+    crate::rules::events::no_learnt_half_life(rules, "training from counts").map_err(
+        |message| Error::Option {
+            option: "--rules",
+            message,
+        },
+    )?;
+    let buckets = counts.bucket.as_ref().ok_or_else(|| {
+        Error::data(
+            path,
+            "the counts have no lead_bucket column: they are not snapshot counts (count them \
+             with `mqlcal export --format sql-counts --events-table`)",
+        )
+    })?;
+    let k = params.folds;
+    let fold_of = crate::group::bucket_folds(k, params.seed);
+    let mut timeline = Timeline::new(window, Some(as_of));
+    let mut cells = Cells::new(rules.len(), k);
+    let mut key = vec![0u64; rules.len() + 1];
+    let (mut unkeyed, mut total) = (0u64, 0u64);
+    progress.begin("counting snapshots", Some(counts.leads.len() as u64));
+    for (r, &n) in counts.leads.iter().enumerate() {
+        progress.advance(1);
+        if n == 0 {
+            continue;
+        }
+        let created = counts.created[r];
+        let converted = timeline.add_leads(created, counts.opportunity[r], n, r + 1);
+        let conversions = |m: u64| if converted { m } else { 0 };
+        total += n;
+        for (j, v) in key.iter_mut().take(rules.len()).enumerate() {
+            *v = PatternIndex::key(counts.x[[r, j]]);
+        }
+        key[rules.len()] = created as u64;
+        match buckets[r] {
+            Some(b) => cells.add(&key, fold_of[b as usize] as usize, n, conversions(n)),
+            None => {
+                // Each snapshot of a lead without an id is a key of its own, as training on the
+                // leads deals it.
+                for f in 0..k {
+                    let m = crate::group::dealt(unkeyed, n, f, k);
+                    if m > 0 {
+                        cells.add(&key, f, m, conversions(m));
+                    }
+                }
+                unkeyed += n;
+            }
+        }
+    }
+    progress.end();
+    let clock = timeline.finish(path)?;
+    let warnings = clock.warnings.clone();
+    input.dates_as_of = rules.iter().any(Rule::needs_as_of).then_some(as_of);
+    input.newest_lead = counts.created.iter().max().map(|&d| {
+        crate::data::outcomes::date_of(d)
+            .format("%Y-%m-%d")
+            .to_string()
+    });
+    let mut model = cells.fit(
+        clock,
+        rules.to_vec(),
+        params,
+        path,
+        input,
+        warnings,
+        progress,
+    )?;
+    let snapshots = match record.cadence {
+        Some(cadence) => cadence.to_string(),
+        None => {
+            let mut dates: Vec<NaiveDate> = counts
+                .created
+                .iter()
+                .map(|&d| crate::data::outcomes::date_of(d))
+                .collect();
+            dates.sort_unstable();
+            dates.dedup();
+            Cadence::Dates(dates).to_string()
+        }
+    };
+    model.training.events = Some(EventsTraining {
+        input: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        columns: record.columns.clone(),
+        events: None,
+        leads_with_events: None,
+        snapshots,
+        snapshot_rows: total as usize,
+        counted_in_warehouse: true,
+        half_life_search: Vec::new(),
+    });
+    Ok(Counted {
+        model,
+        notes: Vec::new(),
+        snapshot_rows: total as usize,
     })
 }
 

@@ -448,10 +448,11 @@ fn events_training(
     Ok(EventsTraining {
         input: input.0.to_string(),
         columns: input.1.clone(),
-        events: events.len(),
-        leads_with_events,
+        events: Some(events.len()),
+        leads_with_events: Some(leads_with_events),
         snapshots: cadence.to_string(),
         snapshot_rows,
+        counted_in_warehouse: false,
         half_life_search,
     })
 }

@@ -14,6 +14,7 @@ pub mod points_sheet;
 pub mod sql;
 pub mod sql_counts;
 mod sql_events;
+pub mod sql_snapshots;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

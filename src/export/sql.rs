@@ -123,12 +123,17 @@ impl Dialect {
     /// `YYYY-MM-DD`: a DATE or TIMESTAMP column cast to text starts so too) to `as_of`, or to
     /// the warehouse's `CURRENT_DATE` without one: NULL when the cell is NULL.
     pub(super) fn age_days(self, cell: &str, as_of: Option<chrono::NaiveDate>) -> String {
-        let date = format!("CAST(SUBSTR({cell}, 1, 10) AS DATE)");
-        let day = match (self, as_of) {
-            (Dialect::Sqlite, Some(a)) => format!("'{a}'"),
-            (_, Some(a)) => format!("DATE '{a}'"),
-            (_, None) => "CURRENT_DATE".into(),
+        let day = match as_of {
+            Some(a) => self.date_literal(a),
+            None => "CURRENT_DATE".into(),
         };
+        self.age_days_to(cell, &day)
+    }
+
+    /// [`Dialect::age_days`] to the date `day`: an expression, a DATE (in SQLite, which has
+    /// none, `YYYY-MM-DD` text), such as a column of snapshot dates.
+    pub(super) fn age_days_to(self, cell: &str, day: &str) -> String {
+        let date = format!("CAST(SUBSTR({cell}, 1, 10) AS DATE)");
         match self {
             Dialect::Postgres => format!("({day} - {date})"),
             Dialect::Duckdb => format!("DATE_DIFF('day', {date}, {day})"),
@@ -139,6 +144,24 @@ impl Dialect {
             Dialect::Sqlite => {
                 format!("CAST(julianday({day}) - julianday(SUBSTR({cell}, 1, 10)) AS INTEGER)")
             }
+        }
+    }
+
+    /// A date literal: `DATE 'YYYY-MM-DD'`, or in SQLite (no DATE type) the text, which
+    /// compares as dates do.
+    pub(super) fn date_literal(self, day: chrono::NaiveDate) -> String {
+        match self {
+            Dialect::Sqlite => format!("'{day}'"),
+            _ => format!("DATE '{day}'"),
+        }
+    }
+
+    /// `a` modulo the positive whole number `b` (BigQuery has no `%` operator, SQLite builds
+    /// without math functions have no `MOD`).
+    pub(super) fn modulo(self, a: &str, b: u32) -> String {
+        match self {
+            Dialect::Sqlite => format!("({a}) % {b}"),
+            _ => format!("MOD({a}, {b})"),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct SqlCounts {
     pub na_ignore_case: bool,
     /// With dated outcomes: group by creation and opportunity date too ([`DatedCounts`]).
     pub dated: Option<DatedCounts>,
+    /// With event rules: count the leads at snapshot dates, with their events by then
+    /// ([`super::sql_snapshots`]); needs `dated`.
+    pub events: Option<super::sql_snapshots::SnapshotEvents>,
 }
 
 /// The dates a conversion window needs, for `--outcome-date`: the query then returns one row
@@ -51,6 +54,10 @@ pub struct DatedCounts {
 /// The dated counts table's columns besides the rules.
 pub const DATED_COLUMNS: [&str; 3] = ["created_day", "opportunity_day", "leads"];
 
+/// The column of snapshot counts (`--events-table`) that holds each row's lead bucket
+/// ([`crate::group::LEAD_BUCKETS`]), by which training deals its folds.
+pub const LEAD_BUCKET: &str = "lead_bucket";
+
 /// The counts table's columns besides the rules.
 pub const COUNT_COLUMNS: [&str; 3] = ["leads", "conversions", "unreadable_outcomes"];
 
@@ -70,8 +77,17 @@ impl SqlCounts {
                  leads' rows instead (mqlcal train --data)"
             )));
         }
-        if let Some(dated) = &self.dated {
-            return self.dated_query(dated);
+        match (&self.dated, &self.events) {
+            (Some(dated), Some(events)) => return self.snapshot_query(dated, events),
+            (None, Some(_)) => {
+                return Err(Error::Export(
+                    "snapshots need the leads' creation and opportunity dates: pass \
+                     --outcome-date and --date"
+                        .into(),
+                ))
+            }
+            (Some(dated), None) => return self.dated_query(dated),
+            (None, None) => {}
         }
         let d = self.dialect;
         super::check_text("target column", &self.target)?;
@@ -227,69 +243,13 @@ impl SqlCounts {
             p.insert(0, 'x');
         }
         let na = super::Placeholders::new(&self.na, self.na_ignore_case);
-        // A date as training reads one: trimmed, empty or a placeholder is none; the date part
-        // of ISO text, a DATE or a TIMESTAMP (its text starts with the date).
-        let date = |column: &str| -> String {
-            let text = d.trim(
-                &format!("CAST({column} AS {})", d.text_type()),
-                &d.white_space(),
-            );
-            let day = format!("SUBSTR({text}, 1, 10)");
-            let cast = match d {
-                // TRY_CAST and raise_error: a text that is not a date fails the query whether
-                // ANSI mode is on or off, as training refuses it, rather than count no date.
-                Dialect::Spark => format!(
-                    "COALESCE(TRY_CAST({day} AS DATE), raise_error(CONCAT({}, {text}, {})))",
-                    d.string("'"),
-                    d.string("' is not a date (YYYY-MM-DD)")
-                ),
-                _ => format!("CAST({day} AS DATE)"),
-            };
-            // IS NULL first: Spark's ELSE branch would raise on a NULL cell.
-            format!(
-                "CASE WHEN {text} IS NULL OR {} THEN NULL ELSE {cast} END",
-                d.is_placeholder(&text, &na)
-            )
-        };
-        let id_text = |column: &str| -> String {
-            let text = d.trim(
-                &format!("CAST({column} AS {})", d.text_type()),
-                &d.white_space(),
-            );
-            format!(
-                "CASE WHEN {text} = {} THEN NULL ELSE {text} END",
-                d.string("")
-            )
-        };
         let (created, opportunity) = (format!("{p}created"), format!("{p}opportunity"));
-        let (from, opportunity_item) = match &dated.join {
-            None => (
-                self.table.quoted(d),
-                format!("{} AS {opportunity}", date(&d.ident(&dated.opportunity))),
-            ),
-            Some((table, id)) => {
-                // Each id once, at its earliest date, as training joins --outcomes.
-                let listed = format!(
-                    "SELECT\n  {} AS {p}id,\n  MIN({}) AS {p}date\nFROM {}\nGROUP BY {}",
-                    id_text(&d.ident(id)),
-                    date(&d.ident(&dated.opportunity)),
-                    table.quoted(d),
-                    id_text(&d.ident(id))
-                );
-                (
-                    format!(
-                        "(\n  SELECT\n    {p}l.*,\n    {p}o.{p}date AS {p}odate\n  FROM {} AS {p}l\n  \
-                         LEFT JOIN (\n{}\n  ) AS {p}o\n  ON {} = {p}o.{p}id\n) AS {p}joined",
-                        self.table.quoted(d),
-                        indent(&listed, 4),
-                        id_text(&format!("{p}l.{}", d.ident(id)))
-                    ),
-                    format!("{p}odate AS {opportunity}"),
-                )
-            }
-        };
+        let (from, opportunity_item) = self.dated_source(&p, dated, &opportunity);
         let first = vec![
-            format!("{} AS {created}", date(&d.ident(&dated.created))),
+            format!(
+                "{} AS {created}",
+                date_cell(d, &d.ident(&dated.created), &na)
+            ),
             opportunity_item,
         ];
         let carry = vec![created.clone(), opportunity.clone()];
@@ -392,4 +352,89 @@ impl SqlCounts {
         sql.push_str(";\n");
         Ok(sql)
     }
+
+    /// The leads with their opportunity dates, for the dated queries: what to select from
+    /// (`--table`, or `--table` joined to the opportunities table, each id at its earliest
+    /// date as training joins `--outcomes`) and the select item of the opportunity date, as
+    /// `name`.
+    pub(super) fn dated_source(
+        &self,
+        p: &str,
+        dated: &DatedCounts,
+        name: &str,
+    ) -> (String, String) {
+        let d = self.dialect;
+        let na = super::Placeholders::new(&self.na, self.na_ignore_case);
+        match &dated.join {
+            None => (
+                self.table.quoted(d),
+                format!(
+                    "{} AS {name}",
+                    date_cell(d, &d.ident(&dated.opportunity), &na)
+                ),
+            ),
+            Some((table, id)) => {
+                let listed = format!(
+                    "SELECT\n  {} AS {p}id,\n  MIN({}) AS {p}date\nFROM {}\nGROUP BY {}",
+                    id_cell(d, &d.ident(id)),
+                    date_cell(d, &d.ident(&dated.opportunity), &na),
+                    table.quoted(d),
+                    id_cell(d, &d.ident(id))
+                );
+                (
+                    format!(
+                        "(\n  SELECT\n    {p}l.*,\n    {p}o.{p}date AS {p}odate\n  FROM {} AS {p}l\n  \
+                         LEFT JOIN (\n{}\n  ) AS {p}o\n  ON {} = {p}o.{p}id\n) AS {p}joined",
+                        self.table.quoted(d),
+                        indent(&listed, 4),
+                        id_cell(d, &format!("{p}l.{}", d.ident(id)))
+                    ),
+                    format!("{p}odate AS {name}"),
+                )
+            }
+        }
+    }
+}
+
+/// A date cell (`column`, quoted) as training reads one: trimmed, empty or a placeholder is
+/// none; the date part of ISO text, a DATE or a TIMESTAMP (its text starts with the date). A
+/// text that is not a date fails the query, as training refuses it, rather than count no
+/// date; but SQLite cannot fail a query on a value: there, such a text is passed on as it is,
+/// so that training refuses the counts row it lands in.
+pub(super) fn date_cell(d: Dialect, column: &str, na: &super::Placeholders) -> String {
+    let text = d.trim(
+        &format!("CAST({column} AS {})", d.text_type()),
+        &d.white_space(),
+    );
+    let day = format!("SUBSTR({text}, 1, 10)");
+    let cast = match d {
+        // TRY_CAST and raise_error: a text that is not a date fails the query whether ANSI
+        // mode is on or off.
+        Dialect::Spark => format!(
+            "COALESCE(TRY_CAST({day} AS DATE), raise_error(CONCAT({}, {text}, {})))",
+            d.string("'"),
+            d.string("' is not a date (YYYY-MM-DD)")
+        ),
+        // No DATE type: dates are `YYYY-MM-DD` text, which date() gives back unchanged only
+        // for a real date (it moves 2026-02-30 to 03-02).
+        Dialect::Sqlite => format!("CASE WHEN date({day}) IS {day} THEN {day} ELSE {text} END"),
+        _ => format!("CAST({day} AS DATE)"),
+    };
+    // IS NULL first: Spark's ELSE branch would raise on a NULL cell.
+    format!(
+        "CASE WHEN {text} IS NULL OR {} THEN NULL ELSE {cast} END",
+        d.is_placeholder(&text, na)
+    )
+}
+
+/// An id cell (`column`, quoted) as the joins compare it: trimmed, NULL when empty.
+pub(super) fn id_cell(d: Dialect, column: &str) -> String {
+    let text = d.trim(
+        &format!("CAST({column} AS {})", d.text_type()),
+        &d.white_space(),
+    );
+    format!(
+        "CASE WHEN {text} = {} THEN NULL ELSE {text} END",
+        d.string("")
+    )
 }

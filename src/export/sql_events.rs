@@ -44,8 +44,20 @@ impl EventsJoin<'_> {
     }
 
     /// The CTE (`{p}events AS (…)`, for after `WITH`): per lead id (trimmed), the number of
-    /// each source as a double, under the source's column name.
+    /// each source as a double, under the source's column name, at the reference date.
     pub(super) fn cte(&self, d: Dialect, p: &str) -> String {
+        self.aggregated(d, p, Reference::Day(self.as_of))
+    }
+
+    /// The CTE of [`EventsJoin::cte`] at snapshot dates (`mqlcal export --format sql-counts
+    /// --events-table`): per (`{p}id`, `{p}snapshot`) of the relation `pairs` (a table or
+    /// parenthesised query after FROM, one row per lead id and snapshot date), the numbers at
+    /// that date, from the events of that id on or before it.
+    pub(super) fn snapshot_cte(&self, d: Dialect, p: &str, pairs: &str) -> String {
+        self.aggregated(d, p, Reference::Snapshots(pairs))
+    }
+
+    fn aggregated(&self, d: Dialect, p: &str, reference: Reference<'_>) -> String {
         let ws = d.white_space();
         let text = |column: &str| {
             d.trim(
@@ -58,14 +70,43 @@ impl EventsJoin<'_> {
             format!("{} AS {p}kind", text(&self.columns.kind)),
             format!("{} AS {p}at", text(&self.columns.at)),
         ];
-        let ages = [
-            format!("{p}id"),
-            format!("{p}kind"),
-            format!("{} AS {p}age", d.age_days(&format!("{p}at"), self.as_of)),
-        ];
+        let cells = format!(
+            "SELECT\n{}\nFROM {}",
+            indent(&cells.join(",\n"), 2),
+            self.table.quoted(d)
+        );
+        // Each event with its age at the reference date (each snapshot date of its lead).
+        let (ages, from, keys) = match reference {
+            Reference::Day(as_of) => (
+                vec![
+                    format!("{p}id"),
+                    format!("{p}kind"),
+                    format!("{} AS {p}age", d.age_days(&format!("{p}at"), as_of)),
+                ],
+                format!("(\n{}\n) AS {p}event_cells", indent(&cells, 2)),
+                vec![format!("{p}id")],
+            ),
+            Reference::Snapshots(pairs) => (
+                vec![
+                    format!("{p}event_cells.{p}id AS {p}id"),
+                    format!("{p}kind"),
+                    format!("{p}pairs.{p}snapshot AS {p}snapshot"),
+                    format!(
+                        "{} AS {p}age",
+                        d.age_days_to(&format!("{p}at"), &format!("{p}pairs.{p}snapshot"))
+                    ),
+                ],
+                format!(
+                    "(\n{}\n) AS {p}event_cells\nJOIN {pairs} AS {p}pairs\n  ON {p}pairs.{p}id = \
+                     {p}event_cells.{p}id",
+                    indent(&cells, 2)
+                ),
+                vec![format!("{p}id"), format!("{p}snapshot")],
+            ),
+        };
         let double = d.double_type();
-        let mut sums = vec![format!("{p}id")];
-        let mut values = vec![format!("{p}id")];
+        let mut sums = keys.clone();
+        let mut values = keys.clone();
         for (j, s) in self.sources.iter().enumerate() {
             let types: Vec<String> = s.types.iter().map(|t| d.string(t)).collect();
             let kind = format!("{p}kind IN ({})", types.join(", "));
@@ -103,28 +144,31 @@ impl EventsJoin<'_> {
                 &format!(
                     "SELECT\n{}\nFROM (\n{}\n) AS {p}event_ages\n\
                      -- events after the reference date do not count\n\
-                     WHERE {p}age >= 0\nGROUP BY {p}id",
+                     WHERE {p}age >= 0\nGROUP BY {}",
                     indent(&sums.join(",\n"), 2),
                     indent(
-                        &format!(
-                            "SELECT\n{}\nFROM (\n{}\n) AS {p}event_cells",
-                            indent(&ages.join(",\n"), 2),
-                            indent(
-                                &format!(
-                                    "SELECT\n{}\nFROM {}",
-                                    indent(&cells.join(",\n"), 2),
-                                    self.table.quoted(d)
-                                ),
-                                2
-                            )
-                        ),
+                        &format!("SELECT\n{}\nFROM {from}", indent(&ages.join(",\n"), 2)),
                         2
-                    )
+                    ),
+                    keys.join(", ")
                 ),
                 2
             )
         );
         format!("{p}events AS (\n{}\n)", indent(&query, 2))
+    }
+
+    /// Each source's number under its name, from the CTE's row aliased `events` (0 when the
+    /// lead has no events by then): select items for the relation the scoring or counting
+    /// layers read.
+    pub(super) fn numbers(&self, d: Dialect, events: &str) -> Vec<String> {
+        self.sources
+            .iter()
+            .map(|s| {
+                let name = d.ident(&s.name);
+                format!("COALESCE({events}.{name}, {}) AS {name}", d.double_raw(0.0))
+            })
+            .collect()
     }
 
     /// What the scoring layers read from instead of the leads table: the leads' `id` and
@@ -143,13 +187,7 @@ impl EventsJoin<'_> {
                 items.push(format!("{p}leads.{}", d.ident(c)));
             }
         }
-        for s in self.sources {
-            let name = d.ident(&s.name);
-            items.push(format!(
-                "COALESCE({p}events.{name}, {}) AS {name}",
-                d.double_raw(0.0)
-            ));
-        }
+        items.extend(self.numbers(d, &format!("{p}events")));
         let lead_id = d.trim(
             &format!("CAST({p}leads.{} AS {})", d.ident(id), d.text_type()),
             &d.white_space(),
@@ -166,6 +204,14 @@ impl EventsJoin<'_> {
             )
         )
     }
+}
+
+/// Where events' ages are counted to.
+enum Reference<'a> {
+    /// One day for every lead: the `--as-of` literal, or `CURRENT_DATE`.
+    Day(Option<chrono::NaiveDate>),
+    /// Each lead's snapshot dates: a relation of (`{p}id`, `{p}snapshot`) pairs.
+    Snapshots(&'a str),
 }
 
 /// `x` (a double, at least 0) rounded to a whole number, halves away from zero, as Rust's

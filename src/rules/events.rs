@@ -212,17 +212,25 @@ pub struct HalfLifeSearch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsTraining {
-    /// File name of the events file (no directories).
+    /// File name of the events file (no directories); of the counts file when the warehouse
+    /// counted the snapshots.
     pub input: String,
     pub columns: EventColumns,
-    /// Events in the file.
-    pub events: usize,
-    /// Training leads with at least one event.
-    pub leads_with_events: usize,
+    /// Events in the file (unknown, absent, when the warehouse counted the snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<usize>,
+    /// Training leads with at least one event (unknown, absent, when the warehouse counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leads_with_events: Option<usize>,
     /// When snapshots were taken: `monthly`, `weekly` or a list of dates.
     pub snapshots: String,
     /// Training rows: one per lead and snapshot at which it was open.
     pub snapshot_rows: usize,
+    /// The snapshots were counted in the warehouse (`mqlcal export --format sql-counts
+    /// --events-table`, trained with `mqlcal train --counts`), and the folds dealt by bucket of
+    /// lead ids (`lead_bucket`) rather than by lead id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted_in_warehouse: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub half_life_search: Vec<HalfLifeSearch>,
 }
@@ -490,6 +498,27 @@ pub fn event_columns(rules: &[super::Rule]) -> Vec<EventColumn> {
 /// The first event rule of `rules`, for messages.
 pub fn first_event_rule(rules: &[super::Rule]) -> Option<&super::Rule> {
     rules.iter().find(|r| r.event.is_some())
+}
+
+/// Refuses a rule of `rules` whose half-life is learnt (`decay = "learn"`, or learnt into a
+/// model) where `what` (snapshots counted in a warehouse) cannot learn one: the half-life is
+/// chosen by training on the events once per half-life tried. The message names the rule and
+/// the way: learn it on a sample, then fix it.
+pub fn no_learnt_half_life(rules: &[super::Rule], what: &str) -> Result<(), String> {
+    match rules
+        .iter()
+        .find(|r| r.event.as_ref().is_some_and(|e| e.learn))
+    {
+        Some(r) => Err(format!(
+            "rule '{}' learns its half-life (decay = \"learn\"), which {what} cannot: a \
+             half-life is chosen by training on the activity log once for each half-life tried. \
+             Learn it on a sample with `mqlcal train --events` (`mqlcal inspect` then says the \
+             half-life chosen), and write it into the rules file as decay = {{ half_life_days \
+             = H }}",
+            r.name
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The values of the event columns of `sources` (the event rules' [`EventSource`]s) as of
