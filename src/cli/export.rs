@@ -151,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let sql_like = matches!(args.format, Format::Sql | Format::SqlCounts);
     let is_counts = args.format == Format::SqlCounts;
-    let snapshots = is_counts && args.events_table.is_some();
+
     let from_rules = is_counts && args.rules.is_some();
     let sql_or_counts = "--format sql or sql-counts";
     for (given, flag, applies, when) in [
@@ -160,9 +160,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (
             args.as_of.is_some(),
             "--as-of",
-            args.format == Format::Sql || snapshots,
-            "--format sql, or sql-counts with --events-table (the PMML takes the as-of date \
-             with each lead, as its input field as_of)",
+            sql_like,
+            "--format sql or sql-counts (the PMML takes the as-of date with each lead, as its \
+             input field as_of)",
         ),
         (
             args.view.is_some(),
@@ -179,19 +179,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (
             args.snapshots.is_some(),
             "--snapshots",
-            snapshots,
+            is_counts,
             "--format sql-counts --events-table",
         ),
         (
             args.snapshots_from.is_some(),
             "--snapshots-from",
-            snapshots,
+            is_counts,
             "--format sql-counts --events-table",
         ),
         (
             args.events_columns.is_some(),
             "--events-columns",
-            snapshots,
+            is_counts,
             "--format sql-counts --events-table (the scoring SQL reads the columns the model \
              records)",
         ),
@@ -411,16 +411,31 @@ fn snapshot_events(
     };
     let event_rule = mqlcal::events::first_event_rule(rules).map(|r| r.name.clone());
     let Some(table) = &args.events_table else {
-        return match event_rule {
-            Some(name) => Err(mqlcal::Error::Export(format!(
+        if let Some(name) = event_rule {
+            return Err(mqlcal::Error::Export(format!(
                 "sql-counts: rule '{name}' counts events of an activity log: count snapshots \
                  of the leads with their events with --events-table TABLE --snapshots monthly \
                  --as-of DATE (and --date, --outcome-date), or train with `mqlcal train \
                  --events`"
             ))
-            .into()),
-            None => Ok(None),
-        };
+            .into());
+        }
+        for (given, flag) in [
+            (args.as_of.is_some(), "--as-of"),
+            (args.snapshots.is_some(), "--snapshots"),
+            (args.snapshots_from.is_some(), "--snapshots-from"),
+            (args.events_columns.is_some(), "--events-columns"),
+        ] {
+            if given {
+                return Err(option(
+                    flag,
+                    "with --format sql-counts, only applies to snapshots of event rules \
+                     (--events-table); leave it out"
+                        .into(),
+                ));
+            }
+        }
+        return Ok(None);
     };
     if event_rule.is_none() {
         return Err(option(
@@ -468,18 +483,24 @@ fn snapshot_events(
                 "--snapshots gives the dates themselves; leave out --snapshots-from".into(),
             ))
         }
+        (mqlcal::events::snapshots::Cadence::Dates(_), None) => chrono::NaiveDate::MIN,
         (_, Some(from)) => from,
         (_, None) => as_of - chrono::Months::new(DEFAULT_SNAPSHOT_MONTHS),
     };
     // Cadence::dates lists the dates after its first argument.
-    let dates = cadence.dates(from - chrono::Days::new(1), as_of);
+    let dates = cadence.dates(from.pred_opt().unwrap_or(from), as_of);
     if dates.is_empty() {
         return Err(option(
             "--snapshots",
-            format!(
-                "no {cadence} snapshot date from {from} to --as-of {as_of}; give dates within \
-                 that range, or an earlier --snapshots-from"
-            ),
+            match cadence {
+                mqlcal::events::snapshots::Cadence::Dates(_) => {
+                    format!("none of the dates is on or before --as-of {as_of}")
+                }
+                _ => format!(
+                    "no {cadence} snapshot date from {from} to --as-of {as_of}; give an earlier \
+                     --snapshots-from"
+                ),
+            },
         ));
     }
     Ok(Some(SnapshotEvents {

@@ -433,6 +433,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             finish(&args, &model, None, &[])?;
             return written(&args, &model);
         }
+        no_event_rules_in_counts(&args, &event_rule)?;
         if params.time.window.is_some() {
             return Err(mqlcal::Error::Option {
                 option: "--window",
@@ -445,7 +446,6 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
             }
             .into());
         }
-        no_event_rules_in_counts(&args, &event_rule)?;
         let (x, leads, conversions) = table.counts(rules.len())?;
         let groups = Groups::from_counts(x.view(), &leads, &conversions)?;
         let model = train_groups(

@@ -106,14 +106,20 @@ pub fn train_counted_in_blocks(
         params.time.immature == Immature::Weight
             || as_of - crate::data::outcomes::day(t) >= i64::from(window.days)
     };
-    // Folds by lead id, over the leads with a row trained on.
     let k = params.folds;
-    let keys: Vec<Option<&str>> = (0..n)
-        .map(|i| ids[i].filter(|_| snapshot_dates(i).any(kept)))
-        .collect();
-    let (lead_fold, distinct) = crate::group::folds_of_holders(&keys, k, params.seed);
-    drop(keys);
-    let mut unkeyed = distinct;
+    let (lead_fold, mut unkeyed) = if params.fold_by_bucket {
+        // By bucket of ids, over every lead with a snapshot, as the warehouse ranks them.
+        let keys: Vec<Option<&str>> = (0..n)
+            .map(|i| ids[i].filter(|_| snapshot_dates(i).next().is_some()))
+            .collect();
+        (crate::group::folds_by_bucket(&keys, k, params.seed), 0)
+    } else {
+        // By lead id, over the leads with a row trained on.
+        let keys: Vec<Option<&str>> = (0..n)
+            .map(|i| ids[i].filter(|_| snapshot_dates(i).any(kept)))
+            .collect();
+        crate::group::folds_of_holders(&keys, k, params.seed)
+    };
 
     // Only the columns the rules read (and the id, so that a block has rows to take).
     let event_names: Vec<&str> = design.columns.iter().map(|c| c.name.as_str()).collect();

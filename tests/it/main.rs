@@ -22,6 +22,7 @@ mod retrain;
 mod score;
 #[cfg(feature = "serve")]
 mod serve;
+mod snapshot_counts;
 mod sql_events;
 mod stream;
 mod validation;
