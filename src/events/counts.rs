@@ -8,8 +8,14 @@
 //! through the row path's [`Timeline`] with each row created on T, so the window, as-of, the
 //! delay distribution and the young snapshots' exposure (or their leaving out, `--immature
 //! drop`) are the same; folds are dealt per lead id as [`crate::group::folds_by_key`] deals the
-//! rows' ids. The counts become the row path's [`Groups`] and [`FoldCounts`], and the fit is
-//! the row path's. Memory holds one block's rows and the counts, not every snapshot.
+//! rows' ids (or by bucket of ids, `TrainParams::fold_by_bucket`). The counts become the row
+//! path's [`Groups`] and [`FoldCounts`], and the fit is the row path's. Memory holds one
+//! block's rows and the counts, not every snapshot.
+//!
+//! The same counts made in a warehouse (`mqlcal export --format sql-counts --events-table`,
+//! [`crate::export::sql_snapshots`]) arrive as a table of (rule pattern, T, opportunity date,
+//! lead bucket, leads): [`train_snapshot_counts`] sends them through the same timeline and fit,
+//! with the folds dealt by bucket.
 //!
 //! The row path stays for what needs every row: the diagnostics report (per-row out-of-fold
 //! scores) and date rules (their warnings count rows).

@@ -1,7 +1,8 @@
 //! The counts query (`mqlcal export --format sql-counts`): the warehouse groups its leads by
 //! rule pattern (and, for dated outcomes, by creation and opportunity date) so that
 //! `mqlcal train --counts` fits what the rows would give. The rule features come from the
-//! same layers as the scoring SQL ([`super::sql`]).
+//! same layers as the scoring SQL ([`super::sql`]). With event rules the leads are counted at
+//! snapshot dates instead ([`super::sql_snapshots`]), from the same dated leads.
 
 use super::sql::{
     comment, feature_layers, indent, nest, Dialect, FeatureLayers, Reading, TableName,
