@@ -188,7 +188,7 @@ impl<'a> SubScores<'a> {
             .map(|g| comment(&sub_score_column(g)))
             .collect();
         lines.push(format!(
-            "Then {}: the points of each rule group's rules.",
+            "Then {}: the points of the rules of each group.",
             columns.join(", ")
         ));
         if let Some(g) = self.grades {
