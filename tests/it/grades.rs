@@ -352,7 +352,8 @@ fn a_grade_threshold_makes_mqls_by_grade_and_the_exports_make_the_same() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("MQL by grade B2 or better"), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("MQL by grade B2 or better"), "{said}");
     let query = std::fs::read_to_string(wd.path("g.sql")).unwrap();
     assert!(query.contains("mql (grade B2 or better"), "{query}");
     let leads = export::Leads::read(&wd.path("leads.csv"));
