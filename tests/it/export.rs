@@ -1028,10 +1028,10 @@ pub(crate) fn check(case: &Case, engine: &str, got: &[Got]) -> f64 {
         );
         worst = worst.max(d);
     }
-    let extra = if case.model.group_names().is_empty() {
-        ""
-    } else {
-        ", sub-scores and grades"
+    let extra = match (case.model.group_names().is_empty(), &case.model.grades) {
+        (true, _) => "",
+        (false, None) => ", sub-scores",
+        (false, Some(_)) => ", sub-scores, grades",
     };
     eprintln!(
         "parity {what}: {} leads, scores, MQL flags{extra} identical, max |Δp| = {worst:.1e}",
@@ -1972,4 +1972,68 @@ fn names_the_pmml_cannot_hold_are_clear_errors() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("id column 'MQL'"), "{err}");
+}
+
+#[test]
+fn grade_exports_refuse_what_they_cannot_compute_naming_it() {
+    let sql = |model: &Model| {
+        Sql {
+            dialect: Dialect::Duckdb,
+            table: "leads".parse().unwrap(),
+            view: None,
+            as_of: None,
+            events: None,
+        }
+        .export(model)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    };
+    let mut grouped = example_model();
+    for r in &mut grouped.rules {
+        r.group = crate::grades::group_of(&r.name).map(str::to_string);
+    }
+    // A grade policy without a matrix (no model file holds one; a program can build one).
+    let mut model = grouped.clone();
+    model.threshold.threshold.policy = Policy::Grade("B2".parse().unwrap());
+    for err in [sql(&model), Pmml.export(&model).unwrap_err().to_string()] {
+        assert!(
+            err.contains("makes MQLs by grade (grade:B2) but has no grade matrix")
+                && err.contains("retrain with --grades"),
+            "{err}"
+        );
+    }
+    // A matrix whose group is not a rule group.
+    let mut model = grouped.clone();
+    model.grades = Some(Grades {
+        method: Grades::METHOD.into(),
+        profile: GradeAxis::quartiles("fit", &[(0, 1)]),
+        behaviour: GradeAxis::quartiles("behaviour", &[(0, 1)]),
+        cells: Grades::cells(&Default::default(), &Default::default()),
+    });
+    let err = sql(&model);
+    assert!(
+        err.contains("grade matrix does not fit its rules") && err.contains("'fit'"),
+        "{err}"
+    );
+    // Groups whose columns differ only in case: one column to engines that ignore case.
+    let mut model = grouped.clone();
+    model.rules[0].group = Some("Behaviour".into());
+    let err = sql(&model);
+    assert!(
+        err.contains("'Behaviour' and 'behaviour'") && err.contains("rename one group"),
+        "{err}"
+    );
+    // Output names the id column or a rule column has.
+    let mut model = grouped.clone();
+    model.id_column = Some("Profile_Score".into());
+    let err = sql(&model);
+    assert!(
+        err.contains("id column 'Profile_Score'") && err.contains("profile_score"),
+        "{err}"
+    );
+    let mut model = grouped;
+    model.rules[6].column = "behaviour_score".into();
+    let err = Pmml.export(&model).unwrap_err().to_string();
+    assert!(err.contains("column 'behaviour_score'"), "{err}");
 }
