@@ -423,7 +423,11 @@ impl Sql {
             let mut items = Vec::new();
             let mut total = Vec::new();
             for (k, terms) in sums.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-                items.push(format!("{}\n{}", subs.title(k), sum(terms, &subs.alias(&p, k))));
+                items.push(format!(
+                    "{}\n{}",
+                    subs.title(k),
+                    sum(terms, &subs.alias(&p, k))
+                ));
                 total.push(subs.alias(&p, k));
             }
             layers.push((with_id(items), format!("{p}sums")));
@@ -475,9 +479,9 @@ impl Sql {
                 format!("CASE\n  {}\nEND", arms.join("\n  "))
             }
         };
-        let mql = subs.mql(&p).unwrap_or_else(|| {
-            format!("{s} >= {}", integer(model.threshold.threshold.points))
-        });
+        let mql = subs
+            .mql(&p)
+            .unwrap_or_else(|| format!("{s} >= {}", integer(model.threshold.threshold.points)));
         let mut outer = vec![
             format!("{s} AS {}", d.ident("score")),
             format!("{probability} AS {}", d.ident("probability")),

@@ -45,10 +45,7 @@ impl<'a> SubScores<'a> {
             _ => None,
         };
         for (k, a) in names.iter().enumerate() {
-            if let Some(b) = names[..k]
-                .iter()
-                .find(|b| b.to_ascii_lowercase() == a.to_ascii_lowercase())
-            {
+            if let Some(b) = names[..k].iter().find(|b| b.eq_ignore_ascii_case(a)) {
                 return Err(Error::Export(format!(
                     "SQL: the rule groups '{b}' and '{a}' give the columns {} and {}, which \
                      SQL engines that ignore the case of names (DuckDB, SQLite, Spark, \

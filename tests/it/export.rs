@@ -230,7 +230,13 @@ fn case_as_of(
     let subs: Vec<Int64Chunked> = model
         .group_names()
         .iter()
-        .map(|g| df.column(&format!("{g}_score")).unwrap().i64().unwrap().clone())
+        .map(|g| {
+            df.column(&format!("{g}_score"))
+                .unwrap()
+                .i64()
+                .unwrap()
+                .clone()
+        })
         .collect();
     let grade = model
         .grades
