@@ -383,17 +383,16 @@ impl Sql {
             all.append(&mut items);
             all.join(",\n")
         };
-        // 4. the score, one term per rule; with rule groups, one sum per group (the
-        // sub-scores) and one of the rules in no group, added up in a layer of their own.
-        let mut sums: Vec<Vec<String>> = vec![Vec::new(); subs.sums()];
-        for (j, (r, feature)) in model.rules.iter().zip(features).enumerate() {
+        // 4. the score, one term per rule (summed by group first, with rule groups).
+        let mut terms = Vec::new();
+        for (r, feature) in model.rules.iter().zip(features) {
             // `describe` already says "per unit of …" for per-unit rules.
             let when = if matches!(r.condition, Condition::PerUnit { .. }) {
                 ""
             } else {
                 "when "
             };
-            sums[subs.sum_of(j)].push(format!(
+            terms.push(format!(
                 "{} * ({feature})\n  -- {}: {:+} {when}{}",
                 integer(r.points.0),
                 comment(&r.name),
@@ -401,41 +400,15 @@ impl Sql {
                 comment(&r.condition.describe(&r.column))
             ));
         }
-        let sum = |terms: &[String], alias: &str| {
-            let terms: Vec<String> = terms
-                .iter()
-                .enumerate()
-                .map(|(k, t)| format!("{}{t}", if k == 0 { "  " } else { "+ " }))
-                .collect();
-            format!("(\n{}\n) AS {alias}", indent(&terms.join("\n"), 2))
-        };
         let s = format!("{p}score");
+        let mut layers = std::mem::take(&mut feature_layers);
+        layers.extend(subs.score_layers(&p, terms, &with_id));
         // The sub-scores, carried from the score layer on.
         let carried = subs.carried(&p);
         let with_subs = |mut items: Vec<String>| -> String {
             items.extend(carried.iter().cloned());
             with_id(items)
         };
-        let mut layers = std::mem::take(&mut feature_layers);
-        if subs.is_empty() {
-            layers.push((with_id(vec![sum(&sums[0], &s)]), format!("{p}scores")));
-        } else {
-            let mut items = Vec::new();
-            let mut total = Vec::new();
-            for (k, terms) in sums.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-                items.push(format!(
-                    "{}\n{}",
-                    subs.title(k),
-                    sum(terms, &subs.alias(&p, k))
-                ));
-                total.push(subs.alias(&p, k));
-            }
-            layers.push((with_id(items), format!("{p}sums")));
-            layers.push((
-                with_subs(vec![format!("{} AS {s}", total.join(" + "))]),
-                format!("{p}scores"),
-            ));
-        }
         // 5. probability and MQL flag (Platt first computes z = a·score + b in a layer).
         let z = format!("{p}z");
         let mut calibrated = None;

@@ -19,7 +19,7 @@ use crate::grades::{sub_score_column, Grade, GradeAxis, Grades, GRADE_COLUMN};
 use crate::model::Model;
 use crate::threshold::Policy;
 
-use super::sql::{comment, integer, Dialect};
+use super::sql::{comment, indent, integer, Dialect};
 
 /// The model's rule groups and grade matrix, as the query computes them.
 pub(super) struct SubScores<'a> {
@@ -74,23 +74,49 @@ impl<'a> SubScores<'a> {
         })
     }
 
-    /// No rule groups: the score is one sum, as it always was.
-    pub(super) fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// How many sums the score layer has: one per group, then the rules in no group's.
-    pub(super) fn sums(&self) -> usize {
-        self.names.len() + 1
-    }
-
-    /// The sum rule `rule` (its index in the model) adds to.
-    pub(super) fn sum_of(&self, rule: usize) -> usize {
-        self.sum_of[rule]
+    /// The layers that give `{p}score` (and the sub-scores) from `terms`, one per rule in model
+    /// order (`points * (feature)` and its comment): without rule groups, one layer that adds
+    /// them all up, as the score always was; with groups, `{p}sums` adds each group's terms and
+    /// the terms of the rules in no group apart, and `{p}scores` adds the sums up. `with_id`
+    /// makes a layer's select list (the id column first).
+    pub(super) fn score_layers(
+        &self,
+        p: &str,
+        terms: Vec<String>,
+        with_id: &dyn Fn(Vec<String>) -> String,
+    ) -> Vec<(String, String)> {
+        let sum = |terms: &[String], alias: &str| {
+            let terms: Vec<String> = terms
+                .iter()
+                .enumerate()
+                .map(|(k, t)| format!("{}{t}", if k == 0 { "  " } else { "+ " }))
+                .collect();
+            format!("(\n{}\n) AS {alias}", indent(&terms.join("\n"), 2))
+        };
+        let score = format!("{p}score");
+        if self.names.is_empty() {
+            return vec![(with_id(vec![sum(&terms, &score)]), format!("{p}scores"))];
+        }
+        let mut sums: Vec<Vec<String>> = vec![Vec::new(); self.names.len() + 1];
+        for (j, term) in terms.into_iter().enumerate() {
+            sums[self.sum_of[j]].push(term);
+        }
+        let (mut items, mut total) = (Vec::new(), Vec::new());
+        for (k, terms) in sums.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+            let alias = self.alias(p, k);
+            items.push(format!("{}\n{}", self.title(k), sum(terms, &alias)));
+            total.push(alias);
+        }
+        let mut carried = vec![format!("{} AS {score}", total.join(" + "))];
+        carried.extend(self.carried(p));
+        vec![
+            (with_id(items), format!("{p}sums")),
+            (with_id(carried), format!("{p}scores")),
+        ]
     }
 
     /// The name of sum `k` inside the query.
-    pub(super) fn alias(&self, p: &str, k: usize) -> String {
+    fn alias(&self, p: &str, k: usize) -> String {
         if k < self.names.len() {
             format!("{p}sub{k}")
         } else {
@@ -99,7 +125,7 @@ impl<'a> SubScores<'a> {
     }
 
     /// A comment line saying what sum `k` is.
-    pub(super) fn title(&self, k: usize) -> String {
+    fn title(&self, k: usize) -> String {
         match self.names.get(k) {
             Some(g) => format!("-- the '{}' sub-score", comment(g)),
             None => "-- rules in no group (in the score only)".into(),
@@ -176,7 +202,7 @@ impl<'a> SubScores<'a> {
     /// The header's lines on the sub-score and grade columns and a grade policy's MQLs.
     pub(super) fn header(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        if self.is_empty() {
+        if self.names.is_empty() {
             return lines;
         }
         let columns: Vec<String> = self
