@@ -23,6 +23,14 @@ use serde::{Deserialize, Serialize};
 /// Bands per sub-score: A–D and 1–4.
 pub const BANDS: usize = 4;
 
+/// The column of a group's sub-score, in `mqlcal score`'s output and the exports.
+pub fn sub_score_column(group: &str) -> String {
+    format!("{group}_score")
+}
+
+/// The column of the grade, in `mqlcal score`'s output and the exports.
+pub const GRADE_COLUMN: &str = "grade";
+
 /// The groups of `groups` (one per rule) in order of first appearance.
 pub fn group_names<'a>(groups: impl IntoIterator<Item = Option<&'a str>>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -91,6 +99,16 @@ impl Grade {
     fn index(&self) -> usize {
         self.profile as usize * BANDS + self.behaviour as usize
     }
+
+    /// The letter of profile band `band` (0 = A … 3 = D).
+    pub fn letter(band: u8) -> char {
+        (b'A' + band) as char
+    }
+
+    /// The digit of behaviour band `band` (0 = 1 … 3 = 4).
+    pub fn digit(band: u8) -> char {
+        (b'1' + band) as char
+    }
 }
 
 impl fmt::Display for Grade {
@@ -98,8 +116,8 @@ impl fmt::Display for Grade {
         write!(
             f,
             "{}{}",
-            (b'A' + self.profile) as char,
-            (b'1' + self.behaviour) as char
+            Grade::letter(self.profile),
+            Grade::digit(self.behaviour)
         )
     }
 }

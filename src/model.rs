@@ -501,6 +501,21 @@ impl Model {
         crate::grades::group_names(self.rules.iter().map(|r| r.group.as_deref()))
     }
 
+    /// The columns `mqlcal score` (and the SQL and PMML exports) add after `mql`: one
+    /// `<group>_score` per rule group in [`Model::group_names`] order, then `grade` when the
+    /// model has a grade matrix.
+    pub fn sub_score_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = self
+            .group_names()
+            .iter()
+            .map(|g| crate::grades::sub_score_column(g))
+            .collect();
+        if self.grades.is_some() {
+            columns.push(crate::grades::GRADE_COLUMN.into());
+        }
+        columns
+    }
+
     pub fn rules(&self) -> Vec<Rule> {
         self.rules.iter().map(ModelRule::rule).collect()
     }

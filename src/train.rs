@@ -45,6 +45,8 @@ pub struct TrainParams {
     /// L2 strengths to try (default: half-decades from 0.01 to 1000).
     pub alphas: Vec<f64>,
     pub scale: PointsScale,
+    /// Score → probability map (default auto: Platt unless beta or isotonic fits the
+    /// out-of-fold scores better).
     pub calibration: Method,
     pub policy: Policy,
     /// Grade leads by their two sub-scores (`--grades`): needs exactly two rule groups.
@@ -115,7 +117,7 @@ impl TrainParams {
             scale: PointsScale {
                 points_to_double_odds: 20.0,
             },
-            calibration: Method::Platt,
+            calibration: Method::Auto,
             policy: Policy::MqlRate(0.10),
             grades: false,
             na: Vec::new(),

@@ -49,7 +49,8 @@ pub const AUTO_MARGIN: f64 = 0.001;
 /// `--calibration auto`: each of platt, beta and isotonic (simplest first) fitted on all folds
 /// but one and scored by log loss on that one, over `by_fold` (leads pooled by score, one list
 /// per fold: the out-of-fold scores of the leads the fold holds). Gives the method chosen —
-/// the simplest within [`AUTO_MARGIN`] of the best — and every score.
+/// the simplest within [`AUTO_MARGIN`] of the best — and the score of every method that could
+/// be fitted on every fold.
 pub fn choose_method(
     by_fold: &[Vec<(i64, u64, u64)>],
     scale: &ScoreScale,
@@ -74,13 +75,23 @@ pub fn choose_method(
         })
         .collect();
     let mut scores = Vec::new();
-    for method in [Method::Platt, Method::Beta, Method::Isotonic] {
+    'methods: for method in [Method::Platt, Method::Beta, Method::Isotonic] {
         let (mut loss, mut leads) = (0.0, 0u64);
         for (held, rest) in by_fold.iter().zip(&rests) {
             if rest.is_empty() || held.is_empty() {
                 continue;
             }
-            let map = Calibration::fit_counts_scaled(method, rest, scale)?;
+            let map = match Calibration::fit_counts_scaled(method, rest, scale) {
+                Ok(map) => map,
+                // Beta needs scores that vary on every fold's training side (few distinct
+                // scores leave its three parameters undetermined): then it is no candidate,
+                // as a method that cannot be fitted would not be chosen. Platt always fits.
+                Err(e) if method != Method::Platt => {
+                    tracing::info!(?method, error = %e, "calibration auto: left out");
+                    continue 'methods;
+                }
+                Err(e) => return Err(e),
+            };
             for &(s, n, c) in held {
                 let p = map.probability(s).0;
                 loss += c as f64 * crate::metrics::log_loss_one(p, true)
@@ -491,6 +502,30 @@ mod auto_tests {
         let skewed = folds(|s| truth.probability(&SCALE.raw, s), 3);
         let (m, scores) = choose_method(&skewed, &SCALE).unwrap();
         assert_eq!(m, Method::Beta, "{scores:?}");
+    }
+
+    #[test]
+    fn auto_leaves_out_beta_where_the_scores_do_not_determine_it() {
+        // Two scores only (one rule that fires or not): beta's three parameters cannot be
+        // fitted, Platt and isotonic can. Before, auto stopped with beta's error.
+        let two = folds(|s| if s < 50.0 { 0.1 } else { 0.3 }, 4)
+            .into_iter()
+            .map(|fold| {
+                let mut by: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+                for (s, n, c) in fold {
+                    let e = by.entry(if s < 50 { 0 } else { 40 }).or_default();
+                    e.0 += n;
+                    e.1 += c;
+                }
+                by.into_iter().map(|(s, (n, c))| (s, n, c)).collect()
+            })
+            .collect::<Vec<Vec<_>>>();
+        let only_beta = Calibration::fit_counts_scaled(Method::Beta, &two[0], &SCALE);
+        assert!(only_beta.is_err(), "beta fitted two scores: {only_beta:?}");
+        let (m, scores) = choose_method(&two, &SCALE).unwrap();
+        let methods: Vec<Method> = scores.iter().map(|s| s.method).collect();
+        assert_eq!(methods, [Method::Platt, Method::Isotonic], "{scores:?}");
+        assert_ne!(m, Method::Beta);
     }
 }
 

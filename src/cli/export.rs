@@ -13,7 +13,8 @@ use mqlcal::rules::RulesFile;
 /// points sheet to enter into a marketing automation tool.
 ///
 /// The SQL and PMML exports give exactly the scores, probabilities and MQL flags of
-/// `mqlcal score`: cells are trimmed, and empty cells and the model's placeholders (--na at
+/// `mqlcal score` (and its sub-scores and grade, for a model with rule groups or --grades; MQLs
+/// by grade under a grade policy): cells are trimmed, and empty cells and the model's placeholders (--na at
 /// training) are missing.
 ///
 /// Example:
@@ -268,17 +269,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let bytes = exporter.export(&model)?;
     mqlcal::atomic::write_bytes(&args.out, &bytes, args.force)?;
+    let mql = match model.threshold.threshold.policy {
+        mqlcal::threshold::Policy::Grade(cell) => format!("MQL by grade {cell} or better"),
+        _ => format!("MQL at {} points", model.threshold.threshold.points),
+    };
     say!(
-        "wrote {} ({what}: {} rules, MQL at {} points)",
+        "wrote {} ({what}: {} rules, {mql})",
         args.out.display(),
-        model.rules.len(),
-        model.threshold.threshold.points
+        model.rules.len()
     );
     super::ui::summary(&serde_json::json!({
         "out": args.out,
         "format": what,
         "rules": model.rules.len(),
         "threshold": model.threshold.threshold.points,
+        "policy": model.threshold.threshold.policy.to_string(),
     }))
 }
 

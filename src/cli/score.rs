@@ -280,7 +280,10 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
         ),
     ])?;
     let names = model.group_names();
-    let sub_columns: Vec<String> = names.iter().map(|g| format!("{g}_score")).collect();
+    let sub_columns: Vec<String> = names
+        .iter()
+        .map(|g| mqlcal::grades::sub_score_column(g))
+        .collect();
     for (i, column) in sub_columns.iter().enumerate() {
         per_pattern.with_column(Column::new(
             column.as_str().into(),
@@ -292,7 +295,7 @@ pub fn run(args: Args, bars: &Bars) -> anyhow::Result<()> {
     }
     if model.grades.is_some() {
         per_pattern.with_column(Column::new(
-            "grade".into(),
+            mqlcal::grades::GRADE_COLUMN.into(),
             patterns
                 .iter()
                 .map(|s| s.grade.map(|g| g.to_string()))

@@ -155,8 +155,10 @@ pub struct Args {
     /// out-of-fold sub-scores.
     #[arg(long)]
     grades: bool,
-    /// Calibration of score → probability.
-    #[arg(long, value_enum, default_value_t = Method::Platt)]
+    /// Calibration of score → probability. The default, auto, keeps Platt unless beta or
+    /// isotonic fits the out-of-fold scores better by cross-validated log loss, e.g.
+    /// --calibration platt to fix the logistic curve.
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
     calibration: Method,
     /// Points that double the odds of conversion.
     #[arg(long, default_value_t = 20.0)]

@@ -4,7 +4,8 @@
 //!
 //! Each export takes a loaded [`Model`] and gives the bytes of one file (the command line writes
 //! them atomically). The SQL and PMML exports reproduce `mqlcal score` exactly: the same integer
-//! score, the same MQL flag and the same probability (to rounding). That means reading cells
+//! score, the same MQL flag (by score, or by grade under a grade policy), the same sub-scores
+//! and grade, and the same probability (to rounding). That means reading cells
 //! the way [`Model::cell`] does: surrounding white space trimmed (Unicode white space, as Rust's
 //! `str::trim`), an empty cell or one of the model's placeholders (`training.na`) missing.
 //! The parity is tested in real engines (`tests/it/export.rs`).
@@ -14,6 +15,7 @@ pub mod points_sheet;
 pub mod sql;
 pub mod sql_counts;
 mod sql_events;
+mod sql_grades;
 pub mod sql_snapshots;
 
 use crate::error::{Error, Result};
@@ -31,9 +33,11 @@ pub trait Exporter {
 /// The formats `mqlcal export --format` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One SQL query (or view) returning score, probability and MQL flag per lead.
+    /// One SQL query (or view) returning score, probability and MQL flag per lead (and the
+    /// sub-scores and grade when the model has them).
     Sql,
-    /// A PMML 4.4 Scorecard with reason codes, probability and MQL flag as outputs.
+    /// A PMML 4.4 Scorecard with reason codes, probability and MQL flag as outputs (and the
+    /// sub-scores and grade when the model has them).
     Pmml,
     /// The rules in plain words with their points and the threshold, as CSV.
     PointsSheet,
@@ -42,18 +46,27 @@ pub enum Format {
     SqlCounts,
 }
 
-/// Refuses a model whose MQLs are decided by grade (`--threshold grade:B2`): SQL and PMML
-/// compute the score, probability and a score threshold, not the sub-scores' bands yet, and
-/// an MQL flag by score would disagree with `mqlcal score`.
-pub(crate) fn score_threshold_only(model: &Model, format: &str) -> Result<()> {
-    match model.threshold.threshold.policy {
-        crate::threshold::Policy::Grade(cell) => Err(Error::Export(format!(
-            "{format}: the model makes MQLs by grade (grade:{cell}), which this export cannot \
-             compute yet; retrain with a score policy (e.g. --threshold mql-rate:0.10, keeping \
-             --grades for the grade column of `mqlcal score`), or use the points sheet"
-        ))),
-        _ => Ok(()),
+/// A grade policy needs a grade matrix, and a matrix must grade the rules' groups: neither can
+/// be otherwise in a model file (loading checks them), but a program may build such a model,
+/// and its MQL flags and grades could not be computed as `mqlcal score` computes them.
+pub(crate) fn check_grades(model: &Model, format: &str) -> Result<()> {
+    if let (None, crate::threshold::Policy::Grade(cell)) =
+        (&model.grades, model.threshold.threshold.policy)
+    {
+        return Err(Error::Export(format!(
+            "{format}: the model makes MQLs by grade (grade:{cell}) but has no grade matrix; \
+             retrain with --grades"
+        )));
     }
+    if let Some(g) = &model.grades {
+        g.validate(&model.group_names()).map_err(|e| {
+            Error::Export(format!(
+                "{format}: the model's grade matrix does not fit its rules ({e}); retrain with \
+                 --grades"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Event rules read an activity log, which this export does not join yet: refused, naming the
@@ -167,6 +180,9 @@ pub(crate) fn check_model_texts(model: &Model) -> Result<()> {
     }
     for r in &model.rules {
         check_rule_texts(&r.name, r.condition.atoms(&r.column), check_text)?;
+    }
+    for g in model.group_names() {
+        check_text("rule group", &g)?;
     }
     for na in &model.training.na {
         check_text("placeholder", na)?;

@@ -14,7 +14,9 @@
 //!   mqlcal computes it: its first ten characters as a date, moved to its UTC day when a time
 //!   with an offset follows, subtracted from as-of with `dateDaysSinceYear` (see [`date_age`]).
 //! - Outputs: `score` (the points), `probability` (the calibration, as an expression or
-//!   `NormContinuous` for isotonic knots), `mql` (score >= threshold) and `reason_1`…`reason_3`.
+//!   `NormContinuous` for isotonic knots), `mql` (score >= threshold, or by grade under a grade
+//!   policy), `<group>_score` per rule group and `grade` with a grade matrix (see [`grades`]),
+//!   and `reason_1`…`reason_3`.
 //!
 //! Reason codes follow PMML's `pointsAbove` with a baseline of 0.5 points per rule, so the
 //! rules that gave positive points are listed, largest first, as mqlcal lists them; PMML
@@ -28,6 +30,8 @@ use crate::rules::Condition;
 
 use super::{check_model_texts, placeholders, rule_columns, Exporter, WHITE_SPACE};
 
+mod grades;
+
 /// Reasons given per lead, as `mqlcal score`'s default `--reasons 3`.
 pub const REASONS: usize = 3;
 
@@ -37,7 +41,6 @@ pub struct Pmml;
 
 impl Exporter for Pmml {
     fn export(&self, model: &Model) -> Result<Vec<u8>> {
-        super::score_threshold_only(model, "PMML")?;
         Ok(document(model)?.into_bytes())
     }
 }
@@ -168,6 +171,7 @@ fn document(model: &Model) -> Result<String> {
         "PMML",
     )?;
     check_model_texts(model)?;
+    super::check_grades(model, "PMML")?;
     let dated_model = model.rules.iter().any(|r| r.condition.has_date());
     if let (true, Some(format)) = (dated_model, &model.training.date_rules_format) {
         if !ISO_FORMATS.contains(&format.as_str()) {
@@ -187,14 +191,19 @@ fn document(model: &Model) -> Result<String> {
     for v in &na.texts {
         check_xml("placeholder", v)?;
     }
+    for g in model.group_names() {
+        check_xml("rule group", &g)?;
+    }
     let reasons: Vec<String> = (1..=REASONS).map(|k| format!("reason_{k}")).collect();
+    let mut outputs: Vec<String> = OUTPUTS.iter().map(|o| o.to_string()).collect();
+    outputs.extend(model.sub_score_columns());
+    outputs.extend(reasons.iter().cloned());
     for c in &columns {
-        if OUTPUTS.contains(c) || reasons.iter().any(|r| r == c) {
+        if outputs.iter().any(|o| o == c) {
             return Err(Error::Export(format!(
-                "column '{c}' has the name of a PMML output field ({}, {}); rename the column \
-                 in the data and the rules file, and train again",
-                OUTPUTS.join(", "),
-                reasons.join(", ")
+                "column '{c}' has the name of a PMML output field ({}); rename the column in \
+                 the data and the rules file, and train again",
+                outputs.join(", ")
             )));
         }
     }
@@ -235,9 +244,12 @@ fn document(model: &Model) -> Result<String> {
     );
     let th = &model.threshold.threshold;
     let mut description = format!(
-        "mqlcal lead score: {} rules, MQL at {} points",
+        "mqlcal lead score: {} rules, MQL {}",
         model.rules.len(),
-        th.points
+        match th.policy {
+            crate::threshold::Policy::Grade(cell) => format!("by grade {cell} or better"),
+            _ => format!("at {} points", th.points),
+        }
     );
     if model.training.window_days.is_some() {
         description.push_str(&format!(
@@ -453,6 +465,7 @@ fn document(model: &Model) -> Result<String> {
             x.close("DerivedField");
         }
     }
+    grades::derived(&mut x, model, &p, &k_of);
     x.close("TransformationDictionary");
 
     x.open(
@@ -589,15 +602,21 @@ fn document(model: &Model) -> Result<String> {
             ("feature", "transformedValue"),
         ],
     );
-    x.open("Apply", &[("function", "greaterOrEqual")]);
-    x.field_ref("score");
-    x.text(
-        "Constant",
-        &[("dataType", "integer")],
-        &th.points.to_string(),
-    );
-    x.close("Apply");
+    match th.policy {
+        crate::threshold::Policy::Grade(cell) => grades::mql(&mut x, &p, cell),
+        _ => {
+            x.open("Apply", &[("function", "greaterOrEqual")]);
+            x.field_ref("score");
+            x.text(
+                "Constant",
+                &[("dataType", "integer")],
+                &th.points.to_string(),
+            );
+            x.close("Apply");
+        }
+    }
     x.close("OutputField");
+    grades::outputs(&mut x, model, &p);
     for (k, name) in reasons.iter().enumerate() {
         x.empty(
             "OutputField",
@@ -650,14 +669,7 @@ fn document(model: &Model) -> Result<String> {
                 x.open("CompoundPredicate", &[("booleanOperator", op)]);
             }
             for (a, (column, condition)) in atoms.into_iter().enumerate() {
-                let k = k_of(column);
-                let fields = Fields {
-                    cell: format!("{p}cell.{k}"),
-                    number: format!("{p}number.{k}"),
-                    matched: format!("{p}match.{j}.{a}"),
-                    age: format!("{p}age.{k}"),
-                };
-                predicate(&mut x, &fields, condition);
+                predicate(&mut x, &Fields::of(&p, k_of(column), j, a), condition);
             }
             if compound.is_some() {
                 x.close("CompoundPredicate");
@@ -683,6 +695,18 @@ struct Fields {
     matched: String,
     /// The date cell's age in whole days before as-of, where date rules read the column.
     age: String,
+}
+
+impl Fields {
+    /// The fields of part `a` of rule `j` (0 for a simple rule), on rule column `k`.
+    fn of(p: &str, k: usize, j: usize, a: usize) -> Fields {
+        Fields {
+            cell: format!("{p}cell.{k}"),
+            number: format!("{p}number.{k}"),
+            matched: format!("{p}match.{j}.{a}"),
+            age: format!("{p}age.{k}"),
+        }
+    }
 }
 
 /// The predicate of a simple condition (a range, `one_of` or `is_missing`).

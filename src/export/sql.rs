@@ -1,5 +1,6 @@
 //! SQL export: one query over the user's table of leads (or a `CREATE VIEW` of it) that returns
-//! the id column (when the model has one), `score`, `probability` and `mql`, exactly as
+//! the id column (when the model has one), `score`, `probability` and `mql`, then
+//! `<group>_score` per rule group and `grade` when the model has them, exactly as
 //! `mqlcal score` computes them. Takes a [`Model`], a [`Dialect`] and a table name; gives the
 //! statement as text.
 //!
@@ -12,8 +13,10 @@
 //! 1. `mqlcal_trimmed`: every rule column as text, trimmed of Unicode white space;
 //! 2. `mqlcal_cells`: empty cells and the model's placeholders (`Select`) become NULL;
 //! 3. `mqlcal_values`: the cells numeric rules read, cast to double;
-//! 4. `mqlcal_scores`: the score, Σ points × feature, one commented term per rule;
-//! 5. the outer SELECT: probability from the calibration, and the MQL flag.
+//! 4. `mqlcal_scores`: the score, Σ points × feature, one commented term per rule (with rule
+//!    groups, `mqlcal_sums` first sums each group's terms: the sub-scores);
+//! 5. the outer SELECT: probability from the calibration, and the MQL flag (with a grade
+//!    matrix, `mqlcal_grades` first cuts the sub-scores into bands; see [`super::sql_grades`]).
 //!
 //! Every name and value from the model is quoted by [`Dialect::ident`] and
 //! [`Dialect::string`], and text in comments has its line breaks removed, so no rule name,
@@ -25,6 +28,7 @@ use crate::model::Model;
 use crate::rules::{format_number, Condition};
 
 use super::sql_events::EventsJoin;
+use super::sql_grades::SubScores;
 use super::{check_model_texts, placeholders, Exporter, Placeholders, WHITE_SPACE};
 
 pub use super::sql_counts::{count_rule_column, SqlCounts, COUNT_COLUMNS};
@@ -193,6 +197,16 @@ impl Dialect {
     }
 }
 
+/// A whole-number literal (points, a threshold, a cut point): negative ones in parentheses, so
+/// no minus sign can meet another and start a comment.
+pub(super) fn integer(x: i64) -> String {
+    if x < 0 {
+        format!("({x})")
+    } else {
+        x.to_string()
+    }
+}
+
 /// Escapes for dialects that read backslash escapes inside quotes: the backslash, the quote,
 /// and control characters (BigQuery rejects a raw line break inside '…').
 fn escape_backslashed(text: &str, quote: char) -> String {
@@ -289,7 +303,8 @@ pub struct Sql {
     pub events: Option<TableName>,
 }
 
-/// The output columns, besides the id.
+/// The output columns, besides the id (and the sub-scores and grade of
+/// [`Model::sub_score_columns`]).
 const OUTPUTS: [&str; 3] = ["score", "probability", "mql"];
 
 impl Exporter for Sql {
@@ -301,7 +316,6 @@ impl Exporter for Sql {
 impl Sql {
     /// The statement, ending in `;` and a line break.
     pub fn query(&self, model: &Model) -> Result<String> {
-        super::score_threshold_only(model, "SQL")?;
         let rules = model.rules();
         let sources = crate::rules::events::event_columns(&rules);
         let events_columns = model
@@ -341,12 +355,16 @@ impl Sql {
         if let Some(e) = &events {
             e.check_texts()?;
         }
+        let subs = SubScores::new(model)?;
         let d = self.dialect;
         if let Some(id) = &model.id_column {
-            if OUTPUTS.iter().any(|o| o.eq_ignore_ascii_case(id)) {
+            let mut outputs: Vec<String> = OUTPUTS.iter().map(|o| o.to_string()).collect();
+            outputs.extend(model.sub_score_columns());
+            if outputs.iter().any(|o| o.eq_ignore_ascii_case(id)) {
                 return Err(Error::Export(format!(
-                    "the id column '{id}' has the name of an output column (score, probability, \
-                     mql); rename it in the data and train again with --id"
+                    "the id column '{id}' has the name of an output column ({}); rename it in \
+                     the data and train again with --id",
+                    outputs.join(", ")
                 )));
             }
         }
@@ -388,16 +406,9 @@ impl Sql {
             all.append(&mut items);
             all.join(",\n")
         };
-        // 4. the score, one term per rule.
+        // 4. the score, one term per rule (summed by group first, with rule groups).
         let mut terms = Vec::new();
-        for (j, (r, feature)) in model.rules.iter().zip(features).enumerate() {
-            let points = r.points.0;
-            let points = if points < 0 {
-                format!("({points})")
-            } else {
-                points.to_string()
-            };
-            let op = if j == 0 { "  " } else { "+ " };
+        for (r, feature) in model.rules.iter().zip(features) {
             // `describe` already says "per unit of …" for per-unit rules.
             let when = if matches!(r.condition, Condition::PerUnit { .. }) {
                 ""
@@ -405,15 +416,23 @@ impl Sql {
                 "when "
             };
             terms.push(format!(
-                "{op}{points} * ({feature})\n  -- {}: {:+} {when}{}",
+                "{} * ({feature})\n  -- {}: {:+} {when}{}",
+                integer(r.points.0),
                 comment(&r.name),
                 r.points.0,
                 comment(&r.condition.describe(&r.column))
             ));
         }
-        let score_expr = format!("(\n{}\n) AS {p}score", indent(&terms.join("\n"), 2));
-        // 5. probability and MQL flag (Platt first computes z = a·score + b in a layer).
         let s = format!("{p}score");
+        let mut layers = std::mem::take(&mut feature_layers);
+        layers.extend(subs.score_layers(&p, terms, &with_id));
+        // The sub-scores, carried from the score layer on.
+        let carried = subs.carried(&p);
+        let with_subs = |mut items: Vec<String>| -> String {
+            items.extend(carried.iter().cloned());
+            with_id(items)
+        };
+        // 5. probability and MQL flag (Platt first computes z = a·score + b in a layer).
         let z = format!("{p}z");
         let mut calibrated = None;
         let probability = match &model.calibration {
@@ -456,23 +475,27 @@ impl Sql {
                 format!("CASE\n  {}\nEND", arms.join("\n  "))
             }
         };
-        let threshold = model.threshold.threshold.points;
-        let threshold = if threshold < 0 {
-            format!("({threshold})")
-        } else {
-            threshold.to_string()
-        };
-        let outer = with_id(vec![
+        let mql = subs
+            .mql(&p)
+            .unwrap_or_else(|| format!("{s} >= {}", integer(model.threshold.threshold.points)));
+        let mut outer = vec![
             format!("{s} AS {}", d.ident("score")),
             format!("{probability} AS {}", d.ident("probability")),
-            format!("{s} >= {threshold} AS {}", d.ident("mql")),
-        ]);
+            format!("{mql} AS {}", d.ident("mql")),
+        ];
+        outer.extend(subs.outputs(d, &p));
+        let outer = with_id(outer);
 
         // Innermost first: each layer selects from the one before.
-        let mut layers = std::mem::take(&mut feature_layers);
-        layers.push((with_id(vec![score_expr]), format!("{p}scores")));
-        if let Some(z) = calibrated {
-            layers.push((with_id(vec![s.clone(), z]), format!("{p}odds")));
+        if let Some(z) = &calibrated {
+            layers.push((with_subs(vec![s.clone(), z.clone()]), format!("{p}odds")));
+        }
+        if let Some(mut bands) = subs.bands(&p) {
+            // The grade layer: the bands of the two graded sub-scores.
+            let mut items = vec![s.clone()];
+            items.extend(calibrated.as_ref().map(|_| z.clone()));
+            items.append(&mut bands);
+            layers.push((with_subs(items), format!("{p}grades")));
         }
         let from = match (&events, &model.id_column) {
             (Some(e), Some(id)) => e.joined(d, &p, &self.table, id, &super::rule_columns(model)),
@@ -490,7 +513,7 @@ impl Sql {
             query = format!("WITH {}\n{query}", e.cte(d, &p));
         }
 
-        let mut sql = self.header(model);
+        let mut sql = self.header(model, &subs);
         if let Some(view) = &self.view {
             sql.push_str(&format!("CREATE VIEW {} AS\n", view.quoted(d)));
         }
@@ -499,7 +522,7 @@ impl Sql {
         Ok(sql)
     }
 
-    fn header(&self, model: &Model) -> String {
+    fn header(&self, model: &Model, subs: &SubScores) -> String {
         let d = self.dialect;
         let t = &model.training;
         let th = &model.threshold.threshold;
@@ -528,12 +551,13 @@ impl Sql {
                 comment(&self.table.plain())
             ),
             format!(
-                "(calibrated probability {}) and mql (score >= {}, policy {}).",
+                "(calibrated probability {}) and mql ({}, policy {}).",
                 match t.window_days {
                     Some(_) => format!("that the lead {}", model.probability_meaning()),
                     None => "of conversion".into(),
                 },
-                th.points,
+                subs.mql_words()
+                    .unwrap_or_else(|| format!("score >= {}", th.points)),
                 th.policy
             ),
             format!("Cells are trimmed; empty cells{na} are missing, as in `mqlcal score`."),
@@ -569,6 +593,8 @@ impl Sql {
                 ],
             );
         }
+        // After the sentences on what the query returns, before the events'.
+        lines.splice(4..4, subs.header());
         let mut out = String::new();
         for l in lines {
             out.push_str("-- ");

@@ -9,12 +9,14 @@ The server keeps what an engine started (Spark's JVM) for the requests after the
 tests start one per test process (tests/it/engines.rs) rather than pay Spark's start-up per case.
 
   duckdb   {"columns": [...], "types": [...], "rows": [[text or null, ...]], "sql": "...",
-            "view": null or "name"}  -> [[id, score, probability, mql], ...]
+            "view": null or "name"}  -> [[id, score, probability, mql, ...], ...]
            Loads the rows into a table `leads` (types are DuckDB type names), runs the exported
            query (or creates the view and selects from it). Optional "tables": [{"name",
            "columns", "types", "rows"}]: more tables the query joins (an activity log).
-  pmml     {"jobs": [{"pmml": path, "columns": [...], "rows": [...]}]}
-           -> [[[score, probability, mql, reason_1, reason_2, reason_3] or {"error": text}, ...]]
+  pmml     {"jobs": [{"pmml": path, "columns": [...], "rows": [...], "outputs": [...]}]}
+           -> [[[score, probability, mql, reason_1, reason_2, reason_3, *outputs]
+                or {"error": text}, ...]]
+           "outputs" (optional): more output fields by name (sub-scores, grade), in that order.
            Evaluates with JPMML-Evaluator (jpmml_evaluator, through JPype), one JVM for all jobs.
   duckdb_counts {"csv": path, "typed": bool, "sql": "...", "out": path.parquet} -> {"rows": n}
            Loads a CSV of leads into a table `leads` (all text, or numbers typed as numbers),
@@ -106,7 +108,8 @@ def run_pmml(req):
                 out.append({"error": str(e)})
                 continue
             out.append([r["score"], r["probability"], r["mql"],
-                        r.get("reason_1"), r.get("reason_2"), r.get("reason_3")])
+                        r.get("reason_1"), r.get("reason_2"), r.get("reason_3")]
+                       + [r[name] for name in job.get("outputs", [])])
         answers.append(out)
     return answers
 

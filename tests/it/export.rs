@@ -19,9 +19,11 @@
 //! The cases: the example model on the example leads (in tables of text, as a CSV load gives,
 //! and of numbers); an isotonic and a beta-calibrated model trained here; edge cases (missing values, placeholders,
 //! unseen and differently cased categories, values exactly at a boundary, above caps, negative,
-//! fractional, white space around values); and a model whose names and values are hostile
-//! (`O'Reilly`, a column named `select`, unicode, quotes, backslashes, comment and statement
-//! injection).
+//! fractional, white space around values); a model with rule groups and a grade matrix that
+//! makes MQLs by grade, on leads exactly on each band's cut point and with missing values
+//! (the sub-scores and grade must equal `mqlcal score`'s too); and a model whose names and
+//! values are hostile (`O'Reilly`, a column named `select`, rule groups named with quotes and
+//! comment marks, unicode, quotes, backslashes, comment and statement injection).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,9 +33,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use mqlcal::calibrate::Calibration;
 use mqlcal::export::sql::TableName;
 use mqlcal::export::{Dialect, Exporter, Pmml, Sql};
+use mqlcal::grades::{GradeAxis, Grades};
 use mqlcal::model::{Model, ModelRule};
 use mqlcal::points::Points;
 use mqlcal::rules::{Condition, Part};
+use mqlcal::threshold::Policy;
 use polars::prelude::*;
 
 use crate::engines::python;
@@ -47,13 +51,13 @@ const TOLERANCE: f64 = 1e-9;
 
 /// Leads as text, exactly as in the CSV file ("" for an empty cell).
 #[derive(Debug, Clone)]
-struct Leads {
-    columns: Vec<String>,
-    rows: Vec<Vec<String>>,
+pub(crate) struct Leads {
+    pub(crate) columns: Vec<String>,
+    pub(crate) rows: Vec<Vec<String>>,
 }
 
 impl Leads {
-    fn read(path: &Path) -> Leads {
+    pub(crate) fn read(path: &Path) -> Leads {
         let mut r = csv::Reader::from_path(path).unwrap();
         let columns = r.headers().unwrap().iter().map(str::to_string).collect();
         let rows = r
@@ -111,22 +115,26 @@ impl Leads {
 
 /// What `mqlcal score` says about one lead.
 #[derive(Debug, Clone, PartialEq)]
-struct Expected {
-    score: i64,
-    probability: f64,
-    mql: bool,
-    reasons: String,
+pub(crate) struct Expected {
+    pub(crate) score: i64,
+    pub(crate) probability: f64,
+    pub(crate) mql: bool,
+    pub(crate) reasons: String,
+    /// The `<group>_score` columns, in the model's group order.
+    pub(crate) subs: Vec<i64>,
+    /// The `grade` column, when the model grades.
+    pub(crate) grade: Option<String>,
 }
 
-struct Case {
+pub(crate) struct Case {
     name: &'static str,
     model_path: PathBuf,
-    model: Model,
+    pub(crate) model: Model,
     leads: Leads,
     /// Also load the leads into tables with number columns (only for clean data).
     typed: bool,
     /// By lead id, from `mqlcal score`.
-    expected: BTreeMap<String, Expected>,
+    pub(crate) expected: BTreeMap<String, Expected>,
     /// `mqlcal score --as-of` and `export --as-of`, for a model with date rules.
     as_of: Option<chrono::NaiveDate>,
 }
@@ -146,7 +154,13 @@ impl Case {
 }
 
 /// Builds a case: writes the model and the leads into `wd` and scores them with the binary.
-fn case(wd: &Workdir, name: &'static str, model: Model, leads: Leads, typed: bool) -> Case {
+pub(crate) fn case(
+    wd: &Workdir,
+    name: &'static str,
+    model: Model,
+    leads: Leads,
+    typed: bool,
+) -> Case {
     case_as_of(wd, name, model, leads, typed, None)
 }
 
@@ -213,6 +227,21 @@ fn case_as_of(
     let p = df.column("probability").unwrap().f64().unwrap().clone();
     let mql = df.column("mql").unwrap().bool().unwrap().clone();
     let reasons = df.column("reasons").unwrap().str().unwrap().clone();
+    let subs: Vec<Int64Chunked> = model
+        .group_names()
+        .iter()
+        .map(|g| {
+            df.column(&format!("{g}_score"))
+                .unwrap()
+                .i64()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    let grade = model
+        .grades
+        .as_ref()
+        .map(|_| df.column("grade").unwrap().str().unwrap().clone());
     let mut expected = BTreeMap::new();
     for i in 0..df.height() {
         let e = Expected {
@@ -220,6 +249,8 @@ fn case_as_of(
             probability: p.get(i).unwrap(),
             mql: mql.get(i).unwrap(),
             reasons: reasons.get(i).unwrap_or("").to_string(),
+            subs: subs.iter().map(|s| s.get(i).unwrap()).collect(),
+            grade: grade.as_ref().map(|g| g.get(i).unwrap().to_string()),
         };
         let key = ids.get(i).expect("ids are never empty here").to_string();
         assert!(expected.insert(key, e).is_none(), "ids are unique");
@@ -721,6 +752,88 @@ fn dated_case(wd: &Workdir, name: &'static str, activity: &[&str]) -> Case {
     case_as_of(wd, name, model, leads, false, as_of)
 }
 
+/// The example model with its rules in two groups, as `grades.rs` groups the bundled rules
+/// ("Budget confirmed" in none), and a grade matrix whose cut points are sub-scores these leads
+/// have, so leads sit exactly on each cut point: the quartiles of the leads' sub-scores, but
+/// the profile's last cut point is the highest negative sub-score (a literal below 0, with
+/// leads below it), and the behaviour sub-score's last two cut points are equal (band 3 is
+/// empty). MQLs by grade:B2. The leads: the edge leads (missing values,
+/// placeholders, white space) and the first 300 example leads.
+fn graded(wd: &Workdir) -> Case {
+    let mut model = example_model();
+    model.training.na = vec!["Select".into(), " n/a ".into()];
+    for r in &mut model.rules {
+        r.group = crate::grades::group_of(&r.name).map(str::to_string);
+    }
+    let mut leads = edge_leads();
+    let example = Leads::read(&repo().join("data/new_leads.csv"));
+    for row in example.rows.iter().take(300) {
+        let cell = |c: &String| {
+            let j = example.columns.iter().position(|x| x == c);
+            j.map_or(String::new(), |j| row[j].clone())
+        };
+        let row = leads.columns.iter().map(cell).collect();
+        leads.rows.push(row);
+    }
+    let names = model.group_names();
+    assert_eq!(names, ["behaviour", "profile"]);
+    let subs: Vec<Vec<i64>> = leads
+        .rows
+        .iter()
+        .map(|row| {
+            model
+                .score_lead(|c| model.cell(Some(row[leads.column(c)].as_str())))
+                .unwrap()
+                .sub_scores
+        })
+        .collect();
+    let quartiles = |g: usize| {
+        let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+        for s in &subs {
+            *counts.entry(s[g]).or_default() += 1;
+        }
+        GradeAxis::quartiles(&names[g], &counts.into_iter().collect::<Vec<_>>())
+    };
+    let mut behaviour = quartiles(0);
+    behaviour.at_least[2] = behaviour.at_least[1];
+    let mut profile = quartiles(1);
+    let negative = subs.iter().map(|s| s[1]).filter(|&v| v < 0).max().unwrap();
+    assert!(subs.iter().any(|s| s[1] < negative) && negative < profile.at_least[1]);
+    profile.at_least[2] = negative;
+    model.grades = Some(Grades {
+        method: Grades::METHOD.into(),
+        profile: profile.clone(),
+        behaviour: behaviour.clone(),
+        cells: Grades::cells(&Default::default(), &Default::default()),
+    });
+    model.threshold.threshold.policy = Policy::Grade("B2".parse().unwrap());
+    profile_per_rule(&mut model);
+    let c = case(wd, "graded", model, leads, false);
+    // Leads on every cut point; a cut point below 0 (written in parentheses in SQL).
+    for (g, axis) in [(0, &behaviour), (1, &profile)] {
+        for cut in &axis.at_least {
+            assert!(
+                c.expected.values().any(|e| e.subs[g] == *cut),
+                "no lead on {} {cut}",
+                names[g]
+            );
+        }
+    }
+    // The leads fall in many cells, none in digit 3, and MQLs by grade are not MQLs by score.
+    let grades: std::collections::BTreeSet<&str> = c
+        .expected
+        .values()
+        .filter_map(|e| e.grade.as_deref())
+        .collect();
+    assert!(grades.len() >= 8, "{grades:?}");
+    assert!(!grades.iter().any(|g| g.ends_with('3')), "{grades:?}");
+    let points = c.model.threshold.threshold.points;
+    assert!(c.expected.values().any(|e| e.mql && e.score < points));
+    assert!(c.expected.values().any(|e| !e.mql && e.score >= points));
+    assert!(c.expected["E01"].grade.is_some() && !c.expected["E01"].mql);
+    c
+}
+
 fn has_reason(c: &Case, id: &str, rule: &str) -> bool {
     c.expected[id].reasons.contains(rule)
 }
@@ -796,6 +909,12 @@ fn nasty(wd: &Workdir) -> Case {
         ],
     };
     model.threshold.threshold.points = 30;
+    // Rule groups named to break out of quotes and comments: their `<group>_score` columns
+    // are quoted like any name.
+    let group = "it's \"q\" \\ -- */ `x`";
+    for (j, g) in [(0, group), (1, group), (3, "select"), (5, "select")] {
+        model.rules[j].group = Some(g.into());
+    }
     profile_per_rule(&mut model);
     let columns = [
         "lead id",
@@ -837,6 +956,7 @@ fn all_cases(wd: &Workdir) -> Vec<Case> {
         beta(wd),
         edge(wd),
         compound(wd),
+        graded(wd),
         nasty(wd),
         dated(wd),
     ]
@@ -845,17 +965,51 @@ fn all_cases(wd: &Workdir) -> Vec<Case> {
 // ---------------------------------------------------------------------------------------------
 // Checking an engine's answer
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Got {
     pub(crate) id: String,
     pub(crate) score: i64,
     pub(crate) probability: f64,
     pub(crate) mql: bool,
+    /// The `<group>_score` columns after `mql`, in their order.
+    pub(crate) subs: Vec<i64>,
+    /// The `grade` column, when there is one.
+    pub(crate) grade: Option<String>,
 }
 
-/// Same leads, same integer scores and MQL flags, probabilities within [`TOLERANCE`]; returns
-/// the largest probability difference seen.
-fn check(case: &Case, engine: &str, got: &[Got]) -> f64 {
+impl Got {
+    /// A lead from an engine's row as JSON: id, score, probability, mql, then the sub-scores
+    /// (numbers) and the grade (text).
+    fn from_json(r: &serde_json::Value) -> Got {
+        let mut got = Got {
+            id: r[0].as_str().unwrap().to_string(),
+            score: r[1].as_i64().unwrap(),
+            probability: r[2].as_f64().unwrap(),
+            mql: r[3].as_bool().unwrap(),
+            ..Got::default()
+        };
+        got.extra_json(&r.as_array().unwrap()[4..]);
+        got
+    }
+
+    /// The sub-scores (whole numbers) and grade (text) among `values`.
+    fn extra_json(&mut self, values: &[serde_json::Value]) {
+        for v in values {
+            match v {
+                serde_json::Value::String(g) => self.grade = Some(g.clone()),
+                v => {
+                    let x = v.as_f64().unwrap_or_else(|| panic!("sub-score {v}"));
+                    assert_eq!(x.fract(), 0.0, "a whole sub-score: {v}");
+                    self.subs.push(x as i64);
+                }
+            }
+        }
+    }
+}
+
+/// Same leads, same integer scores and MQL flags, the same sub-scores and grades, probabilities
+/// within [`TOLERANCE`]; returns the largest probability difference seen.
+pub(crate) fn check(case: &Case, engine: &str, got: &[Got]) -> f64 {
     let what = format!("{engine}, case {}", case.name);
     assert_eq!(got.len(), case.expected.len(), "{what}: number of leads");
     let mut seen = std::collections::BTreeSet::new();
@@ -868,6 +1022,8 @@ fn check(case: &Case, engine: &str, got: &[Got]) -> f64 {
             .unwrap_or_else(|| panic!("{what}: lead {:?} is not in the data", g.id));
         assert_eq!(g.score, want.score, "{what}, lead {}: score", g.id);
         assert_eq!(g.mql, want.mql, "{what}, lead {}: mql", g.id);
+        assert_eq!(g.subs, want.subs, "{what}, lead {}: sub-scores", g.id);
+        assert_eq!(g.grade, want.grade, "{what}, lead {}: grade", g.id);
         let d = (g.probability - want.probability).abs();
         assert!(
             d <= TOLERANCE,
@@ -878,14 +1034,19 @@ fn check(case: &Case, engine: &str, got: &[Got]) -> f64 {
         );
         worst = worst.max(d);
     }
+    let extra = match (case.model.group_names().is_empty(), &case.model.grades) {
+        (true, _) => "",
+        (false, None) => ", sub-scores",
+        (false, Some(_)) => ", sub-scores, grades",
+    };
     eprintln!(
-        "parity {what}: {} leads, scores and MQL flags identical, max |Δp| = {worst:.1e}",
+        "parity {what}: {} leads, scores, MQL flags{extra} identical, max |Δp| = {worst:.1e}",
         got.len()
     );
     worst
 }
 
-fn sql(case: &Case, dialect: Dialect, table: &str, view: Option<&str>) -> String {
+pub(crate) fn sql(case: &Case, dialect: Dialect, table: &str, view: Option<&str>) -> String {
     Sql {
         dialect,
         table: table.parse::<TableName>().unwrap(),
@@ -936,7 +1097,7 @@ fn quote(name: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-fn sqlite_table(case: &Case, typed: bool) -> rusqlite::Connection {
+pub(crate) fn sqlite_table(case: &Case, typed: bool) -> rusqlite::Connection {
     let db = rusqlite::Connection::open_in_memory().unwrap();
     let types = types(case, typed, ["INTEGER", "REAL", "TEXT"]);
     let cols: Vec<String> = case
@@ -972,14 +1133,24 @@ pub(crate) fn sqlite_rows(db: &rusqlite::Connection, query: &str) -> Vec<Got> {
     let mut stmt = db
         .prepare(query)
         .unwrap_or_else(|e| panic!("SQLite rejects the export: {e}\n{query}"));
+    // After id, score, probability and mql: the sub-scores, then the grade.
+    let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
     let rows = stmt
         .query_map([], |r| {
-            Ok(Got {
+            let mut got = Got {
                 id: r.get(0)?,
                 score: r.get(1)?,
                 probability: r.get(2)?,
                 mql: r.get::<_, i64>(3)? == 1,
-            })
+                ..Got::default()
+            };
+            for (k, name) in names.iter().enumerate().skip(4) {
+                match name.as_str() {
+                    "grade" => got.grade = Some(r.get(k)?),
+                    _ => got.subs.push(r.get(k)?),
+                }
+            }
+            Ok(got)
         })
         .unwrap();
     rows.map(|r| r.unwrap()).collect()
@@ -1142,10 +1313,11 @@ fn pg_table(wd: &Workdir, url: &str, case: &Case, typed: bool) -> PgSchema {
 
 fn pg_rows(csv_text: &str) -> Vec<Got> {
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    let names: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            Got {
+            let mut got = Got {
                 id: rec[0].to_string(),
                 score: rec[1].parse().unwrap(),
                 probability: rec[2].parse().unwrap(),
@@ -1154,7 +1326,16 @@ fn pg_rows(csv_text: &str) -> Vec<Got> {
                     "f" => false,
                     other => panic!("mql {other:?}"),
                 },
+                ..Got::default()
+            };
+            // After id, score, probability and mql: the sub-scores, then the grade.
+            for (k, name) in names.iter().enumerate().skip(4) {
+                match name.as_str() {
+                    "grade" => got.grade = Some(rec[k].to_string()),
+                    _ => got.subs.push(rec[k].parse().unwrap()),
+                }
             }
+            got
         })
         .collect()
 }
@@ -1235,7 +1416,13 @@ fn json_rows(case: &Case, types: &[&str], number_types: [&str; 2]) -> Vec<serde_
         .collect()
 }
 
-fn duckdb(wd: &Workdir, case: &Case, typed: bool, query: &str, view: Option<&str>) -> Vec<Got> {
+pub(crate) fn duckdb(
+    wd: &Workdir,
+    case: &Case,
+    typed: bool,
+    query: &str,
+    view: Option<&str>,
+) -> Vec<Got> {
     let types = types(case, typed, ["BIGINT", "DOUBLE", "VARCHAR"]);
     let answer = run_python(
         wd,
@@ -1252,12 +1439,7 @@ fn duckdb(wd: &Workdir, case: &Case, typed: bool, query: &str, view: Option<&str
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| Got {
-            id: r[0].as_str().unwrap().to_string(),
-            score: r[1].as_i64().unwrap(),
-            probability: r[2].as_f64().unwrap(),
-            mql: r[3].as_bool().unwrap(),
-        })
+        .map(Got::from_json)
         .collect()
 }
 
@@ -1282,38 +1464,7 @@ fn pmml_scores_like_mqlcal_score_in_jpmml() {
     // Date rules: the PMML also moves timestamps with offsets to their UTC day.
     let mut cases = all_cases(&wd);
     cases.push(dated_zoned(&wd));
-    let mut jobs = Vec::new();
-    for case in &cases {
-        let path = wd.path(&format!("{}.pmml", case.name));
-        std::fs::write(&path, Pmml.export(&case.model).unwrap()).unwrap();
-        // Only the rule columns are fed, as text (the PMML declares them as strings), and the
-        // as-of date of date rules, as `mqlcal score --as-of`.
-        let mut columns = mqlcal_columns(&case.model);
-        assert_eq!(
-            case.model.needs_as_of(),
-            case.as_of.is_some(),
-            "{}",
-            case.name
-        );
-        if case.as_of.is_some() {
-            columns.push(mqlcal::export::pmml::AS_OF.into());
-        }
-        let rows: Vec<Vec<serde_json::Value>> = (0..case.leads.rows.len())
-            .map(|i| {
-                columns
-                    .iter()
-                    .map(|c| match (c.as_str(), case.as_of) {
-                        (mqlcal::export::pmml::AS_OF, Some(d)) => d.to_string().into(),
-                        _ => match case.leads.cell(i, case.leads.column(c)) {
-                            None => serde_json::Value::Null,
-                            Some(s) => s.into(),
-                        },
-                    })
-                    .collect()
-            })
-            .collect();
-        jobs.push(serde_json::json!({"pmml": path, "columns": columns, "rows": rows}));
-    }
+    let mut jobs: Vec<serde_json::Value> = cases.iter().map(|c| pmml_job(&wd, c)).collect();
     // Without an as-of date, or with one that is not a date, a model with date rules gives
     // no score: an error naming the field.
     let dated = wd.path("dated.pmml");
@@ -1346,27 +1497,74 @@ fn pmml_scores_like_mqlcal_score_in_jpmml() {
         assert!(e.contains(cell), "{e}");
     }
     for (case, results) in cases.iter().zip(answers) {
-        let ids = case.ids();
-        let mut got = Vec::new();
-        for (id, r) in ids.iter().zip(results.as_array().unwrap()) {
-            assert!(
-                r.get("error").is_none(),
-                "JPMML, case {}, lead {id}: {}",
-                case.name,
-                r["error"]
-            );
-            let score = r[0].as_f64().unwrap();
-            assert_eq!(score.fract(), 0.0, "a whole score");
-            got.push(Got {
-                id: id.clone(),
-                score: score as i64,
-                probability: r[1].as_f64().unwrap(),
-                mql: r[2].as_bool().unwrap(),
-            });
-            check_reasons(case, id, r);
-        }
-        check(case, "PMML in JPMML-Evaluator", &got);
+        check(case, "PMML in JPMML-Evaluator", &pmml_got(case, results));
     }
+}
+
+/// A job for `engines.py pmml`: the case's model exported, and its leads. Only the rule
+/// columns are fed, as text (the PMML declares them as strings), and the as-of date of date
+/// rules, as `mqlcal score --as-of`; the sub-score and grade outputs are asked for by name.
+pub(crate) fn pmml_job(wd: &Workdir, case: &Case) -> serde_json::Value {
+    let path = wd.path(&format!("{}.pmml", case.name));
+    std::fs::write(&path, Pmml.export(&case.model).unwrap()).unwrap();
+    let mut columns = mqlcal_columns(&case.model);
+    assert_eq!(
+        case.model.needs_as_of(),
+        case.as_of.is_some(),
+        "{}",
+        case.name
+    );
+    if case.as_of.is_some() {
+        columns.push(mqlcal::export::pmml::AS_OF.into());
+    }
+    let rows: Vec<Vec<serde_json::Value>> = (0..case.leads.rows.len())
+        .map(|i| {
+            columns
+                .iter()
+                .map(|c| match (c.as_str(), case.as_of) {
+                    (mqlcal::export::pmml::AS_OF, Some(d)) => d.to_string().into(),
+                    _ => match case.leads.cell(i, case.leads.column(c)) {
+                        None => serde_json::Value::Null,
+                        Some(s) => s.into(),
+                    },
+                })
+                .collect()
+        })
+        .collect();
+    serde_json::json!({
+        "pmml": path,
+        "columns": columns,
+        "rows": rows,
+        "outputs": case.model.sub_score_columns(),
+    })
+}
+
+/// The leads of a [`pmml_job`]'s answer (score, probability, mql, three reasons, then the
+/// asked-for outputs), each lead's reasons checked against mqlcal's.
+pub(crate) fn pmml_got(case: &Case, results: &serde_json::Value) -> Vec<Got> {
+    let mut got = Vec::new();
+    for (id, r) in case.ids().iter().zip(results.as_array().unwrap()) {
+        assert!(
+            r.get("error").is_none(),
+            "JPMML, case {}, lead {id}: {}",
+            case.name,
+            r["error"]
+        );
+        let score = r[0].as_f64().unwrap();
+        assert_eq!(score.fract(), 0.0, "a whole score");
+        let mut g = Got {
+            id: id.clone(),
+            score: score as i64,
+            probability: r[1].as_f64().unwrap(),
+            mql: r[2].as_bool().unwrap(),
+            ..Got::default()
+        };
+        g.extra_json(&r.as_array().unwrap()[6..]);
+        got.push(g);
+        check_reasons(case, id, r);
+    }
+    assert_eq!(got.len(), case.expected.len(), "JPMML, case {}", case.name);
+    got
 }
 
 fn mqlcal_columns(model: &Model) -> Vec<String> {
@@ -1485,12 +1683,7 @@ fn spark(case: &Case, typed: bool, runs: &[(bool, Vec<String>)]) -> Result<Vec<V
             rows.as_array()
                 .unwrap()
                 .iter()
-                .map(|r| Got {
-                    id: r[0].as_str().unwrap().to_string(),
-                    score: r[1].as_i64().unwrap(),
-                    probability: r[2].as_f64().unwrap(),
-                    mql: r[3].as_bool().unwrap(),
-                })
+                .map(Got::from_json)
                 .collect()
         })
         .collect())
@@ -1785,4 +1978,68 @@ fn names_the_pmml_cannot_hold_are_clear_errors() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("id column 'MQL'"), "{err}");
+}
+
+#[test]
+fn grade_exports_refuse_what_they_cannot_compute_naming_it() {
+    let sql = |model: &Model| {
+        Sql {
+            dialect: Dialect::Duckdb,
+            table: "leads".parse().unwrap(),
+            view: None,
+            as_of: None,
+            events: None,
+        }
+        .export(model)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    };
+    let mut grouped = example_model();
+    for r in &mut grouped.rules {
+        r.group = crate::grades::group_of(&r.name).map(str::to_string);
+    }
+    // A grade policy without a matrix (no model file holds one; a program can build one).
+    let mut model = grouped.clone();
+    model.threshold.threshold.policy = Policy::Grade("B2".parse().unwrap());
+    for err in [sql(&model), Pmml.export(&model).unwrap_err().to_string()] {
+        assert!(
+            err.contains("makes MQLs by grade (grade:B2) but has no grade matrix")
+                && err.contains("retrain with --grades"),
+            "{err}"
+        );
+    }
+    // A matrix whose group is not a rule group.
+    let mut model = grouped.clone();
+    model.grades = Some(Grades {
+        method: Grades::METHOD.into(),
+        profile: GradeAxis::quartiles("fit", &[(0, 1)]),
+        behaviour: GradeAxis::quartiles("behaviour", &[(0, 1)]),
+        cells: Grades::cells(&Default::default(), &Default::default()),
+    });
+    let err = sql(&model);
+    assert!(
+        err.contains("grade matrix does not fit its rules") && err.contains("'fit'"),
+        "{err}"
+    );
+    // Groups whose columns differ only in case: one column to engines that ignore case.
+    let mut model = grouped.clone();
+    model.rules[0].group = Some("Behaviour".into());
+    let err = sql(&model);
+    assert!(
+        err.contains("'Behaviour' and 'behaviour'") && err.contains("rename one group"),
+        "{err}"
+    );
+    // Output names the id column or a rule column has.
+    let mut model = grouped.clone();
+    model.id_column = Some("Profile_Score".into());
+    let err = sql(&model);
+    assert!(
+        err.contains("id column 'Profile_Score'") && err.contains("profile_score"),
+        "{err}"
+    );
+    let mut model = grouped;
+    model.rules[6].column = "behaviour_score".into();
+    let err = Pmml.export(&model).unwrap_err().to_string();
+    assert!(err.contains("column 'behaviour_score'"), "{err}");
 }

@@ -1,15 +1,18 @@
 //! Behaviour and profile: rule groups give sub-scores that add up to the score with the
 //! ungrouped rules' points, `train --grades` gives a grade matrix whose counts are what `score`
-//! gives the training file, the report draws it, a grade threshold makes MQLs by grade, and
-//! bad groups, grades and grade policies are clear errors naming the rule or the option.
+//! gives the training file, the report draws it, a grade threshold makes MQLs by grade (and the
+//! SQL and PMML exports make the same ones), and bad groups, grades and grade policies are clear
+//! errors naming the rule or the option.
 
 use std::collections::BTreeMap;
 
 use mqlcal::model::Model;
 use polars::prelude::*;
 
+use crate::export;
 use crate::report::{png_size, svg_parses};
 use crate::{read_csv, stderr, Workdir};
+use mqlcal::export::Dialect;
 
 /// The group of each bundled rule: activity is behaviour, who the lead is is profile;
 /// "Budget confirmed" stays ungrouped, so it counts only in the total.
@@ -27,6 +30,11 @@ const GROUPS: [(&str, Option<&str>); 12] = [
     ("Software or finance company", Some("profile")),
     ("Budget confirmed", None),
 ];
+
+/// The group of bundled rule `name` in [`GROUPS`] (`None`: no group, or not a bundled rule).
+pub(crate) fn group_of(name: &str) -> Option<&'static str> {
+    GROUPS.iter().find(|g| g.0 == name).and_then(|g| g.1)
+}
 
 /// The bundled rules with `group = ...` after each grouped rule's name; `rename` maps the
 /// group names (to test other names and counts of groups).
@@ -297,7 +305,7 @@ fn grades_are_deterministic() {
 }
 
 #[test]
-fn a_grade_threshold_makes_mqls_by_grade_and_exports_refuse_it() {
+fn a_grade_threshold_makes_mqls_by_grade_and_the_exports_make_the_same() {
     let wd = Workdir::new();
     let o = train(&wd, "g.json", &["--grades", "--threshold", "grade:B2"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -335,22 +343,35 @@ fn a_grade_threshold_makes_mqls_by_grade_and_exports_refuse_it() {
         .map(|c| c.out_of_fold_leads)
         .sum();
     assert_eq!(model.threshold.out_of_fold.mqls as u64, oof);
-    // SQL and PMML cannot compute grades yet: they refuse rather than flag MQLs by score.
-    for format in [
-        &["--format", "pmml"][..],
-        &["--format", "sql", "--dialect", "sqlite", "--table", "leads"][..],
-    ] {
-        let o = wd
-            .cmd()
-            .args(["export", "--model", "g.json", "--out", "x.out"])
-            .args(format)
-            .output()
-            .unwrap();
-        assert!(!o.status.success());
-        let err = stderr(&o);
-        assert!(err.contains("makes MQLs by grade (grade:B2)"), "{err}");
-        assert!(!wd.path("x.out").exists());
-    }
+    // The exports make the same MQLs by grade, with the same sub-scores and grades, lead for
+    // lead on the 4,000 training leads: the SQL in SQLite and DuckDB, the PMML in JPMML.
+    let o = wd
+        .cmd()
+        .args(["export", "--model", "g.json", "--format", "sql"])
+        .args(["--dialect", "sqlite", "--table", "leads", "--out", "g.sql"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("MQL by grade B2 or better"), "{said}");
+    let query = std::fs::read_to_string(wd.path("g.sql")).unwrap();
+    assert!(query.contains("mql (grade B2 or better"), "{query}");
+    let leads = export::Leads::read(&wd.path("leads.csv"));
+    let case = export::case(&wd, "b2", model, leads, false);
+    let mqls = case.expected.values().filter(|e| e.mql).count();
+    assert_eq!(mqls, mql.iter().filter(|&&m| m).count());
+    let db = export::sqlite_table(&case, false);
+    let got = export::sqlite_rows(&db, &query);
+    export::check(&case, "SQLite", &got);
+    let query = export::sql(&case, Dialect::Duckdb, "leads", None);
+    export::check(
+        &case,
+        "DuckDB",
+        &export::duckdb(&wd, &case, false, &query, None),
+    );
+    let job = export::pmml_job(&wd, &case);
+    let answer = export::run_python(&wd, "pmml", &serde_json::json!({ "jobs": [job] }));
+    export::check(&case, "JPMML", &export::pmml_got(&case, &answer[0]));
     // The points sheet can: it lists the bands and the grade rule.
     let o = wd
         .cmd()

@@ -519,6 +519,7 @@ fn postgres_joins_the_activity_log_like_mqlcal_score() {
                     score: rec[1].parse().unwrap(),
                     probability: rec[2].parse().unwrap(),
                     mql: &rec[3] == "t",
+                    ..Got::default()
                 }
             })
             .collect();
@@ -549,6 +550,7 @@ fn answer_rows(answer: &serde_json::Value) -> Vec<Got> {
             score: r[1].as_i64().unwrap(),
             probability: r[2].as_f64().unwrap(),
             mql: r[3].as_bool().unwrap(),
+            ..Got::default()
         })
         .collect()
 }

@@ -1,7 +1,8 @@
 //! The real X Education lead set (../shared/datasets/x-education-leads): automatic rules,
 //! after-contact columns excluded, a seeded stratified 70/30 split. The points model must
-//! reach ROC AUC ≥ 0.91 and calibration error < 0.025 on the 30% it never saw (bands chosen
-//! with the outcome: 0.914 and 0.024; quantile bands gave 0.906 and 0.019). scikit-learn's
+//! reach ROC AUC ≥ 0.91 and calibration error < 0.023 on the 30% it never saw (bands chosen
+//! with the outcome and the default calibration, auto, which picks beta here: 0.9145 and
+//! 0.0226; Platt gave 0.0244; quantile bands gave 0.906 and 0.019). scikit-learn's
 //! one-hot logistic regression reaches 0.896 on the same split definition; optbinning's
 //! calibration error on the three splits of `bench/binning.sh` reaches 0.0245.
 
@@ -81,9 +82,12 @@ fn points_model_reaches_reference_quality_on_held_out_leads() {
         "held-out ROC AUC {:.4} < 0.91",
         m.roc_auc
     );
+    // Training is deterministic, so the bar sits just above today's 0.0226: a change that
+    // calibrates worse here fails (the ECE's sampling noise on these leads is larger, ±0.004,
+    // but this split is fixed).
     assert!(
-        m.ece < 0.025,
-        "held-out calibration error {:.4} ≥ 0.025",
+        m.ece < 0.023,
+        "held-out calibration error {:.4} ≥ 0.023",
         m.ece
     );
 
@@ -110,7 +114,7 @@ fn points_model_reaches_reference_quality_on_held_out_leads() {
          (without {:.4}), ECE {:.4} (without {:.4})",
         search.pairs, mi.roc_auc, m.roc_auc, mi.ece, m.ece
     );
-    assert!(mi.roc_auc >= 0.91 && mi.ece < 0.025, "{mi:?}");
+    assert!(mi.roc_auc >= 0.91 && mi.ece < 0.023, "{mi:?}");
 }
 
 /// With the sales-filled columns left in, the guard names them.
@@ -171,7 +175,8 @@ fn bench_split(y: &[bool], seed: u64) -> Vec<bool> {
 }
 
 /// Issue 13's target for proposed rules: held-out ROC AUC at least optbinning's on every one of
-/// three splits, and calibration error no worse on average.
+/// three splits, and calibration error no worse on average and on no split worse by more than
+/// 0.001 (seed 0: 0.0144 against 0.0136; ECE's sampling noise on 2,772 leads is about ±0.004).
 #[test]
 fn proposed_rules_match_optbinning_on_three_splits() {
     let options = pre_contact();
@@ -200,6 +205,11 @@ fn proposed_rules_match_optbinning_on_three_splits() {
             (m.roc_auc * 1e4).round() / 1e4 >= auc_ref,
             "seed {seed}: held-out ROC AUC {:.4} < optbinning's {auc_ref}",
             m.roc_auc
+        );
+        assert!(
+            m.ece <= ece_ref + 0.001,
+            "seed {seed}: held-out calibration error {:.4} > optbinning's {ece_ref} + 0.001",
+            m.ece
         );
         ece_mqlcal += m.ece / 3.0;
         ece_optbinning += ece_ref / 3.0;
