@@ -324,9 +324,7 @@ pub fn train_snapshot_counts(
     let mut cells = Cells::new(rules.len(), k);
     let mut key = vec![0u64; rules.len() + 1];
     let (mut unkeyed, mut total) = (0u64, 0u64);
-    progress.begin("counting snapshots", Some(counts.leads.len() as u64));
     for (r, &n) in counts.leads.iter().enumerate() {
-        progress.advance(1);
         if n == 0 {
             continue;
         }
@@ -353,7 +351,6 @@ pub fn train_snapshot_counts(
             }
         }
     }
-    progress.end();
     let clock = timeline.finish(path)?;
     let warnings = clock.warnings.clone();
     input.dates_as_of = rules.iter().any(Rule::needs_as_of).then_some(as_of);
