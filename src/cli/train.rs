@@ -32,6 +32,10 @@ use crate::say;
 /// sql-counts`), save the result as CSV or Parquet, and fit from it; the model is the one the
 /// rows would give (only the record of its input differs):
 ///   mqlcal train --counts counts.parquet --rules data/rules.toml --out models/lead-model.json
+/// With an activity log the warehouse counts snapshots (`export --format sql-counts
+/// --events-table`); train on them with the window and the query's --as-of:
+///   mqlcal train --counts snapshots.parquet --rules rules.toml --window 60d --as-of 2026-02-28 \
+///       --date created_at --outcome-date opportunity_date --snapshots monthly --out m.json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
