@@ -271,19 +271,7 @@ impl SqlCounts {
             format!("{created} AS {created_day},"),
             format!("{opportunity} AS {opportunity_day},"),
         ];
-        for (k, ((f, name), (rule, column, condition))) in features
-            .iter()
-            .zip(&rule_names)
-            .zip(&self.rules)
-            .enumerate()
-        {
-            let comma = if k + 1 < self.rules.len() { "," } else { "" };
-            items.push(format!(
-                "{f} AS {name}{comma}\n-- {}: {}",
-                comment(rule),
-                comment(&condition.describe(column))
-            ));
-        }
+        items.extend(rule_items(&features, &rule_names, &self.rules));
         layers.push((items.join("\n"), format!("{p}features")));
         let inner = nest(&layers, &from);
         let mut group = rule_names.clone();
@@ -438,4 +426,29 @@ pub(super) fn id_cell(d: Dialect, column: &str) -> String {
         "CASE WHEN {text} = {} THEN NULL ELSE {text} END",
         d.string("")
     )
+}
+
+/// The select items of the rules' features after the dated columns: `rule_j` per rule with
+/// the rule in words as a comment on the next line, every item but the last followed by its
+/// comma (before the comment: a comment cannot end an item a comma follows). The dated and the
+/// snapshot counts queries list them alike.
+pub(super) fn rule_items(
+    features: &[String],
+    rule_names: &[String],
+    rules: &[(String, String, Condition)],
+) -> Vec<String> {
+    features
+        .iter()
+        .zip(rule_names)
+        .zip(rules)
+        .enumerate()
+        .map(|(k, ((f, name), (rule, column, condition)))| {
+            let comma = if k + 1 < rules.len() { "," } else { "" };
+            format!(
+                "{f} AS {name}{comma}\n-- {}: {}",
+                comment(rule),
+                comment(&condition.describe(column))
+            )
+        })
+        .collect()
 }

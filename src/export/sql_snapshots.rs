@@ -28,7 +28,9 @@ use chrono::NaiveDate;
 
 use super::sql::{comment, feature_layers, indent, nest, Dialect, FeatureLayers, Reading};
 use super::sql::{count_rule_column, TableName};
-use super::sql_counts::{date_cell, DatedCounts, SqlCounts, DATED_COLUMNS, LEAD_BUCKET};
+use super::sql_counts::{
+    date_cell, rule_items, DatedCounts, SqlCounts, DATED_COLUMNS, LEAD_BUCKET,
+};
 use super::sql_events::EventsJoin;
 use crate::error::{Error, Result};
 use crate::group::LEAD_BUCKETS;
@@ -272,19 +274,7 @@ impl SqlCounts {
             format!("{opportunity} AS {opportunity_day},"),
             format!("{bucket} AS {lead_bucket},"),
         ];
-        for (k, ((f, name), (rule, column, condition))) in features
-            .iter()
-            .zip(&rule_names)
-            .zip(&self.rules)
-            .enumerate()
-        {
-            let comma = if k + 1 < self.rules.len() { "," } else { "" };
-            items.push(format!(
-                "{f} AS {name}{comma}\n-- {}: {}",
-                comment(rule),
-                comment(&condition.describe(column))
-            ));
-        }
+        items.extend(rule_items(&features, &rule_names, &self.rules));
         layers.push((items.join("\n"), format!("{p}features")));
         let inner = nest(&layers, &source);
         let mut group = rule_names.clone();

@@ -31,52 +31,9 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::export::{pg_url, psql, run_python, PgSchema};
+// The scoring SQL's event rules (windows, decays, caps, a lead column): the same rules counted.
+use crate::sql_events::RULES;
 use crate::{stderr, Workdir};
-
-const RULES: &str = r#"
-id = "lead_id"
-
-[events]
-id = "Lead ID"
-type = "Activity Type"
-at = "Activity Date"
-
-[[rule]]
-name = "Pricing, some"
-event = "pricing_page_view"
-decay = { half_life_days = 7 }
-at_least = 0.3
-
-[[rule]]
-name = "Pricing, more"
-event = "pricing_page_view"
-decay = { half_life_days = 7 }
-at_least = 1.5
-
-[[rule]]
-name = "Pricing, decayed units"
-event = "pricing_page_view"
-decay = { half_life_days = 3 }
-per_unit = true
-cap = 2
-
-[[rule]]
-name = "Active this week"
-event_one_of = ["pricing_page_view", "demo_booked"]
-within_days = 7
-per_unit = true
-cap = 3
-
-[[rule]]
-name = "Demo this month"
-event = "demo_booked"
-within_days = 30
-
-[[rule]]
-name = "Big company"
-column = "company_size"
-at_least = 1000
-"#;
 
 const EVENTS_HEADER: &str = "Lead ID,Activity Type,Activity Date";
 const WINDOW: &str = "60d";

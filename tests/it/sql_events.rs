@@ -26,7 +26,8 @@ use polars::prelude::*;
 use crate::export::{pg_url, psql, run_python, sqlite_rows, Got, PgSchema};
 use crate::{stderr, Workdir};
 
-const RULES: &str = r#"
+/// Event rules of every kind (shared with the snapshot counts tests).
+pub(crate) const RULES: &str = r#"
 id = "lead_id"
 
 [events]
