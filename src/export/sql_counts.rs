@@ -188,18 +188,7 @@ impl SqlCounts {
             ),
             "pattern of rule features with its leads and conversions. Rules:".into(),
         ];
-        for (j, (rule, _, _)) in self.rules.iter().enumerate() {
-            header.push(format!("  {}: {}", count_rule_column(j), comment(rule)));
-        }
-        header.push(if na.is_empty() {
-            "Cells are trimmed; empty cells are missing.".into()
-        } else {
-            format!(
-                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
-                 the same --na).",
-                comment(&na.describe())
-            )
-        });
+        header.extend(self.rules_header(&na));
         header.push("Save the result as CSV or Parquet and train with the same rules file.".into());
         for l in header {
             sql.push_str("-- ");
@@ -213,6 +202,27 @@ impl SqlCounts {
 }
 
 impl SqlCounts {
+    /// The header lines every counts query ends its description with: each rule's column and
+    /// name, then how cells are read (the placeholders training must be given too).
+    pub(super) fn rules_header(&self, na: &super::Placeholders) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, (rule, _, _))| format!("  {}: {}", count_rule_column(j), comment(rule)))
+            .collect();
+        lines.push(if na.is_empty() {
+            "Cells are trimmed; empty cells are missing.".into()
+        } else {
+            format!(
+                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
+                 the same --na).",
+                comment(&na.describe())
+            )
+        });
+        lines
+    }
+
     /// The query for dated outcomes (see [`DatedCounts`]).
     fn dated_query(&self, dated: &DatedCounts) -> Result<String> {
         let d = self.dialect;
@@ -314,18 +324,7 @@ impl SqlCounts {
             "each young lead's exposure from them. Dates are ISO text, DATE or TIMESTAMP. Rules:"
                 .into(),
         ];
-        for (j, (rule, _, _)) in self.rules.iter().enumerate() {
-            header.push(format!("  {}: {}", count_rule_column(j), comment(rule)));
-        }
-        header.push(if na.is_empty() {
-            "Cells are trimmed; empty cells are missing.".into()
-        } else {
-            format!(
-                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
-                 the same --na).",
-                comment(&na.describe())
-            )
-        });
+        header.extend(self.rules_header(&na));
         header.push(
             "Save the result as CSV or Parquet and train with the same rules file, --date and \
              --outcome-date."

@@ -342,18 +342,7 @@ impl SqlCounts {
                 .into(),
             "the date its time starts with (YYYY-MM-DD): keep event times in UTC. Rules:".into(),
         ];
-        for (j, (rule, _, _)) in self.rules.iter().enumerate() {
-            header.push(format!("  {}: {}", count_rule_column(j), comment(rule)));
-        }
-        header.push(if na.is_empty() {
-            "Cells are trimmed; empty cells are missing.".into()
-        } else {
-            format!(
-                "Cells are trimmed; empty cells and the placeholders {} are missing (train with \
-                 the same --na).",
-                comment(&na.describe())
-            )
-        });
+        header.extend(self.rules_header(&na));
         header.push(format!(
             "Save the result as CSV or Parquet and train with the same rules file, --date, \
              --outcome-date, --window and --as-of {}.",
